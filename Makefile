@@ -1,0 +1,33 @@
+# Set-up is part of every target: .venv is created when missing and the project installed.
+PYTHON ?= python3
+TORCH_VERSION ?= 2.13.0
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-torch-$(TORCH_VERSION)
+PYTEST_ARGS ?= -n 2
+
+.PHONY: setup test report bench lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "torch==$(TORCH_VERSION)"
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+report: setup
+	$(BIN)/layercheck report
+
+bench: setup
+	$(BIN)/layercheck bench
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache

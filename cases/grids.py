@@ -1,0 +1,77 @@
+"""Grids of cases: small literal tuples expanded with itertools.product.
+
+The quick grid (``make test``) takes the full product of the settings that change the
+arithmetic (kernel, stride, pad, dtype, input kind) and cycles the sizes (N, C, F, H×W)
+through it, so every value appears; the full grid (``make report``) is the whole product.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+from cases.case import Case
+from cases.inputs import KINDS
+
+BATCH = (1, 2, 3)
+CHANNELS = (1, 3)
+FILTERS = (1, 4)
+SIZES = ((7, 5), (6, 9), (8, 8), (4, 3))  # non-square, odd, and one too small for k=5
+KERNELS = ((1, 1), (2, 2), (3, 3), (5, 5), (2, 3))
+STRIDES = (1, 2, 3)
+PADS = (0, 1, 2)
+DTYPES = ("f32", "f64")
+WINDOWED = ("conv", "pool", "avgpool")
+
+
+def _sq(v: int) -> tuple[int, int]:
+    return (v, v)
+
+
+def _windowed(layer: str, full: bool) -> Iterator[Case]:
+    kinds = KINDS[layer]
+    if full:
+        for n, c, f, (h, w), k, s, p, dt, kind in itertools.product(
+                BATCH, CHANNELS, FILTERS if layer == "conv" else (1,), SIZES, KERNELS,
+                STRIDES, PADS, DTYPES, kinds):
+            yield Case(layer, n, c, h, w, f, k, _sq(s), _sq(p), dt, kind)
+        return
+    if layer == "conv":  # sizes decide which conv configurations are rejected
+        combos = itertools.product(KERNELS, STRIDES, PADS, DTYPES, kinds, SIZES)
+    else:
+        combos = ((*c, SIZES[i % 3]) for i, c in
+                  enumerate(itertools.product(KERNELS, STRIDES, PADS, DTYPES, kinds)))
+    for i, (k, s, p, dt, kind, (h, w)) in enumerate(combos):
+        n, c, f = BATCH[i % 3], CHANNELS[(i // 3) % 2], FILTERS[(i // 2) % 2]
+        extra = {}
+        if layer == "avgpool" and p > 0 and i % 2:
+            extra["count_include_pad"] = False
+        yield Case(layer, n, c, h, w, f if layer == "conv" else 1, k, _sq(s), _sq(p), dt,
+                   kind, **extra)
+
+
+def _dense(layer: str) -> Iterator[Case]:
+    if layer == "softmax":
+        for n, c, dt, kind in itertools.product((1, 2, 5), (2, 10), DTYPES, KINDS[layer]):
+            yield Case("softmax", N=n, C=c, dtype=dt, kind=kind)
+        return
+    for n, c, (h, w), f, dt, kind in itertools.product(
+            BATCH, CHANNELS, ((4, 5), (3, 3), (1, 1)), FILTERS, DTYPES, KINDS[layer]):
+        if layer == "relu" and f != 1:
+            continue
+        yield Case(layer, n, c, h, w, f if layer == "affine" else 1, dtype=dt, kind=kind)
+
+
+def grid(name: str = "quick", layers: tuple[str, ...] | None = None,
+         dtypes: tuple[str, ...] | None = None) -> list[Case]:
+    """Cases of the named grid ('quick' or 'full'), optionally filtered, ids unique."""
+    if name not in ("quick", "full"):
+        raise ValueError(f"grid must be 'quick' or 'full', got grid={name!r}")
+    chosen = layers or ("conv", "pool", "avgpool", "affine", "relu", "softmax")
+    cases: dict[str, Case] = {}
+    for layer in chosen:
+        gen = _windowed(layer, name == "full") if layer in WINDOWED else _dense(layer)
+        for case in gen:
+            if dtypes is None or case.dtype in dtypes:
+                cases.setdefault(case.id, case)
+    return list(cases.values())

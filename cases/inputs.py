@@ -1,0 +1,155 @@
+"""Seeded input arrays for a case: the same arrays go to both sides."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cases.case import Case
+
+# Input kinds per layer. "ties": small integers, so windows hold equal maxima;
+# "negative": all values < 0, so zero padding would win a max; "nan": a few NaNs.
+KINDS = {
+    "conv": ("normal",),
+    "pool": ("normal", "ties", "negative", "nan"),
+    "avgpool": ("normal", "negative"),
+    "affine": ("normal",),
+    "relu": ("normal", "ties"),
+    "softmax": ("normal", "onehot", "large"),
+}
+
+
+def pad_amounts(case: Case) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) padding, with PyTorch's split for 'same'."""
+    if case.pad == "valid":
+        return (0, 0, 0, 0)
+    if case.pad == "same":
+        out = []
+        for k, d in zip(case.kernel, case.dilation, strict=True):
+            total = d * (k - 1)
+            out += [total // 2, total - total // 2]
+        return tuple(out)  # type: ignore[return-value]
+    ph, pw = case.pad
+    return (ph, ph, pw, pw)
+
+
+def _pool_size(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
+    num = size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil else 0)
+    out = num // s + 1
+    if ceil and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def output_shape(case: Case) -> tuple[int, ...] | None:
+    """Output shape PyTorch gives for the case, or None where the size is < 1."""
+    N, C, H, W = case.N, case.C, case.H, case.W
+    if case.layer in ("relu",):
+        return case.x_shape
+    if case.layer == "affine":
+        return (N, case.F)
+    if case.layer == "softmax":
+        return ()
+    t, b, l, r = pad_amounts(case)
+    (kh, kw), (sh, sw), (dh, dw) = case.kernel, case.stride, case.dilation
+    if case.layer == "conv":
+        oh = (H + t + b - dh * (kh - 1) - 1) // sh + 1
+        ow = (W + l + r - dw * (kw - 1) - 1) // sw + 1
+        channels = case.F
+    else:
+        oh = _pool_size(H, kh, sh, t, dh, case.ceil_mode)
+        ow = _pool_size(W, kw, sw, l, dw, case.ceil_mode)
+        channels = C
+    if oh < 1 or ow < 1:
+        return None
+    shape = (N, channels, oh, ow)
+    return shape if case.batched else shape[1:]
+
+
+def _x(case: Case, rng: np.random.Generator) -> np.ndarray:
+    shape = case.x_shape
+    if case.kind == "ties":
+        return rng.integers(-2, 3, size=shape).astype(np.float64)
+    if case.kind == "negative":
+        return -np.abs(rng.standard_normal(shape)) - 0.5
+    if case.kind == "large":
+        return 1000.0 + 30.0 * rng.standard_normal(shape)
+    x = rng.standard_normal(shape)
+    if case.kind == "nan":
+        flat = x.reshape(-1)
+        flat[rng.choice(flat.size, size=max(1, flat.size // 10), replace=False)] = np.nan
+    return x
+
+
+def make_inputs(case: Case) -> dict[str, np.ndarray | None]:
+    """x, W, b, t and the upstream gradient dout, in the case's dtype.
+
+    Values are drawn in float64 and rounded once to the dtype, so the float64 truth
+    sees exactly the values the implementation sees. dout is None where the output
+    shape is invalid (an error case).
+    """
+    rng = np.random.default_rng(case.seed)
+    dt = case.np_dtype
+    x = _x(case, rng)
+    W = b = t = None
+    if case.layer == "conv":
+        kh, kw = case.kernel
+        fan_in = case.C // max(case.groups, 1) * kh * kw
+        W = rng.standard_normal((case.F, max(case.C // max(case.groups, 1), 1), kh, kw))
+        W /= math.sqrt(max(fan_in, 1))
+        b = rng.standard_normal(case.F) if case.bias else None
+    elif case.layer == "affine":
+        D = case.C * case.H * case.W
+        W = rng.standard_normal((D, case.F)) / math.sqrt(D)
+        b = rng.standard_normal(case.F)
+    elif case.layer == "softmax":
+        t = rng.integers(0, case.C, size=case.N)
+        if case.kind == "onehot":
+            t = np.eye(case.C)[t]
+    shape = output_shape(case)
+    dout = None if shape is None else rng.standard_normal(shape)
+    if case.layer == "softmax":
+        dout = np.array(rng.uniform(0.5, 2.0))
+    arrays = {"x": x, "W": W, "b": b, "dout": dout}
+    out = {k: None if v is None else np.array(v, dtype=dt, order="C") for k, v in arrays.items()}
+    out["t"] = t if t is None or t.ndim == 1 else t.astype(dt)
+    return out
+
+
+def rejection(case: Case) -> str | None:
+    """Why PyTorch rejects the case's configuration, or None where it accepts it.
+
+    Predicted from the arguments alone, so tests know the error cases before running;
+    tests/test_cases.py checks the prediction against PyTorch on every grid case.
+    """
+    windowed = case.layer in ("conv", "pool", "avgpool")
+    if windowed:
+        if min(case.stride) < 1:
+            return f"stride must be >= 1, got {case.stride}"
+        if min(case.dilation) < 1:
+            return f"dilation must be >= 1, got {case.dilation}"
+        if isinstance(case.pad, str):
+            if case.pad == "same" and max(case.stride) > 1:
+                return "padding='same' is not supported for strided convolutions"
+        elif min(case.pad) < 0:
+            return f"pad must be >= 0, got {case.pad}"
+    if case.layer == "conv" and (case.C % case.groups or case.F % case.groups):
+        return f"groups={case.groups} must divide C={case.C} and F={case.F}"
+    if case.layer in ("pool", "avgpool") and any(
+            p > k // 2 for p, k in zip(case.pad, case.kernel, strict=True)):
+        return f"pad {case.pad} should be at most half of kernel {case.kernel}"
+    if case.layer == "avgpool" and case.divisor_override == 0:
+        return "divisor_override must be non-zero"
+    if windowed and output_shape(case) is None:
+        return "kernel larger than the padded input (output size < 1)"
+    return None
+
+
+def outputs(case: Case) -> tuple[str, ...]:
+    """Names of the outputs a valid case is judged on."""
+    if case.layer == "softmax":
+        return ("loss", "dx")
+    if case.layer in ("conv", "affine"):
+        return ("out", "dx", "dW", "db") if case.bias else ("out", "dx", "dW")
+    return ("out", "dx")

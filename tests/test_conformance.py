@@ -1,0 +1,56 @@
+"""Conformance: every quick-grid case, forward and each gradient, against PyTorch.
+
+Select with -k: ``pytest -k "conv and s2 and f32"``, ``pytest -k grad_dW``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cases.case import Case
+from cases.grids import grid
+from cases.inputs import outputs, rejection
+
+CASES = grid("quick")
+VALID = [c for c in CASES if rejection(c) is None]
+INVALID = [c for c in CASES if rejection(c) is not None]
+
+
+def _params(cases: list[Case], output: str | None = None) -> list:
+    return [pytest.param(c, id=c.id) for c in cases if output is None or output in outputs(c)]
+
+
+def _reproducer(case: Case) -> str:
+    return ("Reproduce:\n  from cases.case import Case; from cases.runner import check, "
+            "module_runner; import impl\n"
+            f"  for r in check({case!r}, module_runner(impl)): print(r.message())")
+
+
+def _assert_passes(results, case: Case, output: str) -> None:
+    res = results(case)[output]
+    assert res.passed, f"{res.message()}\n{_reproducer(case)}"
+
+
+@pytest.mark.parametrize("case", _params(VALID))
+def test_forward(results, case: Case) -> None:
+    _assert_passes(results, case, outputs(case)[0])
+
+
+@pytest.mark.parametrize("case", _params(VALID, "dx"))
+def test_grad_dx(results, case: Case) -> None:
+    _assert_passes(results, case, "dx")
+
+
+@pytest.mark.parametrize("case", _params(VALID, "dW"))
+def test_grad_dW(results, case: Case) -> None:
+    _assert_passes(results, case, "dW")
+
+
+@pytest.mark.parametrize("case", _params(VALID, "db"))
+def test_grad_db(results, case: Case) -> None:
+    _assert_passes(results, case, "db")
+
+
+@pytest.mark.parametrize("case", _params(INVALID))
+def test_rejects_like_pytorch(results, case: Case) -> None:
+    _assert_passes(results, case, outputs(case)[0])
