@@ -13,6 +13,9 @@ import numpy as np
 SAFETY = 2.0
 
 UNIT_ROUNDOFF = {"f32": 2.0**-24, "f64": 2.0**-53}
+# Smallest normal number: results below it (exp of a very negative number) lose all
+# relative accuracy, so such outputs get this much absolute slack.
+UNDERFLOW = {"f32": 2.0**-126, "f64": 2.0**-1022}
 
 
 def gamma(k: int, dtype: str) -> float:

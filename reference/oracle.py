@@ -12,7 +12,7 @@ import torch.nn.functional as Fn
 from torch import nn
 
 from cases.case import Case
-from reference.bounds import bound
+from reference.bounds import SAFETY, UNDERFLOW, bound
 
 F64 = torch.float64
 
@@ -194,7 +194,8 @@ def softmax(case: Case, a: dict) -> Truth:
     mag_dx = abs(float(a["dout"])) / N * (P * (3 + z + zmax) + np.abs(P - T))
     return {
         "loss": Expected("forward", _np(loss), np.asarray(loss_bound)),
-        "dx": Expected("backward", dx, bound(g, d, mag_dx)),
+        "dx": Expected("backward", dx, bound(g, d, mag_dx)
+                       + SAFETY * UNDERFLOW[d] * max(1.0, abs(float(a["dout"])))),
     }
 
 

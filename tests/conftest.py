@@ -12,7 +12,7 @@ from cases.runner import RunFn, check, module_runner
 from reference.result import Result
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _results(case: Case, runner_key: str) -> dict[str, Result]:
     return {r.output: r for r in check(case, _RUNNERS[runner_key])}
 

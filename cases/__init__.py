@@ -1,0 +1,1 @@
+"""What to try: the Case record, grids, seeded inputs, adapters and runners."""

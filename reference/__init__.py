@@ -1,0 +1,1 @@
+"""The PyTorch oracle: float64 truth, error bounds, comparison and diagnosis."""

@@ -1,0 +1,1 @@
+"""Results to tables, files and plots; the `layercheck` command line."""
