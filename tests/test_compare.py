@@ -85,7 +85,7 @@ def test_wrong_dtype_fails() -> None:
 def test_ndarray_subclass_and_non_arrays_are_rejected() -> None:
     a, truth = _truth(AFFINE64)
     y = truth["out"].value
-    for bad, says in ((y.view(np.recarray), "numpy.recarray"), (y.tolist(), "builtins.list"),
+    for bad, says in ((y.view(np.recarray), "recarray"), (y.tolist(), "builtins.list"),
                       (None, "returned None")):
         res = compare(AFFINE64, "out", bad, truth["out"], a)
         assert res.status == "fail" and says in res.diagnosis, res.diagnosis
