@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-torch-$(TORCH_VERSION)
 PYTEST_ARGS ?= -n 2
 
-.PHONY: setup test report bench lint clean
+.PHONY: setup test test-full hypothesis report bench lint clean
 
 setup: $(STAMP)
 
@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-full: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m full tests/test_full_grid.py
+
+hypothesis: setup
+	LAYERCHECK_EXAMPLES=500 $(BIN)/python -m pytest $(PYTEST_ARGS) tests/test_random_cases.py
 
 report: setup
 	$(BIN)/layercheck report

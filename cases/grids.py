@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from cases.case import Case
 from cases.inputs import KINDS
+from cases.pairwise import all_pairs
 
 BATCH = (1, 2, 3)
 CHANNELS = (1, 3)
@@ -22,6 +23,7 @@ STRIDES = (1, 2, 3)
 PADS = (0, 1, 2)
 DTYPES = ("f32", "f64")
 WINDOWED = ("conv", "pool", "avgpool")
+GRIDS = ("quick", "full", "pairwise")
 
 
 def _sq(v: int) -> tuple[int, int]:
@@ -62,15 +64,59 @@ def _dense(layer: str) -> Iterator[Case]:
         yield Case(layer, n, c, h, w, f if layer == "affine" else 1, dtype=dt, kind=kind)
 
 
+# Pairwise grid: PyTorch's full Conv2d / MaxPool2d / AvgPool2d arguments, every pair of
+# values together in at least one case. "dw" means depthwise: groups = C.
+PAIRWISE = {
+    "conv": {
+        "N": (1, 2), "C": (2, 4), "F": (2, 4), "size": ((7, 6), (5, 9)),
+        "kernel": ((1, 1), (3, 3), (2, 3), (4, 4)),
+        "stride": ((1, 1), (2, 2), (1, 2)),
+        "pad": ((0, 0), (1, 1), (2, 1), "same", "valid"),
+        "dilation": ((1, 1), (2, 2), (1, 2)),
+        "groups": (1, 2, "dw"), "bias": (True, False), "batched": (True, False),
+        "dtype": DTYPES,
+    },
+    "pool": {
+        "N": (1, 2), "C": (1, 3), "size": ((7, 6), (5, 9), (8, 8)),
+        "kernel": ((2, 2), (3, 3), (2, 3), (3, 1)),
+        "stride": ((1, 1), (2, 2), (3, 2)),
+        "pad": ((0, 0), (1, 1), (1, 0)),
+        "dilation": ((1, 1), (2, 2), (1, 2)),
+        "ceil_mode": (False, True), "batched": (True, False),
+        "dtype": DTYPES, "kind": KINDS["pool"],
+    },
+    "avgpool": {
+        "N": (1, 2), "C": (1, 3), "size": ((7, 6), (5, 9), (8, 8)),
+        "kernel": ((2, 2), (3, 3), (2, 3), (3, 1)),
+        "stride": ((1, 1), (2, 2), (3, 2)),
+        "pad": ((0, 0), (1, 1), (1, 0)),
+        "ceil_mode": (False, True), "count_include_pad": (True, False),
+        "divisor_override": (None, 3), "batched": (True, False),
+        "dtype": DTYPES, "kind": KINDS["avgpool"],
+    },
+}
+
+
+def _pairwise(layer: str) -> Iterator[Case]:
+    for row in all_pairs(PAIRWISE[layer]):
+        h, w = row.pop("size")
+        if row.get("groups") == "dw":
+            row["groups"] = row["C"]
+        yield Case(layer, H=h, W=w, **row)
+
+
 def grid(name: str = "quick", layers: tuple[str, ...] | None = None,
          dtypes: tuple[str, ...] | None = None) -> list[Case]:
-    """Cases of the named grid ('quick' or 'full'), optionally filtered, ids unique."""
-    if name not in ("quick", "full"):
-        raise ValueError(f"grid must be 'quick' or 'full', got grid={name!r}")
+    """Cases of the named grid (quick, full, pairwise), optionally filtered; ids unique."""
+    if name not in GRIDS:
+        raise ValueError(f"grid must be one of {GRIDS}, got grid={name!r}")
     chosen = layers or ("conv", "pool", "avgpool", "affine", "relu", "softmax")
     cases: dict[str, Case] = {}
     for layer in chosen:
-        gen = _windowed(layer, name == "full") if layer in WINDOWED else _dense(layer)
+        if name == "pairwise":
+            gen = _pairwise(layer) if layer in PAIRWISE else iter(())
+        else:
+            gen = _windowed(layer, name == "full") if layer in WINDOWED else _dense(layer)
         for case in gen:
             if dtypes is None or case.dtype in dtypes:
                 cases.setdefault(case.id, case)

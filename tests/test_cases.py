@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 
 from cases.case import Case
-from cases.grids import BATCH, CHANNELS, DTYPES, FILTERS, KERNELS, PADS, STRIDES, grid
+from cases.grids import BATCH, CHANNELS, DTYPES, FILTERS, KERNELS, PADS, PAIRWISE, STRIDES, grid
 from cases.inputs import make_inputs, output_shape, rejection
+from cases.pairwise import all_pairs
 from reference.oracle import Rejected, reference
 
 QUICK = grid("quick")
@@ -44,6 +46,31 @@ def test_quick_grid_has_at_least_1000_cases_and_every_value() -> None:
     assert any(rejection(c) for c in QUICK), "the quick grid must hold error cases"
 
 
+def test_pairwise_grid_covers_every_pair_of_values() -> None:
+    for layer, dims in PAIRWISE.items():
+        rows = all_pairs(dims)
+        for a, b in itertools.combinations(dims, 2):
+            seen = {(repr(r[a]), repr(r[b])) for r in rows}
+            want = {(repr(x), repr(y)) for x in dims[a] for y in dims[b]}
+            assert want <= seen, f"{layer}: pairs of {a} and {b} missing: {want - seen}"
+        full = 1
+        for values in dims.values():
+            full *= len(values)
+        assert len(rows) < full / 100, f"{layer}: {len(rows)} rows is not a covering array"
+
+
+def test_pairwise_grid_uses_every_new_parameter() -> None:
+    cases = grid("pairwise")
+    conv = [c for c in cases if c.layer == "conv"]
+    assert {c.pad for c in conv} >= {"same", "valid", (2, 1)}
+    assert any(c.groups == c.C > 1 for c in conv) and any(1 < c.groups < c.C for c in conv)
+    assert any(c.dilation == (2, 2) for c in conv) and not all(c.bias for c in conv)
+    assert any(c.ceil_mode for c in cases if c.layer == "pool")
+    avg = [c for c in cases if c.layer == "avgpool"]
+    assert any(c.divisor_override for c in avg) and any(not c.count_include_pad for c in avg)
+    assert any(not c.batched for c in cases) and any(c.stride[0] != c.stride[1] for c in cases)
+
+
 def test_same_id_gives_same_arrays_in_another_process() -> None:
     case = QUICK[123]
     code = ("from cases.grids import grid; from cases.inputs import make_inputs; "
@@ -60,7 +87,8 @@ def test_inputs_keep_the_case_dtype() -> None:
                 assert a.dtype == np.dtype(case.np_dtype), (case.id, name)
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in QUICK[::3]])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id)
+                                  for c in QUICK[::3] + grid("pairwise")])
 def test_rejection_and_output_shape_agree_with_pytorch(case: Case) -> None:
     arrays = make_inputs(case)
     predicted = rejection(case)

@@ -1,4 +1,4 @@
-"""Conformance: every quick-grid case, forward and each gradient, against PyTorch.
+"""Conformance: quick and pairwise grid cases, forward and each gradient, against PyTorch.
 
 Select with -k: ``pytest -k "conv and s2 and f32"``, ``pytest -k grad_dW``.
 """
@@ -11,7 +11,7 @@ from cases.case import Case
 from cases.grids import grid
 from cases.inputs import outputs, rejection
 
-CASES = grid("quick")
+CASES = list({c.id: c for c in grid("quick") + grid("pairwise")}.values())
 VALID = [c for c in CASES if rejection(c) is None]
 INVALID = [c for c in CASES if rejection(c) is not None]
 
