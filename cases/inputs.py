@@ -153,3 +153,22 @@ def outputs(case: Case) -> tuple[str, ...]:
     if case.layer in ("conv", "affine"):
         return ("out", "dx", "dW", "db") if case.bias else ("out", "dx", "dW")
     return ("out", "dx")
+
+
+def has_empty_window(case: Case) -> bool:
+    """True where some pooling window holds padding only.
+
+    PyTorch's max pooling then outputs -inf and sends that window's gradient to an
+    element outside the window (its CPU kernel's start index), a quirk no grid asks
+    implementations to copy.
+    """
+    if case.layer not in ("pool", "avgpool") or rejection(case) is not None:
+        return False
+    shape = output_shape(case)
+    t, _, l, _ = pad_amounts(case)
+    for size, k, s, p, d, n_out in zip((case.H, case.W), case.kernel, case.stride, (t, l),
+                                       case.dilation, shape[-2:], strict=True):
+        for o in range(n_out):
+            if not any(0 <= o * s - p + d * i < size for i in range(k)):
+                return True
+    return False

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import impl
 from cases.case import Case
+from cases.inputs import has_empty_window
 from cases.runner import check, module_runner
 
 EXAMPLES = int(os.environ.get("LAYERCHECK_EXAMPLES", "25"))
@@ -44,10 +45,12 @@ def windowed(draw: st.DrawFn, layer: str) -> Case:
     extra = {"dilation": draw(pairs)} if layer == "pool" else {
         "count_include_pad": draw(st.booleans()),
         "divisor_override": draw(st.one_of(st.none(), st.integers(1, 5)))}
-    return Case(layer, C=draw(small), pad=pad, ceil_mode=draw(st.booleans()),
+    case = Case(layer, C=draw(small), pad=pad, ceil_mode=draw(st.booleans()),
                 kind=draw(st.sampled_from(("normal", "negative", "ties")
                                           if layer == "pool" else ("normal", "negative"))),
                 **common, **extra)
+    assume(not has_empty_window(case))
+    return case
 
 
 def _assert_all_pass(case: Case) -> None:
