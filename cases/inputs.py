@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -117,7 +118,17 @@ def make_inputs(case: Case) -> dict[str, np.ndarray | None]:
     return out
 
 
-def rejection(case: Case) -> str | None:
+class Rejection(NamedTuple):
+    """Why PyTorch rejects a configuration, and the parameter to blame."""
+
+    param: str
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def rejection(case: Case) -> Rejection | None:
     """Why PyTorch rejects the case's configuration, or None where it accepts it.
 
     Predicted from the arguments alone, so tests know the error cases before running;
@@ -126,23 +137,23 @@ def rejection(case: Case) -> str | None:
     windowed = case.layer in ("conv", "pool", "avgpool")
     if windowed:
         if min(case.stride) < 1:
-            return f"stride must be >= 1, got {case.stride}"
+            return Rejection("stride", f"stride must be >= 1, got {case.stride}")
         if min(case.dilation) < 1:
-            return f"dilation must be >= 1, got {case.dilation}"
+            return Rejection("dilation", f"dilation must be >= 1, got {case.dilation}")
         if isinstance(case.pad, str):
             if case.pad == "same" and max(case.stride) > 1:
-                return "padding='same' is not supported for strided convolutions"
+                return Rejection("stride", "padding='same' needs stride 1")
         elif min(case.pad) < 0:
-            return f"pad must be >= 0, got {case.pad}"
+            return Rejection("pad", f"pad must be >= 0, got {case.pad}")
     if case.layer == "conv" and (case.C % case.groups or case.F % case.groups):
-        return f"groups={case.groups} must divide C={case.C} and F={case.F}"
+        return Rejection("groups", f"groups={case.groups} must divide C={case.C}, F={case.F}")
     if case.layer in ("pool", "avgpool") and any(
             p > k // 2 for p, k in zip(case.pad, case.kernel, strict=True)):
-        return f"pad {case.pad} should be at most half of kernel {case.kernel}"
+        return Rejection("pad", f"pad {case.pad} should be at most half of kernel {case.kernel}")
     if case.layer == "avgpool" and case.divisor_override == 0:
-        return "divisor_override must be non-zero"
+        return Rejection("divisor_override", "divisor_override must be non-zero")
     if windowed and output_shape(case) is None:
-        return "kernel larger than the padded input (output size < 1)"
+        return Rejection("kernel", "kernel larger than the padded input (output size < 1)")
     return None
 
 

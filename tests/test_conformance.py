@@ -54,3 +54,7 @@ def test_grad_db(results, case: Case) -> None:
 @pytest.mark.parametrize("case", _params(INVALID))
 def test_rejects_like_pytorch(results, case: Case) -> None:
     _assert_passes(results, case, outputs(case)[0])
+    param = rejection(case).param
+    res = results(case)[outputs(case)[0]]
+    assert param in res.diagnosis, (
+        f"{case.id}: the ValueError should name the parameter {param!r}: {res.diagnosis}")
