@@ -1,0 +1,18 @@
+"""The project's own NumPy CNN layers, matching PyTorch CPU semantics."""
+
+from .conv import Convolution
+from .im2col import col2im, im2col
+from .layers import Affine, Relu, SoftmaxWithLoss, log_softmax
+from .pool import AvgPooling, Pooling
+
+__all__ = [
+    "Affine",
+    "AvgPooling",
+    "Convolution",
+    "Pooling",
+    "Relu",
+    "SoftmaxWithLoss",
+    "col2im",
+    "im2col",
+    "log_softmax",
+]

@@ -1,0 +1,118 @@
+"""Affine, Relu and SoftmaxWithLoss layers (the notes' API, PyTorch semantics)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import float_array, same_dtype, shape_is, weights
+
+
+class Affine:
+    """Fully connected layer ``x @ W + b`` with ``W`` of shape (in, out)."""
+
+    def __init__(self, W, b):
+        weights(W, b, "(in, out)", out_axis=1)
+        self.W, self.b = W, b
+        self.x = None
+        self.dW = None
+        self.db = None
+
+    def forward(self, x):
+        float_array(x, "x")
+        same_dtype(x, self.W, "x", "W")
+        if x.ndim < 2:
+            raise ValueError(f"x must have a batch axis (ndim >= 2), got x.ndim={x.ndim}")
+        x2 = x.reshape(x.shape[0], -1)
+        if x2.shape[1] != self.W.shape[0]:
+            raise ValueError(
+                f"x flattens to {x2.shape[1]} features per sample, W.shape[0]={self.W.shape[0]}"
+            )
+        self.x, self.x2 = x, x2
+        out = x2 @ self.W
+        if self.b is not None:
+            out += self.b
+        return out
+
+    def backward(self, dout):
+        if self.x is None:
+            raise ValueError("backward called before forward (x is None)")
+        float_array(dout, "dout")
+        same_dtype(dout, self.W, "dout", "W")
+        shape_is(dout, (self.x.shape[0], self.W.shape[1]), "dout")
+        self.dW = self.x2.T @ dout
+        self.db = None if self.b is None else dout.sum(axis=0)
+        return (dout @ self.W.T).reshape(self.x.shape)
+
+
+class Relu:
+    """max(x, 0) as torch.relu: -0.0 and NaN pass through; gradient 0 where output <= 0."""
+
+    def __init__(self):
+        self.mask = None
+
+    def forward(self, x):
+        if not isinstance(x, np.ndarray):
+            raise ValueError(f"x must be a numpy.ndarray, got x of type {type(x).__name__}")
+        out = np.where(x < 0, np.zeros((), dtype=x.dtype), x)
+        self.mask = out <= 0
+        return out
+
+    def backward(self, dout):
+        if self.mask is None:
+            raise ValueError("backward called before forward (mask is None)")
+        shape_is(dout, self.mask.shape, "dout")
+        return np.where(self.mask, np.zeros((), dtype=dout.dtype), dout)
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax with the row maximum subtracted first."""
+    z = x - x.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+class SoftmaxWithLoss:
+    """Softmax + mean cross-entropy (torch CrossEntropyLoss, reduction='mean')."""
+
+    def __init__(self):
+        self.loss = None
+        self.y = None
+        self.t = None
+
+    def _target(self, x: np.ndarray, t) -> np.ndarray:
+        """Labels as a (N, K) array of target probabilities in x's dtype."""
+        t = np.asarray(t)
+        N, K = x.shape
+        if t.shape == (N,):
+            if t.dtype.kind not in "iu":
+                raise ValueError(f"t labels must be integers, got t.dtype={t.dtype}")
+            if N and (t.min() < 0 or t.max() >= K):
+                raise ValueError(
+                    f"t labels must be in [0, {K}), got t in [{t.min()}, {t.max()}]"
+                )
+            onehot = np.zeros((N, K), dtype=x.dtype)
+            onehot[np.arange(N), t] = 1
+            return onehot
+        if t.shape == (N, K):
+            if t.dtype.kind in "iub":
+                return t.astype(x.dtype)
+            same_dtype(t, x, "t", "x")
+            return t
+        raise ValueError(f"t must have shape ({N},) or ({N}, {K}), got t.shape={t.shape}")
+
+    def forward(self, x, t):
+        float_array(x, "x")
+        if x.ndim != 2:
+            raise ValueError(f"x must be 2-D (N, K) logits, got x.ndim={x.ndim}")
+        self.t = self._target(x, t)
+        logp = log_softmax(x)
+        self.y = np.exp(logp)
+        self.loss = np.asarray(-(self.t * logp).sum() / x.dtype.type(x.shape[0]),
+                               dtype=x.dtype)[()]
+        return self.loss
+
+    def backward(self, dout=1):
+        if self.y is None:
+            raise ValueError("backward called before forward (y is None)")
+        dtype = self.y.dtype.type
+        scale = dtype(dout) / dtype(self.y.shape[0])
+        return (self.y - self.t) * scale

@@ -1,0 +1,183 @@
+"""Max and average pooling with PyTorch ``MaxPool2d`` / ``AvgPool2d`` semantics.
+
+Both loop over the kh*kw kernel offsets; each offset is one strided view of the padded
+input (the im2col windows without the copy), so the work is a few passes of the output size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import at_least, float_array, pair, pooling_output_size, same_dtype, shape_is
+from .im2col import Grid
+
+
+def _first_valid(out, kernel, stride, pad, dilation):
+    """Per output position, the first kernel offset that lands inside the input."""
+    start = np.arange(out) * stride - pad
+    return np.maximum(0, -(start // dilation))  # ceil(-start / dilation), at least 0
+
+
+class _Pool:
+    """Shared checks, output size and padded window views of the pooling layers."""
+
+    def __init__(self, pool_h, pool_w, stride, pad, dilation, ceil_mode):
+        self.kernel = at_least((pair(pool_h, "pool_h")[0], pair(pool_w, "pool_w")[0]), 1,
+                               "kernel_size")
+        self.stride = at_least(pair(stride, "stride"), 1, "stride")
+        self.pad = at_least(pair(pad, "pad"), 0, "pad")
+        self.dilation = at_least(pair(dilation, "dilation"), 1, "dilation")
+        self.ceil_mode = bool(ceil_mode)
+        for p, k in zip(self.pad, self.kernel, strict=True):
+            if p > k // 2:
+                raise ValueError(
+                    f"pad should be at most half of kernel size, got pad={self.pad} "
+                    f"with kernel_size={self.kernel}"
+                )
+        self.x = None
+
+    def _grid(self, x: np.ndarray) -> Grid:
+        float_array(x, "x")
+        if x.ndim not in (3, 4):
+            raise ValueError(f"x must be 3-D (C, H, W) or 4-D (N, C, H, W), got x.ndim={x.ndim}")
+        H, W = x.shape[-2:]
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self.kernel, self.stride, self.pad, self.dilation
+        for name, size, k, d, p in (("height", H, kh, dh, ph), ("width", W, kw, dw, pw)):
+            if d * (k - 1) + 1 > size + 2 * p:
+                raise ValueError(
+                    f"kernel {name} (effective {d * (k - 1) + 1} with kernel_size={k}, "
+                    f"dilation={d}) is larger than the padded input {name} {size + 2 * p}"
+                )
+        oh = pooling_output_size(H, kh, sh, ph, ph, dh, self.ceil_mode, "height")
+        ow = pooling_output_size(W, kw, sw, pw, pw, dw, self.ceil_mode, "width")
+        # ceil_mode windows may run past the right/bottom padding: pad further there
+        bottom = max(ph, (oh - 1) * sh + dh * (kh - 1) + 1 - H - ph)
+        right = max(pw, (ow - 1) * sw + dw * (kw - 1) + 1 - W - pw)
+        return Grid((H, W), self.kernel, self.stride, self.dilation, (ph, bottom, pw, right),
+                    (oh, ow))
+
+    def _begin(self, x):
+        self.grid = self._grid(x)
+        self.x = x
+        return x[None] if x.ndim == 3 else x
+
+    def _dout(self, dout) -> np.ndarray:
+        if self.x is None:
+            raise ValueError("backward called before forward (x is None)")
+        float_array(dout, "dout")
+        same_dtype(dout, self.x, "dout", "x")
+        g = self.grid
+        shape_is(dout, (*self.x.shape[:-2], g.oh, g.ow), "dout")
+        return dout[None] if self.x.ndim == 3 else dout
+
+    def _end(self, a: np.ndarray) -> np.ndarray:
+        return a[0] if self.x.ndim == 3 else a
+
+
+class Pooling(_Pool):
+    """Max pooling: -inf padding, gradient to the first maximum, NaN wins (last NaN)."""
+
+    def __init__(self, pool_h, pool_w, stride=1, pad=0, dilation=1, ceil_mode=False):
+        super().__init__(pool_h, pool_w, stride, pad, dilation, ceil_mode)
+        self.arg_max = None
+
+    def forward(self, x):
+        x4 = self._begin(x)
+        g = self.grid
+        win = g.windows(g.pad(x4, -np.inf))
+        N, C = x4.shape[:2]
+        kk = g.kh * g.kw
+        # PyTorch's loop: start from the first in-input offset with -inf, then take an
+        # offset when `val > max or isnan(val)`, in row-major kernel order.
+        r0 = _first_valid(g.oh, g.kh, g.sh, g.top, g.dh)
+        c0 = _first_valid(g.ow, g.kw, g.sw, g.left, g.dw)
+        idx_type = np.int8 if kk <= 127 else np.int32
+        arg = np.empty((N, C, g.oh, g.ow), dtype=idx_type)
+        arg[...] = (r0[:, None] * g.kw + c0[None, :]).astype(idx_type)
+        out = np.full((N, C, g.oh, g.ow), -np.inf, dtype=x.dtype)
+        nan_aware = np.isnan(x.max()) if x.size else False
+        upd = np.empty(out.shape, dtype=bool)
+        for i in range(g.kh):
+            for j in range(g.kw):
+                v = win[:, :, i, j]
+                np.greater(v, out, out=upd)
+                if nan_aware:
+                    upd |= np.isnan(v)
+                np.copyto(out, v, where=upd)
+                np.copyto(arg, i * g.kw + j, where=upd)
+        self.arg_max = arg
+        return self._end(out)
+
+    def backward(self, dout):
+        d4 = self._dout(dout)
+        g = self.grid
+        N, C = d4.shape[:2]
+        buf = g.zeros(N, C, d4.dtype)
+        win = g.windows(buf, writeable=True)
+        disjoint = g.sh >= g.dh * (g.kh - 1) + 1 and g.sw >= g.dw * (g.kw - 1) + 1
+        hit = np.empty(d4.shape, dtype=bool)
+        for i in range(g.kh):
+            for j in range(g.kw):
+                np.equal(self.arg_max, i * g.kw + j, out=hit)
+                if disjoint:  # each input element is in at most one window: exact copy
+                    np.copyto(win[:, :, i, j], d4, where=hit)
+                else:
+                    win[:, :, i, j] += np.where(hit, d4, 0)
+        return self._end(g.crop(buf))
+
+
+class AvgPooling(_Pool):
+    """Average pooling with PyTorch's divisor rules (count_include_pad, divisor_override)."""
+
+    def __init__(self, pool_h, pool_w, stride=1, pad=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
+        super().__init__(pool_h, pool_w, stride, pad, 1, ceil_mode)
+        if divisor_override is not None and (
+            not isinstance(divisor_override, (int, np.integer)) or divisor_override == 0
+        ):
+            raise ValueError(
+                f"divisor_override must be a non-zero int or None, got "
+                f"divisor_override={divisor_override!r}"
+            )
+        self.count_include_pad = bool(count_include_pad)
+        self.divisor_override = divisor_override
+
+    def _divisor(self, dtype) -> np.ndarray:
+        """(oh, ow) divisors, as in PyTorch's AvgPoolKernel.cpp."""
+        g = self.grid
+        if self.divisor_override is not None:
+            return np.full((g.oh, g.ow), self.divisor_override, dtype=dtype)
+
+        def extent(out, k, s, p, size):
+            start = np.arange(out) * s - p
+            end = np.minimum(start + k, size + p)
+            pool = end - start  # counts padding, not what lies past it (ceil_mode)
+            inside = np.minimum(end, size) - np.maximum(start, 0)
+            return pool, inside
+
+        ph, ih = extent(g.oh, g.kh, g.sh, g.top, g.H)
+        pw, iw = extent(g.ow, g.kw, g.sw, g.left, g.W)
+        div = np.outer(ph, pw) if self.count_include_pad else np.outer(ih, iw)
+        return div.astype(dtype)
+
+    def forward(self, x):
+        x4 = self._begin(x)
+        g = self.grid
+        win = g.windows(g.pad(x4, 0))
+        acc = np.zeros((*x4.shape[:2], g.oh, g.ow), dtype=x.dtype)
+        for i in range(g.kh):
+            for j in range(g.kw):
+                acc += win[:, :, i, j]
+        acc /= self._divisor(x.dtype)
+        return self._end(acc)
+
+    def backward(self, dout):
+        d4 = self._dout(dout)
+        g = self.grid
+        share = d4 / self._divisor(d4.dtype)
+        buf = g.zeros(*d4.shape[:2], d4.dtype)
+        win = g.windows(buf, writeable=True)
+        for i in range(g.kh):
+            for j in range(g.kw):
+                win[:, :, i, j] += share
+        return self._end(g.crop(buf))

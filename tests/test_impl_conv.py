@@ -1,0 +1,172 @@
+"""impl.Convolution against torch.nn.functional.conv2d: forward and every gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch.nn.functional as F
+
+from impl import Convolution
+
+try:
+    from tests.test_impl_bounds import assert_within, t64
+except ImportError:  # tests/ on sys.path instead of the repository root
+    from test_impl_bounds import assert_within, t64
+
+DTYPES = [np.float32, np.float64]
+
+# (N, C, H, W), (FN, FH, FW), stride, pad, dilation, groups
+CONFIGS = [
+    ((2, 3, 7, 5), (4, 3, 3), 1, 0, 1, 1),
+    ((2, 3, 7, 5), (4, 3, 3), 2, 1, 1, 1),
+    ((1, 4, 8, 8), (6, 1, 1), 1, 0, 1, 2),
+    ((2, 2, 9, 9), (3, 2, 2), 2, 0, 1, 1),  # 9 = 2*4 + 1: the last row/column is unused
+    ((2, 3, 10, 11), (4, 5, 5), 1, 2, 1, 1),
+    ((2, 4, 9, 10), (4, 3, 2), (2, 1), (1, 0), (2, 1), 2),
+    ((2, 4, 8, 8), (8, 3, 3), 1, 1, 1, 4),  # depthwise, channel multiplier 2
+    ((1, 1, 5, 5), (1, 5, 5), 1, 0, 1, 1),  # kernel covers the input
+    ((3, 2, 6, 7), (2, 3, 3), 3, 2, 1, 1),
+    ((2, 3, 6, 7), (2, 4, 2), 1, "same", (1, 2), 1),  # even kernel: uneven 'same' split
+    ((2, 3, 6, 7), (5, 3, 3), 1, "same", 2, 1),
+    ((2, 3, 6, 7), (2, 3, 3), 1, "valid", 1, 1),
+    ((2, 3, 6, 6), (2, 3, 3), 1, (1, 0, 2, 1), 1, 1),  # (top, bottom, left, right)
+    ((2, 5, 12, 12), (4, 3, 3), 1, 3, 1, 1),  # pad beyond the kernel extent
+]
+
+
+def torch_conv(x, W, b, stride, pad, dilation, groups):
+    if isinstance(pad, tuple) and len(pad) == 4:
+        top, bottom, left, right = pad
+        x = F.pad(x, (left, right, top, bottom))
+        pad = 0
+    return F.conv2d(x, W, b, stride, pad, dilation, groups)
+
+
+def check_conv(x, W, b, stride, pad, dilation, groups, rng):
+    dtype = x.dtype.type
+    x0, W0 = x.copy(), W.copy()
+    b0 = None if b is None else b.copy()
+    layer = Convolution(W, b, stride=stride, pad=pad, dilation=dilation, groups=groups)
+    y = layer.forward(x)
+    dout = rng.standard_normal(y.shape).astype(dtype)
+    dout0 = dout.copy()
+    dx = layer.backward(dout)
+
+    tx, tW = t64(x).requires_grad_(), t64(W).requires_grad_()
+    tb = None if b is None else t64(b).requires_grad_()
+    ty = torch_conv(tx, tW, tb, stride, pad, dilation, groups)
+    ty.backward(t64(dout))
+    # the same sums over absolute values give the rounding-error scale of each output
+    ax, aW = t64(np.abs(x)).requires_grad_(), t64(np.abs(W)).requires_grad_()
+    ay = torch_conv(ax, aW, None, stride, pad, dilation, groups)
+    ay.backward(t64(np.abs(dout)))
+
+    FN, Cg, FH, FW = W.shape
+    positions = int(np.prod(y.shape)) // FN
+    bias = None if b is None else b[:, None, None]
+    assert_within(y, ty.detach(), ay.detach(), Cg * FH * FW, dtype, "forward", bias=bias)
+    assert_within(dx, tx.grad, ax.grad, FN // groups * FH * FW, dtype, "grad[dx]")
+    assert_within(layer.dW, tW.grad, aW.grad, positions, dtype, "grad[dW]")
+    if b is None:
+        assert layer.db is None
+    else:
+        others = tuple(i for i in range(dout.ndim) if i != dout.ndim - 3)
+        absdb = np.abs(dout.astype(np.float64)).sum(axis=others)
+        assert_within(layer.db, tb.grad, absdb, positions, dtype, "grad[db]")
+    # inputs untouched; outputs fresh memory
+    for name, a, a0 in (("x", x, x0), ("W", W, W0), ("dout", dout, dout0), ("b", b, b0)):
+        if a is not None:
+            assert np.array_equal(a, a0, equal_nan=True), f"{name} modified in place"
+    for out in (y, dx, layer.dW, layer.db):
+        if out is not None:
+            assert not any(np.shares_memory(out, a) for a in (x, W, dout) if a is not None)
+    return layer
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("config", CONFIGS, ids=[str(i) for i in range(len(CONFIGS))])
+def test_conv_matches_torch(config, dtype):
+    shape, (FN, FH, FW), stride, pad, dilation, groups = config
+    rng = np.random.default_rng(abs(hash((str(config), str(dtype)))) % 2**32)
+    x = rng.standard_normal(shape).astype(dtype)
+    W = rng.standard_normal((FN, shape[1] // groups, FH, FW)).astype(dtype)
+    b = rng.standard_normal(FN).astype(dtype)
+    check_conv(x, W, b, stride, pad, dilation, groups, rng)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_conv_unbatched_and_no_bias(dtype):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 6, 5)).astype(dtype)
+    W = rng.standard_normal((2, 3, 3, 2)).astype(dtype)
+    layer = check_conv(x, W, None, 1, 1, 1, 1, rng)
+    assert layer.forward(x).shape == (2, 6, 6)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_nonfinite_inputs_propagate_like_torch(stride):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 2, 7, 7))
+    x[0, 1, 3, 5] = np.nan
+    x[1, 0, 0, 6] = np.inf
+    W = rng.standard_normal((3, 2, 3, 3))
+    W[1, 0, 2, 2] = np.nan
+    check_conv(x, W, rng.standard_normal(3), stride, 1, 1, 1, rng)
+
+
+def test_conv_input_scaled_far_apart_still_within_bound():
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((4, 8, 9, 9)) * 10.0 ** rng.integers(-6, 6, (4, 8, 9, 9)))
+    W = rng.standard_normal((5, 8, 3, 3))
+    check_conv(x.astype(np.float32), W.astype(np.float32), np.ones(5, np.float32), 1, 1, 1, 1,
+               rng)
+
+
+def _conv(**kw):
+    args = {"W": np.ones((4, 3, 3, 3)), "b": np.zeros(4)}
+    args.update(kw)
+    return Convolution(**args)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: _conv(stride=0), "stride"),
+        (lambda: _conv(stride=(1, -1)), "stride"),
+        (lambda: _conv(pad=-1), "pad"),
+        (lambda: _conv(pad=(0, 0, -1, 0)), "pad"),
+        (lambda: _conv(pad="full"), "pad"),
+        (lambda: _conv(pad="same", stride=2), "same"),
+        (lambda: _conv(dilation=0), "dilation"),
+        (lambda: _conv(groups=3), "groups"),
+        (lambda: _conv(groups=0), "groups"),
+        (lambda: _conv(W=np.ones((4, 3, 3))), "W"),
+        (lambda: _conv(b=np.zeros(3)), "b"),
+        (lambda: _conv(b=np.zeros(4, np.float32)), "dtype"),
+        (lambda: _conv().forward(np.ones((2, 3, 2, 2))), "kernel"),
+        (lambda: _conv(dilation=3).forward(np.ones((2, 3, 6, 6))), "kernel"),
+        (lambda: _conv().forward(np.ones((2, 2, 5, 5))), "channels"),
+        (lambda: _conv(W=np.ones((4, 1, 3, 3)), groups=2).forward(np.ones((1, 3, 5, 5))),
+         "channels"),
+        (lambda: _conv().forward(np.ones((3, 5, 5))[None, None]), "x"),
+        (lambda: _conv().forward(np.ones((5, 5))), "x"),
+        (lambda: _conv().forward(np.ones((1, 3, 5, 5), np.float32)), "dtype"),
+        (lambda: _conv().backward(np.ones((1, 4, 3, 3))), "forward"),
+    ],
+)
+def test_conv_rejects_impossible_configurations(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_conv_backward_rejects_wrong_dout_shape():
+    layer = _conv()
+    layer.forward(np.ones((2, 3, 5, 5)))
+    with pytest.raises(ValueError, match="dout"):
+        layer.backward(np.ones((2, 4, 3, 4)))
+
+
+def test_conv_kernel_message_names_sizes():
+    with pytest.raises(ValueError, match=r"kernel height.*padded input height 2"):
+        _conv(pad=(0, 1)).forward(np.ones((1, 3, 2, 5)))

@@ -1,0 +1,187 @@
+"""impl.Pooling / impl.AvgPooling against torch max_pool2d / avg_pool2d."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from impl import AvgPooling, Pooling
+
+try:
+    from tests.test_impl_bounds import assert_exact, assert_within, t64
+except ImportError:  # tests/ on sys.path instead of the repository root
+    from test_impl_bounds import assert_exact, assert_within, t64
+
+DTYPES = [np.float32, np.float64]
+
+# (kh, kw), stride, pad, dilation, ceil_mode
+MAX_CONFIGS = [
+    ((2, 2), 2, 0, 1, False),
+    ((3, 3), 2, 1, 1, False),
+    ((3, 3), 1, 1, 1, False),
+    ((2, 3), (1, 2), (1, 1), 1, False),
+    ((3, 3), 2, 1, 2, False),
+    ((2, 2), 2, 0, 1, True),
+    ((3, 3), 2, 1, 1, True),
+    ((3, 2), 3, (1, 0), 1, True),
+    ((1, 1), 1, 0, 1, False),
+    ((5, 5), 3, 2, 1, True),
+    ((2, 2), 3, 1, 1, False),  # stride > kernel: gaps between windows
+]
+
+
+def make_x(kind, shape, dtype, rng):
+    if kind == "normal":
+        x = rng.standard_normal(shape)
+    elif kind == "ties":
+        x = rng.integers(-1, 2, shape).astype(float)
+    elif kind == "negative":
+        x = -np.abs(rng.standard_normal(shape)) - 1
+    elif kind == "nan":
+        x = rng.integers(-1, 2, shape).astype(float)
+        x[rng.random(shape) < 0.15] = np.nan
+        x[rng.random(shape) < 0.05] = -np.inf
+    elif kind == "neginf":
+        x = np.full(shape, -np.inf)
+        x[rng.random(shape) < 0.3] = 0.0
+    return x.astype(dtype)
+
+
+def disjoint(kernel, stride, dilation):
+    k, s, d = (np.broadcast_to(v, 2) for v in (kernel, stride, dilation))
+    return bool(np.all(s >= d * (k - 1) + 1))
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "negative", "nan", "neginf"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("config", MAX_CONFIGS, ids=[str(i) for i in range(len(MAX_CONFIGS))])
+def test_maxpool_matches_torch(config, dtype, kind):
+    kernel, stride, pad, dilation, ceil = config
+    rng = np.random.default_rng(abs(hash((str(config), kind, str(dtype)))) % 2**32)
+    x = make_x(kind, (2, 3, 9, 8), dtype, rng)
+    x0 = x.copy()
+    layer = Pooling(kernel[0], kernel[1], stride, pad, dilation, ceil)
+    y = layer.forward(x)
+    dout = rng.standard_normal(y.shape).astype(dtype)
+    dx = layer.backward(dout)
+
+    tx = torch.from_numpy(x.copy()).requires_grad_()
+    ty = F.max_pool2d(tx, kernel, stride, pad, dilation, ceil)
+    ty.backward(torch.from_numpy(dout))
+    assert_exact(y, ty.detach().numpy(), "forward")
+    if disjoint(kernel, stride, dilation):
+        assert_exact(dx, tx.grad.numpy(), "grad[dx]")
+    else:  # overlapping windows sum; any order is fine within the bound
+        idx = F.max_pool2d(t64(x), kernel, stride, pad, dilation, ceil, return_indices=True)[1]
+        absdx = torch.zeros((2, 3, x[0, 0].size), dtype=torch.float64)
+        absdx = absdx.scatter_add(2, idx.flatten(2), t64(np.abs(dout)).flatten(2))
+        K = int(np.prod(kernel))
+        assert_within(dx, tx.grad, absdx.view(x.shape), K, dtype, "grad[dx]")
+    assert np.array_equal(x, x0, equal_nan=True)
+
+
+def test_maxpool_gradient_goes_to_last_nan_and_first_max():
+    x = np.array([[[[np.nan, 1.0, np.nan, 0.0], [2.0, 5.0, 5.0, 1.0]]]])
+    layer = Pooling(1, 4, stride=1)
+    y = layer.forward(x)
+    dx = layer.backward(np.array([[[[1.0], [2.0]]]]))
+    assert np.isnan(y[0, 0, 0, 0]) and y[0, 0, 1, 0] == 5.0
+    assert_exact(dx, np.array([[[[0.0, 0.0, 1.0, 0.0], [0.0, 2.0, 0.0, 0.0]]]]), "dx")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_pooling_unbatched(dtype):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 7, 6)).astype(dtype)
+    for layer, fn in ((Pooling(2, 2, 2, 1), F.max_pool2d), (AvgPooling(2, 2, 2, 1), F.avg_pool2d)):
+        y = layer.forward(x)
+        assert y.shape == (3, 4, 4) and y.dtype == dtype
+        dx = layer.backward(np.ones_like(y))
+        tx = torch.from_numpy(x.copy()).requires_grad_()
+        fn(tx, 2, 2, 1).backward(torch.ones(y.shape, dtype=tx.dtype))
+        assert dx.shape == x.shape and dx.dtype == dtype
+        assert np.allclose(dx, tx.grad.numpy())
+
+
+# (kh, kw), stride, pad, ceil_mode, count_include_pad, divisor_override
+AVG_CONFIGS = [
+    ((2, 2), 2, 0, False, True, None),
+    ((3, 3), 2, 1, False, True, None),
+    ((3, 3), 2, 1, False, False, None),
+    ((3, 3), 2, 1, True, True, None),
+    ((3, 3), 2, 1, True, False, None),
+    ((2, 2), 2, 1, True, True, None),  # windows run past the padded input
+    ((2, 4), (1, 3), (1, 2), True, True, None),
+    ((3, 3), 1, 1, False, True, 5),
+    ((2, 2), 2, 1, True, False, -3),
+    ((4, 4), 3, 2, True, True, None),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("config", AVG_CONFIGS, ids=[str(i) for i in range(len(AVG_CONFIGS))])
+def test_avgpool_matches_torch(config, dtype):
+    kernel, stride, pad, ceil, include, override = config
+    rng = np.random.default_rng(abs(hash((str(config), str(dtype)))) % 2**32)
+    x = rng.standard_normal((2, 3, 9, 10)).astype(dtype)
+    layer = AvgPooling(kernel[0], kernel[1], stride, pad, ceil, include, override)
+    y = layer.forward(x)
+    dout = rng.standard_normal(y.shape).astype(dtype)
+    dx = layer.backward(dout)
+
+    def run(a, d):
+        ta = t64(a).requires_grad_()
+        ty = F.avg_pool2d(ta, kernel, stride, pad, ceil, include, override)
+        ty.backward(t64(d))
+        return ty.detach(), ta.grad
+
+    ty, tdx = run(x, dout)
+    ay, adx = (a.abs() for a in run(np.abs(x), np.abs(dout)))  # abs: negative override
+    K = int(np.prod(kernel)) + 1  # the sum, then one division
+    assert_within(y, ty, ay, K, dtype, "forward")
+    assert_within(dx, tdx, adx, K, dtype, "grad[dx]")
+
+
+def test_pool_output_floor_leaves_last_rows_unused():
+    x = np.arange(25.0).reshape(1, 1, 5, 5)
+    layer = Pooling(2, 2, stride=2)
+    assert layer.forward(x).shape == (1, 1, 2, 2)
+    dx = layer.backward(np.ones((1, 1, 2, 2)))
+    assert (dx[..., 4, :] == 0).all() and (dx[..., :, 4] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: Pooling(2, 2, stride=0), "stride"),
+        (lambda: Pooling(2, 2, pad=-1), "pad"),
+        (lambda: Pooling(3, 3, pad=2), "pad"),
+        (lambda: Pooling(2, 2, pad=(0, 2)), "pad"),
+        (lambda: Pooling(3, 3, pad=2, dilation=2), "pad"),  # kernel, not effective kernel
+        (lambda: Pooling(2, 2, dilation=0), "dilation"),
+        (lambda: Pooling(0, 2), "kernel"),
+        (lambda: Pooling(4, 4).forward(np.ones((1, 1, 3, 5))), "kernel"),
+        (lambda: Pooling(3, 3, dilation=2).forward(np.ones((1, 1, 4, 5))), "kernel"),
+        (lambda: Pooling(2, 2).forward(np.ones((2, 2))), "x"),
+        (lambda: Pooling(2, 2).forward(np.ones((1, 1, 3, 3), dtype=int)), "x"),
+        (lambda: Pooling(2, 2).backward(np.ones((1, 1, 3, 3))), "forward"),
+        (lambda: AvgPooling(2, 2, stride=(1, 0)), "stride"),
+        (lambda: AvgPooling(2, 2, pad=2), "pad"),
+        (lambda: AvgPooling(2, 2, divisor_override=0), "divisor_override"),
+        (lambda: AvgPooling(5, 5).forward(np.ones((1, 1, 4, 4))), "kernel"),
+    ],
+)
+def test_pool_rejects_impossible_configurations(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_pool_backward_rejects_wrong_dout():
+    layer = Pooling(2, 2, 2)
+    layer.forward(np.ones((1, 2, 4, 4)))
+    with pytest.raises(ValueError, match="dout"):
+        layer.backward(np.ones((1, 2, 3, 2)))
+    with pytest.raises(ValueError, match="dout"):
+        layer.backward(np.ones((1, 2, 2, 2), np.float32))
