@@ -97,7 +97,26 @@ PAIRWISE = {
 }
 
 
+# Configurations PyTorch rejects, one per parameter, beside the pairwise grid.
+REJECTED = (
+    Case("conv", C=3, F=4, kernel=(3, 3), groups=2),
+    Case("conv", C=4, F=3, kernel=(3, 3), groups=2),
+    Case("conv", kernel=(3, 3), stride=(2, 2), pad="same"),
+    Case("conv", kernel=(3, 3), stride=(0, 1)),
+    Case("conv", kernel=(3, 3), pad=(-1, 0)),
+    Case("conv", kernel=(3, 3), dilation=(0, 1)),
+    Case("conv", H=4, W=4, kernel=(3, 3), dilation=(2, 2)),
+    Case("pool", kernel=(3, 3), stride=(0, 0)),
+    Case("pool", kernel=(2, 2), pad=(0, 2)),
+    Case("pool", H=4, W=8, kernel=(3, 3), dilation=(2, 1)),
+    Case("avgpool", kernel=(3, 3), pad=(2, 1)),
+    Case("avgpool", kernel=(3, 3), divisor_override=0),
+    Case("avgpool", kernel=(2, 2), stride=(-1, 1)),
+)
+
+
 def _pairwise(layer: str) -> Iterator[Case]:
+    yield from (c for c in REJECTED if c.layer == layer)
     for row in all_pairs(PAIRWISE[layer]):
         h, w = row.pop("size")
         if row.get("groups") == "dw":

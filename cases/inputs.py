@@ -52,6 +52,8 @@ def output_shape(case: Case) -> tuple[int, ...] | None:
         return (N, case.F)
     if case.layer == "softmax":
         return ()
+    if min(case.stride) < 1 or min(case.dilation) < 1:
+        return None
     t, b, l, r = pad_amounts(case)
     (kh, kw), (sh, sw), (dh, dw) = case.kernel, case.stride, case.dilation
     if case.layer == "conv":

@@ -58,7 +58,7 @@ def _overlap(case: Case) -> int:
     """Most windows any one input element belongs to."""
     n = 1
     for k, s, d in zip(case.kernel, case.stride, case.dilation, strict=True):
-        n *= min(k, math.ceil((d * (k - 1) + 1) / s))
+        n *= min(k, math.ceil((d * (k - 1) + 1) / max(s, 1)))
     return n
 
 
