@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
 from reference.result import Result
 
+NUMERIC = ("max_abs_err", "max_rel_err", "err_over_bound")
 
-def to_frame(results: Iterable[Result]) -> pd.DataFrame:
-    """One row per case and output; the case parameters as columns."""
-    return pd.DataFrame([r.row() for r in results])
+
+def to_frame(results: Iterable[Result], seconds: Mapping[str, float] | None = None
+             ) -> pd.DataFrame:
+    """One row per case and output; the case parameters as columns.
+
+    Error columns are float (NaN where there is no number). `seconds` maps a case id to the
+    wall time of its check; it becomes a `check_ms` column.
+    """
+    df = pd.DataFrame([r.row() for r in results])
+    if df.empty:
+        df = pd.DataFrame(columns=["id", "layer", "phase", "output", "status", *NUMERIC])
+    for col in NUMERIC:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    if seconds is not None:
+        df["check_ms"] = df["id"].map(lambda i: seconds.get(i, float("nan")) * 1e3)
+    return df
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:

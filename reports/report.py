@@ -1,4 +1,4 @@
-"""`layercheck report`: impl/ against PyTorch over a grid, summarised per layer."""
+"""`layercheck report`: impl/ against PyTorch over a grid: CSV, JSON, Markdown and HTML."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from tabulate import tabulate
 from tqdm import tqdm
@@ -15,38 +16,105 @@ from cases.case import Case
 from cases.grids import grid
 from cases.runner import RunFn, check, module_runner
 from reference.result import Result
+from reports import training
+from reports.env import environment
 from reports.frame import summary, to_frame
 from reports.options import DTYPES, LAYERS, csv_of
+from reports.render import write_all
+from reports.timing import Bench, run_bench, select_shapes
 
 
-def run_cases(cases: Iterable[Case], runner: RunFn, progress: bool | None = None) -> list[Result]:
-    """Check every case; a progress bar on a terminal, quiet otherwise."""
+def _show(progress: bool | None) -> bool:
+    return sys.stderr.isatty() if progress is None else progress
+
+
+def run_cases(cases: Iterable[Case], runner: RunFn, progress: bool | None = None,
+              seconds: dict[str, float] | None = None) -> list[Result]:
+    """Check every case; a progress bar on a terminal, quiet otherwise.
+
+    When `seconds` is given, the wall time of each case's check is stored in it by case id.
+    """
     cases = list(cases)
-    show = sys.stderr.isatty() if progress is None else progress
     results: list[Result] = []
-    for case in tqdm(cases, disable=not show, unit="case", desc="checking"):
+    for case in tqdm(cases, disable=not _show(progress), unit="case", desc="checking"):
+        t0 = time.perf_counter()
         results.extend(check(case, runner))
+        if seconds is not None:
+            seconds[case.id] = time.perf_counter() - t0
     return results
+
+
+def bench_for(args: argparse.Namespace, progress: bool | None = None) -> Bench | None:
+    """The speed benchmark for the report's layers and dtypes (None with --no-speed)."""
+    if args.no_speed:
+        return None
+    shapes = select_shapes(args.layers, args.dtype)
+    if not shapes:
+        return None
+    bar = tqdm(total=len(shapes), disable=not _show(progress), unit="shape", desc="timing")
+
+    def step(name: str) -> None:
+        if not name.startswith("matmul"):
+            bar.update(1)
+        bar.set_postfix_str(name)
+
+    try:
+        return run_bench(impl, shapes, threads=args.threads, repeats=args.repeats,
+                         progress=step)
+    finally:
+        bar.close()
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     cases = grid(args.grid, args.layers, args.dtype)
     t0 = time.perf_counter()
-    df = to_frame(run_cases(cases, module_runner(impl)))
+    seconds: dict[str, float] = {}
+    df = to_frame(run_cases(cases, module_runner(impl), seconds=seconds), seconds)
+    t_check = time.perf_counter() - t0
     print(f"layercheck report: {len(cases)} cases ({args.grid} grid), {len(df)} outputs "
-          f"checked in {time.perf_counter() - t0:.1f} s")
+          f"checked in {t_check:.1f} s")
+    speed = bench_for(args)
+    sections = []
+    if not args.no_training:
+        sections.append(training.training_section(Path(args.out)))
+    paths = write_all(df, args.out, title="layercheck report: impl/ against PyTorch",
+                      speed=speed, env=environment(args.threads), extra_sections=sections)
     print(tabulate(summary(df), headers="keys", tablefmt="github", showindex=False,
                    floatfmt=".3g"))
-    return 0 if (df["status"] == "pass").all() else 1
+    if speed is not None:
+        print(f"speed, geomean impl/PyTorch fwd+bwd ({speed.threads} threads): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in speed.layer_geomeans().items()))
+    failed = int((df["status"] != "pass").sum())
+    print(f"{'all passed' if not failed else f'{failed} outputs not passed'}; "
+          f"wrote {', '.join(str(p) for p in paths.values())} "
+          f"({time.perf_counter() - t0:.0f} s)")
+    return 0 if failed == 0 and len(df) else 1
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    r = sub.add_parser("report", help="check impl/ against PyTorch over a grid and report",
-                       description="Check impl/ against PyTorch over a grid and report.")
+    r = sub.add_parser(
+        "report", help="check impl/ against PyTorch over a grid and write the report",
+        description="Check impl/ against PyTorch over a grid of cases, time it against "
+                    "PyTorch, and write results.csv, results.json, report.md and report.html "
+                    "under --out. Exit code 0 when every output passes, 1 otherwise; the "
+                    "files are written either way.")
     r.add_argument("--grid", choices=("quick", "full"), default="full",
-                   help="which grid of cases to run (default: full)")
+                   help="which grid of cases to run: quick (about 1,000 cases, seconds) or "
+                        "full (every combination, about 17,500 cases; default)")
+    r.add_argument("--out", default="out", metavar="DIR",
+                   help="folder the four files are written to (default: out)")
     r.add_argument("--layers", type=csv_of(LAYERS), default=None,
-                   help=f"comma-separated layers to include (default: all of {','.join(LAYERS)})")
+                   help=f"comma-separated layers to check and time (default: all of "
+                        f"{','.join(LAYERS)})")
     r.add_argument("--dtype", type=csv_of(DTYPES), default=None,
-                   help="comma-separated dtypes: f32, f64 (default: both)")
+                   help="comma-separated dtypes to check and time: f32, f64 (default: both)")
+    r.add_argument("--no-speed", action="store_true",
+                   help="skip the speed benchmark against PyTorch (and its table and plot)")
+    r.add_argument("--no-training", action="store_true",
+                   help="skip the SimpleConvNet training section")
+    r.add_argument("--threads", type=int, default=2, metavar="N",
+                   help="threads for torch and NumPy's BLAS while timing (default: 2)")
+    r.add_argument("--repeats", type=int, default=15, metavar="R",
+                   help="timed blocks per benchmark cell; medians and IQR over them "
+                        "(default: 15)")
     r.set_defaults(func=cmd_report)

@@ -1,0 +1,498 @@
+"""Timing impl/ against PyTorch in the manner of torch.utils.benchmark.
+
+Both sides run in this process with the thread count fixed (torch.set_num_threads and,
+where threadpoolctl is installed, NumPy's BLAS pool). Forward, backward and forward+backward
+are timed separately; each is warmed up, then timed in `repeats` blocks of calls, impl and
+PyTorch blocks interleaved so drift hits both alike. A block's time divided by its number
+of calls is one sample; medians and interquartile ranges are over the samples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as TF
+
+from cases.adapters import CLASS_NAMES
+from cases.case import Case
+from cases.inputs import make_inputs, output_shape
+
+PHASES = ("forward", "backward", "fwd+bwd")
+SIDES = ("impl", "PyTorch")
+
+
+@dataclass(frozen=True)
+class BenchShape:
+    """One named benchmark configuration: a short column name and the `Case` it times."""
+
+    name: str
+    case: Case
+
+    @property
+    def layer(self) -> str:
+        return self.case.layer
+
+    @property
+    def dtype(self) -> str:
+        return self.case.dtype
+
+    @property
+    def column(self) -> str:
+        """Column heading in a layer's speed table, e.g. ``mnist f32``."""
+        return f"{self.name} {self.dtype}"
+
+    @property
+    def key(self) -> str:
+        """Unique name across layers, e.g. ``conv mnist f32``; the `shape` of timing rows."""
+        return f"{self.layer} {self.column}"
+
+    def describe(self) -> str:
+        """The shape in words, e.g. ``x 100×1×28×28, 30 filters 5×5, stride 1, pad 0``."""
+        c = self.case
+        x = "×".join(map(str, c.x_shape))
+        if c.layer == "conv":
+            return (f"x {x}, {c.F} filters {c.kernel[0]}×{c.kernel[1]}, stride {c.stride[0]}, "
+                    f"pad {c.pad[0]}")
+        if c.layer in ("pool", "avgpool"):
+            return (f"x {x}, window {c.kernel[0]}×{c.kernel[1]}, stride {c.stride[0]}, "
+                    f"pad {c.pad[0]}")
+        if c.layer == "affine":
+            return f"x {x} → {c.F} features"
+        if c.layer == "softmax":
+            return f"logits {x}, integer labels"
+        return f"x {x}"
+
+
+def _conv(name: str, N: int, C: int, H: int, W: int, F: int, k: int, s: int, p: int,
+          dtype: str) -> BenchShape:
+    return BenchShape(name, Case("conv", N, C, H, W, F, (k, k), (s, s), (p, p), dtype))
+
+
+def _pool(layer: str, name: str, N: int, C: int, H: int, k: int, s: int, p: int) -> BenchShape:
+    return BenchShape(name, Case(layer, N, C, H, H, 1, (k, k), (s, s), (p, p), "f32"))
+
+
+CONV_SHAPES: dict[str, tuple[int, ...]] = {
+    "mnist": (100, 1, 28, 28, 30, 5, 1, 0),  # the notes' SimpleConvNet layer on MNIST
+    "cifar": (64, 3, 32, 32, 32, 3, 1, 1),
+    "c64": (32, 64, 16, 16, 64, 3, 1, 1),
+    "s2": (8, 16, 64, 64, 16, 3, 2, 1),
+}
+
+SHAPES: tuple[BenchShape, ...] = (
+    *(_conv(n, *v, dtype=dt) for dt in ("f32", "f64") for n, v in CONV_SHAPES.items()),
+    _pool("pool", "mnist 2x2s2", 100, 30, 24, 2, 2, 0),
+    _pool("pool", "3x3s2p1", 32, 64, 32, 3, 2, 1),
+    _pool("avgpool", "mnist 2x2s2", 100, 30, 24, 2, 2, 0),
+    BenchShape("mnist hidden", Case("affine", 100, 30, 12, 12, 100, dtype="f32")),
+    BenchShape("mnist", Case("relu", 100, 30, 24, 24, dtype="f32")),
+    BenchShape("mnist", Case("softmax", N=100, C=10, dtype="f32")),
+)
+
+# The issue-5 goals: (label, layer, dtype, shapes' layer names, limit) on fwd+bwd geomeans.
+SPEED_GOALS = (
+    ("conv fwd+bwd f32 geomean impl/PyTorch", "conv", "f32", 1.5),
+    ("conv fwd+bwd f64 geomean impl/PyTorch", "conv", "f64", 1.0),
+    ("max pool fwd+bwd f32 geomean impl/PyTorch", "pool", "f32", 1.5),
+)
+MEMORY_GOAL = 1.5
+
+
+def select_shapes(layers: Sequence[str] | None = None, dtypes: Sequence[str] | None = None,
+                  names: Sequence[str] | None = None) -> list[BenchShape]:
+    """The default shapes filtered by layer, dtype and (column or short) name."""
+    return [s for s in SHAPES
+            if (layers is None or s.layer in layers)
+            and (dtypes is None or s.dtype in dtypes)
+            and (names is None or s.name in names or s.column in names or s.key in names
+                 or f"{s.layer} {s.name}" in names)]
+
+
+# --- threads -----------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def fixed_threads(n: int) -> Iterator[list[dict[str, Any]]]:
+    """Fix torch's and (with threadpoolctl) NumPy's BLAS thread counts to `n` inside.
+
+    Yields what the thread pools report inside the block: one dict per pool with
+    `library`, `num_threads` and, without threadpoolctl, a note saying the BLAS pool
+    was left alone.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    seen: list[dict[str, Any]] = [{"library": "torch", "num_threads": torch.get_num_threads()}]
+    try:
+        try:
+            from threadpoolctl import threadpool_info, threadpool_limits
+        except ImportError:  # report what is seen rather than fail
+            seen.append({"library": "numpy BLAS", "num_threads": None,
+                         "note": "threadpoolctl not installed: NumPy's BLAS threads not fixed"})
+            yield seen
+            return
+        with threadpool_limits(limits=n):
+            seen += [{"library": f"{i.get('internal_api')} ({i.get('prefix')})",
+                      "num_threads": i.get("num_threads"), "version": i.get("version")}
+                     for i in threadpool_info()]
+            yield seen
+    finally:
+        torch.set_num_threads(before)
+
+
+# --- the two sides -----------------------------------------------------------------------
+
+@dataclass
+class Side:
+    """Callables for one implementation of one shape; None where it cannot run."""
+
+    forward: Callable[[], Any] | None = None
+    backward: Callable[[], Any] | None = None
+    both: Callable[[], Any] | None = None
+    error: str | None = None
+
+    def fn(self, phase: str) -> Callable[[], Any] | None:
+        return {"forward": self.forward, "backward": self.backward, "fwd+bwd": self.both}[phase]
+
+
+def impl_side(mod: ModuleType, case: Case, a: dict[str, Any]) -> Side:
+    """The notes' class API of `mod` (e.g. impl) on the case's arrays."""
+    cls = getattr(mod, CLASS_NAMES[case.layer], None)
+    if cls is None:
+        return Side(error=f"{mod.__name__} has no {CLASS_NAMES[case.layer]}")
+    kh, kw = case.kernel
+    s, p = case.stride[0], case.pad[0]
+    try:
+        if case.layer == "conv":
+            layer = cls(a["W"], a["b"], s, p)
+        elif case.layer in ("pool", "avgpool"):
+            layer = cls(kh, kw, s, p)
+        elif case.layer == "affine":
+            layer = cls(a["W"], a["b"])
+        else:
+            layer = cls()
+        x, dout = a["x"], a["dout"]
+        if case.layer == "softmax":
+            t, d = a["t"], float(a["dout"])
+            fwd: Callable[[], Any] = lambda: layer.forward(x, t)  # noqa: E731
+            bwd: Callable[[], Any] = lambda: layer.backward(d)  # noqa: E731
+        else:
+            fwd = lambda: layer.forward(x)  # noqa: E731
+            bwd = lambda: layer.backward(dout)  # noqa: E731
+        fwd()
+        bwd()  # runs once here so a broken layer is reported, not timed
+    except Exception as e:
+        return Side(error=f"{type(e).__name__}: {e}")
+
+    def both() -> Any:
+        fwd()
+        return bwd()
+
+    return Side(fwd, bwd, both)
+
+
+def torch_side(case: Case, a: dict[str, Any]) -> Side:
+    """PyTorch at the case's dtype: inputs require grad, backward by autograd.grad."""
+    x = torch.from_numpy(a["x"]).requires_grad_()
+    wrt = [x]
+    s, p = case.stride[0], case.pad[0]
+    if case.layer == "conv":
+        W, b = (torch.from_numpy(a[k]).requires_grad_() for k in ("W", "b"))
+        wrt += [W, b]
+        f: Callable[[], torch.Tensor] = lambda: TF.conv2d(x, W, b, s, p)  # noqa: E731
+    elif case.layer == "pool":
+        f = lambda: TF.max_pool2d(x, case.kernel, s, p)  # noqa: E731
+    elif case.layer == "avgpool":
+        f = lambda: TF.avg_pool2d(x, case.kernel, s, p)  # noqa: E731
+    elif case.layer == "affine":
+        W, b = (torch.from_numpy(a[k]).requires_grad_() for k in ("W", "b"))
+        wrt += [W, b]
+        f = lambda: torch.addmm(b, x.reshape(x.shape[0], -1), W)  # noqa: E731
+    elif case.layer == "relu":
+        f = lambda: TF.relu(x)  # noqa: E731
+    else:
+        t = torch.from_numpy(a["t"]).long()
+        f = lambda: TF.cross_entropy(x, t)  # noqa: E731
+    dout = torch.from_numpy(np.asarray(a["dout"]))
+    y = f()
+
+    def bwd() -> Any:
+        return torch.autograd.grad(y, wrt, dout, retain_graph=True)
+
+    def both() -> Any:
+        return torch.autograd.grad(f(), wrt, dout)
+
+    return Side(f, bwd, both)
+
+
+# --- the timing loop ---------------------------------------------------------------------
+
+def _calls_per_block(fn: Callable[[], Any], min_block_s: float) -> int:
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-7)
+    return max(1, math.ceil(min_block_s / one))
+
+
+def time_interleaved(fns: Sequence[Callable[[], Any] | None], repeats: int,
+                     min_block_s: float = 0.02, warmup: int = 2) -> list[list[float]]:
+    """Per-call seconds of each callable: `repeats` samples each, blocks interleaved.
+
+    A None callable gets an empty list. Garbage collection is off while timing, as in timeit.
+    """
+    live = [(i, f) for i, f in enumerate(fns) if f is not None]
+    for _, f in live:
+        for _ in range(warmup):
+            f()
+    number = {i: _calls_per_block(f, min_block_s) for i, f in live}
+    samples: list[list[float]] = [[] for _ in fns]
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for i, f in live:
+                n = number[i]
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    f()
+                samples[i].append((time.perf_counter() - t0) / n)
+    finally:
+        if gc_was:
+            gc.enable()
+    return samples
+
+
+def _stats(samples: list[float]) -> tuple[float, float]:
+    if not samples:
+        return math.nan, math.nan
+    q1, med, q3 = np.percentile(samples, [25, 50, 75])
+    return float(med), float(q3 - q1)
+
+
+def conv_flops(case: Case) -> int:
+    """Multiply-adds ×2 of a convolution forward (bias left out)."""
+    shape = output_shape(case)
+    if shape is None:
+        return 0
+    N, F, OH, OW = shape
+    kh, kw = case.kernel
+    return 2 * N * F * OH * OW * case.C * kh * kw
+
+
+def matmul_peak(dtype: str, n: int = 1024, repeats: int = 5) -> float:
+    """GFLOP/s of a square np.matmul of size n at `dtype`: this machine's practical peak."""
+    rng = np.random.default_rng(0)
+    dt = {"f32": np.float32, "f64": np.float64}[dtype]
+    a, b = (rng.standard_normal((n, n)).astype(dt) for _ in range(2))
+    (samples,) = time_interleaved([lambda: a @ b], repeats, min_block_s=0.05, warmup=1)
+    return 2 * n**3 / _stats(samples)[0] / 1e9
+
+
+def conv_memory(mod: ModuleType, case: Case) -> dict[str, Any]:
+    """tracemalloc peak of one forward+backward of `mod`'s Convolution, in MiB.
+
+    Reported next to the size of the column matrix plus the output, and their ratio.
+    """
+    a = make_inputs(case)
+    shape = output_shape(case)
+    item = np.dtype(case.np_dtype).itemsize
+    kh, kw = case.kernel
+    N, F, OH, OW = shape or (0, 0, 0, 0)
+    col_out = (N * OH * OW * case.C * kh * kw + N * F * OH * OW) * item
+    row: dict[str, Any] = {"shape": case.id, "dtype": case.dtype,
+                           "col_plus_out_mib": col_out / 2**20}
+    cls = getattr(mod, "Convolution", None)
+    if cls is None:
+        return {**row, "peak_mib": None, "ratio": None, "error": "no Convolution"}
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        layer = cls(a["W"], a["b"], case.stride[0], case.pad[0])
+        layer.forward(a["x"])
+        layer.backward(a["dout"])
+        peak = tracemalloc.get_traced_memory()[1] - base
+        del layer
+    except Exception as e:
+        return {**row, "peak_mib": None, "ratio": None, "error": f"{type(e).__name__}: {e}"}
+    finally:
+        tracemalloc.stop()
+    return {**row, "peak_mib": peak / 2**20, "ratio": peak / col_out if col_out else None}
+
+
+# --- the whole benchmark -----------------------------------------------------------------
+
+def geomean(values: Sequence[float]) -> float:
+    """Geometric mean of the finite positive values; NaN when there are none."""
+    v = [x for x in values if x is not None and np.isfinite(x) and x > 0]
+    return float(np.exp(np.mean(np.log(v)))) if v else math.nan
+
+
+@dataclass
+class Bench:
+    """Everything one benchmark run measured; renderers and the CLI read it.
+
+    `times` has one row per shape, phase and side: shape (BenchShape.key), layer, dtype,
+    phase, side, median_ms, iqr_ms, repeats. `peaks` maps dtype to matmul GFLOP/s.
+    `memory` rows: shape, dtype, peak_mib, col_plus_out_mib, ratio.
+    """
+
+    shapes: list[BenchShape]
+    threads: int
+    repeats: int
+    times: pd.DataFrame
+    peaks: dict[str, float] = field(default_factory=dict)
+    memory: pd.DataFrame = field(default_factory=pd.DataFrame)
+    threads_seen: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def ratios(self) -> pd.DataFrame:
+        """One row per shape and phase: impl_ms, torch_ms, ratio = impl/PyTorch."""
+        if self.times.empty:
+            return pd.DataFrame(columns=["shape", "layer", "dtype", "phase", "impl_ms",
+                                         "torch_ms", "ratio"])
+        idx = ["shape", "layer", "dtype", "phase"]
+        t = self.times.set_index([*idx, "side"])["median_ms"].unstack("side")
+        order = pd.MultiIndex.from_frame(self.times[idx].drop_duplicates())
+        t = t.reindex(index=order, columns=list(SIDES)).reset_index()
+        t = t.rename(columns={"impl": "impl_ms", "PyTorch": "torch_ms"})
+        t["ratio"] = t["impl_ms"] / t["torch_ms"]
+        return t
+
+    def geomeans(self) -> pd.DataFrame:
+        """Geometric-mean fwd+bwd ratio per layer and dtype, and per layer over both dtypes."""
+        r = self.ratios()
+        r = r[r["phase"] == "fwd+bwd"]
+        rows = []
+        for layer in dict.fromkeys(r["layer"]):
+            sub = r[r["layer"] == layer]
+            for dt in dict.fromkeys(sub["dtype"]):
+                vals = sub[sub["dtype"] == dt]["ratio"]
+                rows.append({"layer": layer, "dtype": dt, "shapes": len(vals),
+                             "geomean_ratio": geomean(list(vals))})
+            if sub["dtype"].nunique() > 1:
+                rows.append({"layer": layer, "dtype": "all", "shapes": len(sub),
+                             "geomean_ratio": geomean(list(sub["ratio"]))})
+        return pd.DataFrame(rows, columns=["layer", "dtype", "shapes", "geomean_ratio"])
+
+    def layer_geomeans(self) -> dict[str, float]:
+        """Geometric-mean fwd+bwd ratio impl/PyTorch per layer, all dtypes together."""
+        r = self.ratios()
+        r = r[r["phase"] == "fwd+bwd"]
+        return {layer: geomean(list(r[r["layer"] == layer]["ratio"]))
+                for layer in dict.fromkeys(r["layer"])}
+
+    def gflops(self) -> pd.DataFrame:
+        """Conv fwd+bwd GFLOP/s of each side (3× the forward flops) and impl's share of peak."""
+        rows = []
+        r = self.ratios()
+        r = r[(r["phase"] == "fwd+bwd") & (r["layer"] == "conv")]
+        flops = {s.key: 3 * conv_flops(s.case) for s in self.shapes if s.layer == "conv"}
+        for _, row in r.iterrows():
+            f = flops.get(row["shape"], 0)
+            impl_g = f / row["impl_ms"] / 1e6 if row["impl_ms"] > 0 else math.nan
+            torch_g = f / row["torch_ms"] / 1e6 if row["torch_ms"] > 0 else math.nan
+            peak = self.peaks.get(row["dtype"], math.nan)
+            rows.append({"shape": row["shape"], "dtype": row["dtype"], "gflop": f / 1e9,
+                         "impl_gflops": impl_g, "torch_gflops": torch_g,
+                         "matmul_peak_gflops": peak, "impl_share_of_peak": impl_g / peak})
+        return pd.DataFrame(rows, columns=["shape", "dtype", "gflop", "impl_gflops",
+                                           "torch_gflops", "matmul_peak_gflops",
+                                           "impl_share_of_peak"])
+
+    def goals(self) -> list[dict[str, Any]]:
+        """The issue-5 goals present in this run: label, value, limit, met (True/False/None)."""
+        g = self.geomeans()
+        out = []
+        for label, layer, dt, limit in SPEED_GOALS:
+            sel = g[(g["layer"] == layer) & (g["dtype"] == dt)]
+            if sel.empty:
+                continue
+            v = float(sel["geomean_ratio"].iloc[0])
+            out.append({"goal": label, "value": v, "limit": limit,
+                        "met": bool(v <= limit) if np.isfinite(v) else None})
+        if not self.memory.empty:
+            vals = [v for v in self.memory["ratio"] if v is not None and np.isfinite(v)]
+            v = max(vals) if vals else math.nan
+            out.append({"goal": "conv fwd+bwd peak memory / (column matrix + output), worst",
+                        "value": v, "limit": MEMORY_GOAL,
+                        "met": bool(v <= MEMORY_GOAL) if np.isfinite(v) else None})
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON (non-finite numbers are left to the JSON writer)."""
+        return {
+            "threads": self.threads, "repeats": self.repeats, "seconds": self.seconds,
+            "threads_seen": self.threads_seen, "notes": self.notes,
+            "shapes": [{"key": s.key, "column": s.column, "layer": s.layer, "dtype": s.dtype,
+                        "description": s.describe(), "id": s.case.id} for s in self.shapes],
+            "times": self.times.to_dict(orient="records"),
+            "ratios": self.ratios().to_dict(orient="records"),
+            "geomeans": self.geomeans().to_dict(orient="records"),
+            "layer_geomeans": self.layer_geomeans(),
+            "gflops": self.gflops().to_dict(orient="records"),
+            "matmul_peak_gflops": self.peaks,
+            "memory": self.memory.to_dict(orient="records"),
+            "goals": self.goals(),
+        }
+
+
+def run_bench(mod: ModuleType, shapes: Sequence[BenchShape] | None = None, threads: int = 2,
+              repeats: int = 15, quick: bool = False,
+              progress: Callable[[str], None] | None = None) -> Bench:
+    """Time `mod` (impl) against PyTorch on `shapes` (default: all), with fixed threads.
+
+    quick: fewer, shorter blocks and a small matmul, for tests; the figures are rough.
+    """
+    shapes = list(SHAPES if shapes is None else shapes)
+    min_block = 0.002 if quick else 0.02
+    t_start = time.perf_counter()
+    rows, notes, mem = [], [], []
+    peaks: dict[str, float] = {}
+    with fixed_threads(threads) as seen:
+        for shape in shapes:
+            if progress:
+                progress(shape.key)
+            a = make_inputs(shape.case)
+            sides = {"impl": impl_side(mod, shape.case, a), "PyTorch": torch_side(shape.case, a)}
+            if sides["impl"].error:
+                notes.append(f"{shape.key}: impl not timed "
+                             f"({sides['impl'].error})")
+            for phase in PHASES:
+                fns = [sides[s].fn(phase) for s in SIDES]
+                samples = time_interleaved(fns, repeats, min_block, warmup=1 if quick else 2)
+                for side, smp in zip(SIDES, samples, strict=True):
+                    med, iqr = _stats(smp)
+                    rows.append({"shape": shape.key, "layer": shape.layer,
+                                 "dtype": shape.dtype, "phase": phase, "side": side,
+                                 "median_ms": med * 1e3, "iqr_ms": iqr * 1e3,
+                                 "repeats": len(smp)})
+            del sides, a
+        conv_shapes = [s for s in shapes if s.layer == "conv"]
+        for dt in dict.fromkeys(s.dtype for s in conv_shapes):
+            if progress:
+                progress(f"matmul peak {dt}")
+            peaks[dt] = matmul_peak(dt, n=256 if quick else 1024, repeats=3 if quick else 7)
+        for s in conv_shapes:
+            m = conv_memory(mod, s.case)
+            m["shape"] = s.key
+            if m.get("error"):
+                notes.append(f"memory {s.key}: {m['error']}")
+            mem.append(m)
+    times = pd.DataFrame(rows, columns=["shape", "layer", "dtype", "phase", "side",
+                                        "median_ms", "iqr_ms", "repeats"])
+    memory = pd.DataFrame(mem, columns=["shape", "dtype", "peak_mib", "col_plus_out_mib",
+                                        "ratio"])
+    return Bench(shapes, threads, repeats, times, peaks, memory, seen, notes,
+                 time.perf_counter() - t_start)
