@@ -84,45 +84,46 @@ class Pooling(_Pool):
     def forward(self, x):
         x4 = self._begin(x)
         g = self.grid
-        win = g.windows(g.pad(x4, -np.inf))
         N, C = x4.shape[:2]
         kk = g.kh * g.kw
+        # im2col with the kernel offset first: one contiguous plane per offset
+        col = np.ascontiguousarray(g.windows(g.pad(x4, -np.inf)).transpose(2, 3, 0, 1, 4, 5))
+        col = col.reshape(kk, -1)  # flat planes: elementwise ops run fastest on 1-D arrays
         # PyTorch's loop: start from the first in-input offset with -inf, then take an
         # offset when `val > max or isnan(val)`, in row-major kernel order.
         r0 = _first_valid(g.oh, g.kh, g.sh, g.top, g.dh)
         c0 = _first_valid(g.ow, g.kw, g.sw, g.left, g.dw)
         idx_type = np.int8 if kk <= 127 else np.int32
-        arg = np.empty((N, C, g.oh, g.ow), dtype=idx_type)
+        arg = np.empty((N * C, g.oh, g.ow), dtype=idx_type)
         arg[...] = (r0[:, None] * g.kw + c0[None, :]).astype(idx_type)
-        out = np.full((N, C, g.oh, g.ow), -np.inf, dtype=x.dtype)
+        arg = arg.reshape(-1)
+        out = np.full(col.shape[1], -np.inf, dtype=x.dtype)
         nan_aware = np.isnan(x.max()) if x.size else False
         upd = np.empty(out.shape, dtype=bool)
-        for i in range(g.kh):
-            for j in range(g.kw):
-                v = win[:, :, i, j]
-                np.greater(v, out, out=upd)
-                if nan_aware:
-                    upd |= np.isnan(v)
-                np.copyto(out, v, where=upd)
-                np.copyto(arg, i * g.kw + j, where=upd)
+        for k in range(kk):
+            np.greater(col[k], out, out=upd)
+            if nan_aware:
+                upd |= np.isnan(col[k])
+            # np.where, not copyto(where=): branch-free, so fast on random masks
+            out = np.where(upd, col[k], out)
+            arg = np.where(upd, idx_type(k), arg)
         self.arg_max = arg
-        return self._end(out)
+        return self._end(out.reshape(N, C, g.oh, g.ow))
 
     def backward(self, dout):
         d4 = self._dout(dout)
         g = self.grid
         N, C = d4.shape[:2]
+        dcol = np.empty((g.kh * g.kw, d4.size), dtype=d4.dtype)
+        flat = d4.reshape(-1)
+        zero = np.zeros((), dtype=d4.dtype)
+        for k in range(g.kh * g.kw):
+            dcol[k] = np.where(self.arg_max == k, flat, zero)
+        dcol = dcol.reshape(g.kh, g.kw, *d4.shape)
+        # col2im; where windows are disjoint every element receives at most one value,
+        # added to 0, so the result is exact
         buf = g.zeros(N, C, d4.dtype)
-        win = g.windows(buf, writeable=True)
-        disjoint = g.sh >= g.dh * (g.kh - 1) + 1 and g.sw >= g.dw * (g.kw - 1) + 1
-        hit = np.empty(d4.shape, dtype=bool)
-        for i in range(g.kh):
-            for j in range(g.kw):
-                np.equal(self.arg_max, i * g.kw + j, out=hit)
-                if disjoint:  # each input element is in at most one window: exact copy
-                    np.copyto(win[:, :, i, j], d4, where=hit)
-                else:
-                    win[:, :, i, j] += np.where(hit, d4, 0)
+        g.fold(buf, dcol.transpose(2, 3, 0, 1, 4, 5))
         return self._end(g.crop(buf))
 
 
