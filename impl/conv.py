@@ -16,8 +16,9 @@ from ._validate import (
 )
 from .im2col import Grid
 
-# Samples are processed in chunks whose column block is about this many bytes, so the
-# temporaries of one chunk stay in cache and small next to the column matrix.
+# Samples are processed in chunks whose column block is at most about this many bytes
+# (and at most 1/8 of the batch), so the temporaries of one chunk stay small next to the
+# column matrix.
 _CHUNK_BYTES = 1 << 22
 
 
@@ -75,7 +76,8 @@ class Convolution:
         return grid
 
     def _chunks(self, N: int):
-        step = max(1, _CHUNK_BYTES // self.col[0].nbytes)
+        per_sample = self.col[0].nbytes
+        step = max(1, min(_CHUNK_BYTES // per_sample, N // 8))
         return [(n, min(n + step, N)) for n in range(0, N, step)]
 
     def forward(self, x):
