@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -71,33 +74,203 @@ def _is_float32_level(case: Case, a: np.ndarray, exp: Expected) -> bool:
     return bool(finite.all() and (err <= exp.bound * scale * 4).all() and err.max() > 0)
 
 
+def _matches(case: Case, a: np.ndarray, cand: np.ndarray, exp: Expected) -> bool:
+    """Whether `a` equals a candidate (wrong) result up to rounding."""
+    if np.shape(cand) != a.shape:
+        return False
+    cand = np.asarray(cand, dtype=np.float64)
+    tol = 8 * exp.bound + 8 * UNIT_ROUNDOFF[case.dtype] * np.abs(cand) + 1e-300
+    with np.errstate(invalid="ignore"):
+        return bool(np.all(np.abs(a - cand) <= tol))
+
+
+def _scale(case: Case, a: np.ndarray, exp: Expected) -> float | None:
+    """c where a == c * truth for one scalar c != 1, else None."""
+    want = exp.value
+    big = np.abs(want) > 1e-3 * max(float(np.abs(want).max(initial=0)), 1e-300)
+    if not big.any() or not np.isfinite(a).all():
+        return None
+    c = float(np.median(a[big] / want[big]))
+    if abs(c - 1) < 1e-6 or not _matches(case, a, c * want, exp):
+        return None
+    return c
+
+
+def _scale_words(case: Case, output: str, c: float, inputs: dict | None) -> str:
+    N = case.N
+    dout = None if inputs is None or inputs.get("dout") is None else inputs["dout"]
+    if case.layer == "softmax" and output == "dx" and dout is not None and np.ndim(dout) == 0:
+        if np.isclose(c, 1 / float(dout)):
+            return ("dx ignores the upstream gradient dout: backward(dout) must return "
+                    "dout * (y - t) / N, not (y - t) / N")
+    if np.isclose(c, N) and N > 1:
+        return f"{output} is N = {N} times too large: divide by the batch size (a mean, not a sum)"
+    if np.isclose(c, 1 / N) and N > 1:
+        return f"{output} is divided by the batch size N = {N}: it should be a sum, not a mean"
+    return f"{output} is the truth scaled by {c:.6g}"
+
+
+def _softmax(case: Case, output: str, a: np.ndarray, exp: Expected, inputs: dict) -> str:
+    x = np.asarray(inputs["x"], dtype=np.float64)
+    t = np.asarray(inputs["t"])
+    labels = t.argmax(axis=1) if t.ndim == 2 else t
+    if not np.isfinite(a).all() and case.kind == "large":
+        return ("exp overflowed on large logits: subtract each row's maximum before exp "
+                "(softmax(x) = softmax(x - max x))")
+    if output == "loss":
+        z = x - x.max(axis=1, keepdims=True)
+        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        picked = p[np.arange(len(labels)), labels]
+        with np.errstate(divide="ignore"):
+            for eps in (1e-7, 1e-8, 1e-10, 1e-12):
+                if _matches(case, a, np.asarray(-np.log(picked + eps).mean()), exp):
+                    return (f"the loss is -log(y + {eps:g}): the epsilon shifts it by up to "
+                            f"{eps:g}/y. Compute it from log-softmax (x - max - log sum exp) "
+                            f"with no epsilon")
+    return ""
+
+
+def _bias(case: Case, a: np.ndarray, exp: Expected, inputs: dict) -> str:
+    b = inputs.get("b")
+    if b is None:
+        return ""
+    b = np.asarray(b, dtype=np.float64)
+    axis = 1
+    shape = [1] * a.ndim
+    shape[axis] = b.size
+    base = exp.value - b.reshape(shape)
+    if _matches(case, a, base, exp):
+        return "the bias b is not added to the output"
+    for ax in range(a.ndim):
+        if ax != axis and a.shape[ax] == b.size:
+            shape = [1] * a.ndim
+            shape[ax] = b.size
+            if _matches(case, a, base + b.reshape(shape), exp):
+                return (f"bias added along axis {ax} instead of the channel/feature axis "
+                        f"{axis} (b must broadcast as b.reshape(1, F, 1, 1) for conv, "
+                        f"(1, F) for affine)")
+    return ""
+
+
+def _flipped_kernel(case: Case, a: np.ndarray, exp: Expected, inputs: dict) -> bool:
+    x, W, b = (np.asarray(inputs[k], dtype=np.float64) for k in ("x", "W", "b"))
+    t, _, l, _ = pad_amounts(case)
+    y = Fn.conv2d(torch.tensor(x), torch.tensor(W[:, :, ::-1, ::-1].copy()), torch.tensor(b),
+                  stride=case.stride, padding=(t, l))
+    return _matches(case, a, y.numpy(), exp)
+
+
 def diagnose_values(case: Case, output: str, a: np.ndarray, exp: Expected,
                     bad: np.ndarray, inputs: dict | None) -> str:
     """A sentence on what the mismatch looks like; the worst element always ends it."""
     n, k = bad.size, int(bad.sum())
     head = f"{k} of {n} elements ({100 * k / n:.1f}%) exceed the error bound"
     worst = _worst(a, exp, bad)
+    words = _recognise(case, output, a, exp, bad, inputs)
+    return f"{head}: {words}; {worst}" if words else f"{head}; {worst}"
+
+
+def _recognise(case: Case, output: str, a: np.ndarray, exp: Expected, bad: np.ndarray,
+               inputs: dict | None) -> str:
     want = exp.value
+    if case.layer == "softmax" and inputs is not None:
+        words = _softmax(case, output, a, exp, inputs)
+        if words:
+            return words
     if not np.isfinite(a[bad]).all() and np.isfinite(want[bad]).all():
-        return f"{head}: non-finite values (NaN/inf) where the truth is finite; {worst}"
+        return "non-finite values (NaN/inf) where the truth is finite"
     if _is_float32_level(case, a, exp):
-        return (f"{head}, by float32 rounding-level amounts: the float64 case was computed "
-                f"in float32 somewhere (a cast or a float32 buffer); {worst}")
+        return ("by float32 rounding-level amounts: the float64 case was computed in float32 "
+                "somewhere (a cast or a float32 buffer)")
+    c = _scale(case, a, exp)
+    if c is not None:
+        return _scale_words(case, output, c, inputs)
     x = None if inputs is None else inputs.get("x")
+    if case.layer in ("conv", "affine") and output == "out" and inputs is not None:
+        words = _bias(case, a, exp, inputs)
+        if words:
+            return words
+        if case.layer == "conv" and case.groups == 1 and case.dilation == (1, 1) \
+                and not isinstance(case.pad, str) and _flipped_kernel(case, a, exp, inputs):
+            return ("the kernel is flipped (true convolution): CNN layers compute "
+                    "cross-correlation, use W as it is")
+    if case.layer == "conv" and output == "dW":
+        F = want.shape[0]
+        if _matches(case, a, want.reshape(F, -1).T.reshape(want.shape), exp):
+            return ("dW was reshaped without transposing back: dW = col.T @ dout is "
+                    "(C*kh*kw, F), so take dW.transpose(1, 0).reshape(F, C, kh, kw)")
+    if case.layer == "relu" and output == "dx" and x is not None:
+        if (np.asarray(x)[bad] == 0).all():
+            return ("gradient at x == 0 differs: PyTorch's ReLU passes no gradient where "
+                    "x == 0 (mask x > 0, not x >= 0)")
     if case.layer == "pool" and x is not None:
+        padded = any(pad_amounts(case))
         if output == "out" and (want[bad] < 0).all() and (a[bad] == 0).all():
-            return (f"{head}: padding counted as zero, so it wins over negative inputs. "
-                    f"PyTorch pads max pooling with -inf: padding never wins; {worst}")
-        if output == "dx" and np.isclose(a.sum(), want.sum()):
+            return ("padding counted as zero, so it wins over negative inputs. PyTorch pads "
+                    "max pooling with -inf: padding never wins")
+        if output == "dx" and padded and case.kind == "negative" and (a[bad] == 0).all():
+            return ("padding counted as zero won the max, so the gradient went to the "
+                    "padding. PyTorch pads max pooling with -inf: padding never wins")
+        if output == "dx":
             tied = _window_cover(case, x, tied_only=True)
             if (tied[bad] > 0).all():
-                return (f"{head}: the gradient went to a different element of windows with "
-                        f"tied maxima. PyTorch gives it to the first maximum in row-major "
-                        f"window order (tie-breaking difference); {worst}")
+                how = ("the gradient went to a different element of windows with tied "
+                       "maxima" if np.isclose(a.sum(), want.sum()) else
+                       "windows with tied maxima spread the gradient over several elements")
+                return (f"{how}. PyTorch gives it to the first maximum in row-major window "
+                        f"order (tie-breaking difference)")
     if (output == "dx" and case.layer in ("pool", "avgpool", "conv") and x is not None
             and any(s < k for s, k in zip(case.stride, case.kernel, strict=True))):
         cover = _window_cover(case, x, tied_only=False)
-        if (cover[bad] > 1).all() and (np.abs(a) <= np.abs(want) + exp.bound)[bad].all():
-            return (f"{head}, only where windows overlap (stride < kernel): gradients from "
-                    f"overlapping windows must be accumulated (+=), not assigned; {worst}")
-    return f"{head}; {worst}"
+        if (cover[bad] > 1).all():
+            return ("only where windows overlap (stride < kernel): gradients from "
+                    "overlapping windows must be accumulated (+=), not assigned")
+    return ""
+
+
+def shape_words(case: Case, output: str, got: tuple[int, ...]) -> str:
+    """What a wrong shape most likely means, from the shape that came back."""
+    want_x = case.x_shape
+    if output == "dx" and case.layer == "affine" and got == (case.N, math.prod(want_x[1:])):
+        return (f"dx was left flat {got}: reshape it to the input's shape {want_x} "
+                f"(dx.reshape(*x.shape))")
+    if output == "dW" and case.layer == "affine" and got == (case.F, case.C * case.H * case.W):
+        return "dW is transposed: for out = x @ W, dW = x.T @ dout, shaped like W (D, F)"
+    if output == "db":
+        if got and got[0] == case.N and case.N != case.F:
+            return "db still has the batch axis: sum dout over the batch (and spatial) axes"
+        if case.layer == "conv":
+            return "db must have shape (F,): sum dout over axes (0, 2, 3)"
+    if output == "dW" and case.layer == "conv" and len(got) == 2:
+        return ("dW was left as a matrix: reshape it to W's shape (F, C, kh, kw) after "
+                "transposing")
+    return ""
+
+
+def diagnose_error(case: Case, phase: str | None, error: str, tb: str | None) -> str:
+    """Plain words for an exception the implementation raised, with its own source line."""
+    where = ""
+    if tb:
+        lines = [ln.strip() for ln in tb.strip().splitlines()]
+        frames = [i for i, ln in enumerate(lines) if ln.startswith("File ")]
+        if frames:
+            i = frames[-1]
+            m = re.match(r'File "(.*)", line (\d+)', lines[i])
+            loc = f"{Path(m.group(1)).name} line {m.group(2)}" if m else lines[i]
+            code = lines[i + 1] if i + 1 < len(lines) and not lines[i + 1].startswith(
+                ("Traceback", "File ")) else ""
+            where = f" at {loc}" + (f": {code}" if code else "")
+    hint = ""
+    if "'NoneType' object has no attribute" in error or (
+            "NoneType" in error and phase == "backward"):
+        hint = ("backward uses something forward never stored (still None): keep what "
+                "backward needs in forward (self.x = x, self.col = col, self.col_W = col_W)")
+    elif "cannot reshape array" in error and phase == "forward":
+        hint = ("the output size used in forward disagrees with the data. " + shape_hint(
+            case, "out"))
+    elif "cannot be interpreted as an integer" in error or "must be an integer" in error:
+        hint = "a size computed with / is a float: use // for output sizes"
+    elif "operands could not be broadcast" in error:
+        hint = "shapes do not line up (check reshape/transpose order and the bias shape)"
+    text = f"{phase or 'the run'} raised {error}{where}"
+    return f"{text}. {hint}" if hint else text

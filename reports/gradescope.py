@@ -1,0 +1,59 @@
+"""Gradescope results.json: one test per layer and phase, partial credit by cases passed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from reports.student import StudentReport
+
+MAX_SCORE = 10.0
+PHASES = ("forward", "backward")
+MAX_OUTPUT_CHARS = 4000
+
+
+def _test(name: str, score: float, output: str) -> dict[str, Any]:
+    return {"name": name, "score": round(score, 3), "max_score": MAX_SCORE,
+            "output": output[:MAX_OUTPUT_CHARS]}
+
+
+def results_json(report: StudentReport) -> dict[str, Any]:
+    """The results.json object; valid even when the file could not be loaded at all."""
+    layers = report.layers or report.required or ("conv", "pool", "affine", "relu", "softmax")
+    if report.load_error is not None:
+        tests = [_test(f"{layer} {phase}", 0.0, f"not graded: {report.load_error}")
+                 for layer in layers for phase in PHASES]
+        return {"score": 0.0, "output": f"The file could not be loaded: {report.load_error}",
+                "tests": tests}
+    tests = []
+    for layer in layers:
+        for phase in PHASES:
+            rs = [r for r in report.results if r.layer == layer and r.phase == phase]
+            if not rs:
+                continue
+            cases = {r.id for r in rs}
+            passed = {r.id for r in rs} - {r.id for r in rs if not r.passed}
+            lines = [f"{len(passed)} of {len(cases)} cases pass."]
+            lines += [p for p in report.patterns if p.startswith(f"{layer} ")]
+            lines += [f"{s.case} ({s.output}): {s.diagnosis}" for s in report.shrunk
+                      if s.layer == layer]
+            first = next((r for r in rs if not r.passed), None)
+            if first is not None:
+                lines.append(f"First failure: {first.message()}")
+            tests.append(_test(f"{layer} {phase}", MAX_SCORE * len(passed) / len(cases),
+                               "\n".join(lines)))
+    out = "\n".join(f"Policy: {p['detail']}" for p in report.policy)
+    if report.policy:
+        for t in tests:
+            t["output"] = (f"Policy violation: {report.policy[0]['detail']}\n"
+                           + t["output"])[:MAX_OUTPUT_CHARS]
+    return {"score": round(sum(t["score"] for t in tests), 3), "output": out, "tests": tests}
+
+
+def write_gradescope(report: StudentReport, path: str | Path) -> Path:
+    """Write results.json for the report; the path written."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(results_json(report), indent=1))
+    return p

@@ -1,0 +1,270 @@
+"""Check one student submission: sandboxed runs, verdicts computed here, patterns, shrinking.
+
+The student's code runs only in the worker (cases.sandbox); references and verdicts are
+computed in this process from the plain arrays the worker sends back.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cases.adapters import CLASS_NAMES, Run
+from cases.case import Case
+from cases.functional import functional_inputs
+from cases.inputs import make_inputs, outputs
+from cases.loader import FUNCTION_NAMES, LoadError, Submission, load
+from cases.runner import verdicts
+from cases.sandbox import Worker
+from cases.student_grid import student_grid
+from reference.diagnose import diagnose_error, shape_words
+from reference.oracle import Truth, reference
+from reference.result import Result
+from reports.patterns import pattern_lines
+from reports.shrink import reproducer, shrink
+
+LAYERS_BY_API = {"class": ("conv", "pool", "avgpool", "affine", "relu", "softmax"),
+                 "functional": ("conv", "pool", "affine", "relu", "softmax")}
+TIMEOUTS_PER_LAYER = 3  # after this many timeouts, a layer's remaining cases are not run
+MAX_SHRINKS = 8
+STATUSES = ("pass", "fail", "error", "timeout", "missing")
+PHASES_ORDER = ("forward", "backward")
+
+
+@dataclass
+class Shrunk:
+    """The smallest failing case found for one distinct failure."""
+
+    layer: str
+    output: str
+    original: str
+    case: str
+    diagnosis: str
+    reproducer: str
+
+
+@dataclass
+class StudentReport:
+    """Everything a check of one submission found."""
+
+    implementation: str
+    api: str | None = None
+    results: list[Result] = field(default_factory=list)
+    policy: list[dict[str, str]] = field(default_factory=list)
+    load_error: str | None = None
+    patterns: list[str] = field(default_factory=list)
+    shrunk: list[Shrunk] = field(default_factory=list)
+    layers: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
+    seconds: float = 0.0
+    restarts: int = 0
+    cases: dict[str, Case] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, int]:
+        """Counts by status, and the total."""
+        counts = {s: sum(r.status == s for r in self.results) for s in STATUSES}
+        return {"total": len(self.results), **counts}
+
+    def required_missing(self) -> list[str]:
+        """Required layers the submission does not define."""
+        missing = {r.layer for r in self.results if r.status == "missing"}
+        return [layer for layer in self.required if layer in missing]
+
+    def exit_code(self) -> int:
+        """0: every checked case passes and no policy is violated; 1: otherwise; 2: not loaded."""
+        if self.load_error is not None:
+            return 2
+        bad = any(r.status in ("fail", "error", "timeout") for r in self.results)
+        return 1 if bad or self.policy or self.required_missing() else 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` format of the issue."""
+        return {
+            "implementation": self.implementation,
+            "api": self.api,
+            "summary": self.summary(),
+            "policy": self.policy,
+            "cases": [{"id": r.id, "layer": r.layer, "phase": r.phase, "output": r.output,
+                       "status": r.status, "max_abs_err": _finite(r.max_abs_err),
+                       "err_over_bound": _finite(r.err_over_bound), "diagnosis": r.diagnosis}
+                      for r in self.results],
+        }
+
+
+def _finite(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
+
+
+def inputs_and_truth(case: Case, api: str) -> tuple[dict, Truth]:
+    """The case's arrays as the API is judged on, and the float64 truth for them."""
+    arrays = make_inputs(case)
+    if api == "functional":
+        arrays = functional_inputs(case, arrays)
+    return arrays, reference(case, arrays)
+
+
+def judge(case: Case, arrays: dict, truth: Truth, run: Run) -> list[Result]:
+    """Verdicts for one run, with the student-facing diagnoses added."""
+    results = verdicts(case, arrays, truth, None, run)
+    for res in results:
+        got = run.outputs.get(res.output)
+        if res.status == "error" and run.error_type in ("Timeout", "Budget"):
+            res.status, res.diagnosis = "timeout", run.error or "timeout"
+        elif res.status == "error" and run.error:
+            prefix = res.diagnosis.split("forward raised")[0].split("backward raised")[0]
+            res.diagnosis = prefix + diagnose_error(case, run.error_phase, run.error,
+                                                    run.traceback)
+        elif "wrong shape" in res.diagnosis and hasattr(got, "shape"):
+            words = shape_words(case, res.output, tuple(got.shape))
+            res.diagnosis = f"{res.diagnosis} {words}".strip()
+        elif got is None and res.status == "fail" and res.output in run.outputs:
+            res.diagnosis = ("backward returned None: is `return dx` missing?"
+                             if res.output == "dx" else
+                             f"{res.output} is None after backward: store it "
+                             f"(self.{res.output} = ...)")
+    return results
+
+
+def missing_results(case: Case, why: str) -> list[Result]:
+    """'missing' rows for a case of a layer the submission does not define."""
+    return [Result(case.id, case.layer, "forward" if o in ("out", "loss") else "backward", o,
+                   "missing", diagnosis=why, params=case.params()) for o in outputs(case)]
+
+
+def _defines(layer: str, api: str, has: set[str]) -> str | None:
+    """None when the layer is defined, else the name that is missing."""
+    name = CLASS_NAMES[layer] if api == "class" else FUNCTION_NAMES[layer][0][0]
+    return None if name in has else name
+
+
+def _key(res: Result) -> tuple[str, str, str]:
+    """What makes two failures 'the same bug': layer, status and the diagnosis sans numbers."""
+    words = res.diagnosis.split("; worst at")[0]
+    words = re.sub(r"^\d+ of \d+ elements \([\d.]+%\) exceed the error bound:? ?", "", words)
+    words = re.sub(r"\b(dx|dW|db|out|loss)\b", "_", words)
+    return res.layer, res.status, re.sub(r"[-+]?\d[\d.e+-]*", "#", words)
+
+
+class Checker:
+    """Runs cases for one submission through one sandboxed worker."""
+
+    def __init__(self, sub: Submission, timeout: float, budget: float) -> None:
+        self.sub = sub
+        self.worker = Worker(sub.path, sub.root, sub.api, timeout=timeout)
+        self.deadline = time.monotonic() + budget
+        self.budget = budget
+
+    def run(self, case: Case) -> list[Result]:
+        arrays, truth = inputs_and_truth(case, self.sub.api)
+        if time.monotonic() > self.deadline:
+            run = Run(error_type="Budget",
+                      error=f"not run: the total budget of {self.budget:g} s was used up")
+        else:
+            run = self.worker.run(case, arrays)
+        return judge(case, arrays, truth, run)
+
+
+def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
+                     dtypes: tuple[str, ...] = ("f64",), api: str | None = None,
+                     timeout: float = 5.0, budget: float = 600.0, allow_torch: bool = False,
+                     do_shrink: bool = True,
+                     progress: Callable[[int, int], None] | None = None) -> StudentReport:
+    """Check a student file (or a folder holding one) over the student grid."""
+    t0 = time.monotonic()
+    torch.set_num_threads(1)  # tiny tensors: more threads only spin (100x slower under load)
+    report = StudentReport(str(target), required=tuple(layers or ()))
+    try:
+        sub = load(target, api)
+    except LoadError as e:
+        report.load_error = str(e)
+        return report
+    report.api = sub.api
+    if not allow_torch:
+        report.policy += [{"rule": "no-framework", "detail": f"{d} (a framework that would "
+                                                             f"do the work; --allow-torch "
+                                                             f"lifts this)"}
+                          for d in sub.forbidden_imports]
+    checker = Checker(sub, timeout, budget)
+    try:
+        hello = checker.worker.start()
+        if not hello.get("ok"):
+            report.load_error = f"importing {sub.path.name} failed: {hello.get('error')}"
+            tb = hello.get("traceback")
+            if isinstance(tb, str) and tb.strip():
+                report.load_error += "\n" + tb.strip().splitlines()[-3].strip()
+            return report
+        if not allow_torch:
+            listed = " ".join(p["detail"] for p in report.policy)
+            report.policy += [{"rule": "no-framework", "detail": f"{m} was imported while "
+                                                                 f"loading the file"}
+                              for m in checker.worker.forbidden if m not in listed]
+        report.layers = tuple(layers or LAYERS_BY_API[sub.api])
+        _run_grid(report, checker, dtypes, progress)
+        if do_shrink:
+            _shrink_failures(report, checker)
+        report.restarts = checker.worker.restarts
+    finally:
+        checker.worker.close()
+        report.seconds = time.monotonic() - t0
+    return report
+
+
+def _run_grid(report: StudentReport, checker: Checker, dtypes: tuple[str, ...],
+              progress: Callable[[int, int], None] | None) -> None:
+    sub = checker.sub
+    usable = [layer for layer in report.layers if layer in LAYERS_BY_API[sub.api]]
+    cases = student_grid(tuple(usable), dtypes, sub.api)
+    for layer in report.layers:
+        if layer not in usable:
+            report.results.append(Result(f"{layer}-not-in-{sub.api}-api", layer, "forward",
+                                         "out", "missing",
+                                         diagnosis=f"the {sub.api} API has no {layer} layer"))
+    timeouts: dict[str, int] = {}
+    report.cases = {c.id: c for c in cases}
+    for i, case in enumerate(cases):
+        name = _defines(case.layer, sub.api, checker.worker.has)
+        if name is not None:
+            report.results += missing_results(case, f"{name} is not defined")
+        elif timeouts.get(case.layer, 0) >= TIMEOUTS_PER_LAYER:
+            arrays, truth = inputs_and_truth(case, sub.api)
+            run = Run(error_type="Timeout", error=f"not run: {TIMEOUTS_PER_LAYER} cases of "
+                                                  f"{case.layer} already timed out")
+            report.results += judge(case, arrays, truth, run)
+        else:
+            res = checker.run(case)
+            if any(r.status == "timeout" for r in res):
+                timeouts[case.layer] = timeouts.get(case.layer, 0) + 1
+            report.results += res
+        if progress:
+            progress(i + 1, len(cases))
+    report.patterns = pattern_lines(report.results, report.cases)
+
+
+def _shrink_failures(report: StudentReport, checker: Checker) -> None:
+    cases = report.cases
+    seen: set[tuple[str, str, str]] = set()
+    module = checker.sub.path.stem
+    for res in report.results:
+        if res.status not in ("fail", "error") or res.id not in cases:
+            continue
+        key = _key(res)
+        if key in seen or len(seen) >= MAX_SHRINKS:
+            continue
+        seen.add(key)
+
+        def still_fails(c: Case, key: tuple = key, output: str = res.output) -> bool:
+            if time.monotonic() > checker.deadline:
+                return False
+            return any(r.output == output and _key(r) == key for r in checker.run(c))
+
+        small = shrink(cases[res.id], still_fails, checker.sub.api)
+        final = next((r for r in checker.run(small) if r.output == res.output), res)
+        report.shrunk.append(Shrunk(res.layer, res.output, res.id, small.id, final.diagnosis,
+                                    reproducer(small, module, res.output, checker.sub.api)))

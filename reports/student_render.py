@@ -1,0 +1,72 @@
+"""Markdown and HTML for a student report, through the same renderers as `make report`."""
+
+from __future__ import annotations
+
+import html
+
+from reports.frame import to_frame
+from reports.student import StudentReport
+
+
+def _section(report: StudentReport) -> tuple[str, str]:
+    """The student-specific section (policy, patterns, smallest failures) as (md, html)."""
+    md = ["## Feedback", ""]
+    h = ["<h2 id='feedback'>Feedback</h2>"]
+    if report.load_error:
+        md += [f"The file could not be loaded: {report.load_error}", ""]
+        h.append(f"<p class='verdict-fail'>The file could not be loaded: "
+                 f"{html.escape(report.load_error)}</p>")
+    for p in report.policy:
+        md += [f"- **Policy:** {p['detail']}"]
+        h.append(f"<p class='verdict-fail'>Policy: {html.escape(p['detail'])}</p>")
+    if report.patterns:
+        md += ["", "Patterns across the grid:", ""] + [f"- {p}" for p in report.patterns]
+        h += ["<p>Patterns across the grid:</p><ul>"]
+        h += [f"<li>{html.escape(p)}</li>" for p in report.patterns] + ["</ul>"]
+    for s in report.shrunk:
+        md += ["", f"### Smallest failing case: {s.layer} {s.output}", "",
+               f"`{s.case}` (found from `{s.original}`): {s.diagnosis}", "",
+               "```python", s.reproducer, "```"]
+        h += [f"<h3>Smallest failing case: {html.escape(s.layer)} {html.escape(s.output)}</h3>",
+              f"<p><code>{html.escape(s.case)}</code>: {html.escape(s.diagnosis)}</p>",
+              f"<pre>{html.escape(s.reproducer)}</pre>"]
+    return "\n".join(md) + "\n", "\n".join(h)
+
+
+def _title(report: StudentReport) -> str:
+    return f"layercheck check: {report.implementation}"
+
+
+def student_markdown(report: StudentReport) -> str:
+    """The report as Markdown (reports.render when present, a plain list otherwise)."""
+    section = _section(report)
+    df = to_frame(report.results)
+    try:
+        from reports.render import render_markdown
+    except ImportError:
+        return _plain_markdown(report, section[0])
+    if df.empty:
+        return f"# {_title(report)}\n\n{section[0]}"
+    return render_markdown(df, _title(report), extra_sections=[section])
+
+
+def student_html(report: StudentReport) -> str:
+    """The report as one HTML page (reports.render when present)."""
+    section = _section(report)
+    df = to_frame(report.results)
+    try:
+        from reports.render import render_html
+    except ImportError:
+        render_html = None
+    if render_html is None or df.empty:
+        body = html.escape(_plain_markdown(report, section[0]))
+        return f"<!DOCTYPE html><html><body><pre>{body}</pre></body></html>"
+    return render_html(df, _title(report), extra_sections=[section])
+
+
+def _plain_markdown(report: StudentReport, section: str) -> str:
+    s = report.summary()
+    lines = [f"# {_title(report)}", "", ", ".join(f"{k}: {v}" for k, v in s.items()), "",
+             section, "## Not passed", ""]
+    lines += [f"- {r.message()}" for r in report.results if not r.passed][:200]
+    return "\n".join(lines) + "\n"
