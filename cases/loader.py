@@ -133,6 +133,18 @@ def scan_forbidden(files: list[Path]) -> list[str]:
     return found
 
 
+def _star_names(tree: ast.Module, root: Path) -> set[str]:
+    """Names a `from sibling import *` brings in from the student's own modules."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and any(
+                a.name == "*" for a in node.names):
+            f = root.joinpath(*node.module.split(".")).with_suffix(".py")
+            if f.is_file():
+                names |= defined_names(parse(f))
+    return names
+
+
 def _local_imports(path: Path, root: Path) -> list[Path]:
     """The student's own modules that `path` imports (root/pkg/** or root/mod.py)."""
     files: list[Path] = []
@@ -155,7 +167,8 @@ def load(target: str | Path, api: str | None = None) -> Submission:
         path, root = target, target.parent
     if path.suffix != ".py":
         raise LoadError(f"{path}: not a Python file")
-    names = defined_names(parse(path))
+    tree = parse(path)
+    names = defined_names(tree) | _star_names(tree, root)
     found = api or detect_api(names)
     if found is None:
         raise LoadError(f"{path.name} defines no layer: expected the notes' classes "

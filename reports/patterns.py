@@ -92,7 +92,8 @@ def _literals(usable: list[Condition], cases: list[Case]) -> list[tuple[str, lis
     out = []
     for cond in usable:
         hits = [cond.test(c) for c in cases]
-        out += [(cond.yes, hits), (cond.no, [not h for h in hits])]
+        if any(hits) and not all(hits):  # only conditions that vary within the group
+            out += [(cond.yes, hits), (cond.no, [not h for h in hits])]
     return out
 
 
@@ -106,6 +107,8 @@ def _two(usable: list[Condition], cases: list[Case], failed: list[bool]) -> str:
             if a.split(" ")[0] == b.split(" ")[0]:
                 continue
             either = [x or y for x, y in zip(ha, hb, strict=True)]
+            if either in (ha, hb):  # one side adds nothing
+                continue
             if either == failed:
                 return f"fails exactly when {a} or {b}"
             if [x and y for x, y in zip(ha, hb, strict=True)] == failed:

@@ -198,7 +198,10 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
             report.load_error = f"importing {sub.path.name} failed: {hello.get('error')}"
             tb = hello.get("traceback")
             if isinstance(tb, str) and tb.strip():
-                report.load_error += "\n" + tb.strip().splitlines()[-3].strip()
+                where = [ln for ln in tb.splitlines() if ln.strip().startswith("File ")]
+                m = re.match(r'\s*File "(.*)", line (\d+)', where[-1]) if where else None
+                if m:
+                    report.load_error += f" (at {Path(m.group(1)).name} line {m.group(2)})"
             return report
         if not allow_torch:
             listed = " ".join(p["detail"] for p in report.policy)

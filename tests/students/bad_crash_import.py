@@ -1,0 +1,4 @@
+"""Wrong: raises as soon as it is imported."""
+from good_im2col import *  # noqa: F403
+
+raise RuntimeError("unfinished homework")
