@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """Wrong: Affine.backward returns dx flat (N, D) instead of x's shape."""
 from good_im2col import *  # noqa: F403
 from good_im2col import Affine as _Affine

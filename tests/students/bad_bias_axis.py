@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """Wrong: the bias is added along the last (width) axis instead of the channel axis."""
 from good_im2col import *  # noqa: F403
 from good_im2col import Convolution as _Convolution

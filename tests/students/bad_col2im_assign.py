@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """Wrong: col2im assigns instead of accumulating, so overlapping windows lose gradient."""
 import numpy as np
 

@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """Wrong: pooling forward raises; the other layers still work."""
 from good_im2col import *  # noqa: F403
 

@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """Wrong: dW = col.T @ dout reshaped to W's shape without transposing back."""
 from good_im2col import *  # noqa: F403
 from good_im2col import Convolution as _Convolution

@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """Wrong: conv computes in float32 (a float32 buffer), whatever the input dtype."""
 import numpy as np
 

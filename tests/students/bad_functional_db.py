@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """Wrong (functional API): conv db is not summed over the batch."""
 from good_functional import *  # noqa: F403
 from good_functional import conv_backward_naive as _backward

@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """Wrong: ReLU zeroes the negative inputs in place, changing the caller's x."""
 from good_im2col import *  # noqa: F403
 

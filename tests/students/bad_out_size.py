@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """Wrong: output size rounds up (ceil((H + 2p - k) / s) + 1) instead of down."""
 import math
 

@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """Wrong: on tied maxima the gradient goes to the last maximum, not the first."""
 import numpy as np
 

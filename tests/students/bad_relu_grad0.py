@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """Wrong: ReLU passes the gradient where x == 0 (mask x >= 0)."""
 from good_im2col import *  # noqa: F403
 

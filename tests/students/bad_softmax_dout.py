@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """Wrong: SoftmaxWithLoss.backward ignores dout (the book's version)."""
 import numpy as np
 

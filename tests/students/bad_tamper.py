@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """Wrong and tampering: conv returns zeros, numpy's comparisons are patched to say 'equal',
 ReLU modifies its input, and files are written."""
 import builtins

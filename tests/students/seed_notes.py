@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """The notes' code as printed (../shared/seed/000_*.txt), a real student.
 
 Only the lost indentation is restored and the imports added; nothing else is fixed.
