@@ -103,11 +103,13 @@ def twin(net) -> tuple[nn.Sequential, Names]:
         kind = type(layer).__name__
         if kind == "Convolution":
             W, b = layer.W, layer.b
-            m = nn.Conv2d(W.shape[1] * layer.groups, W.shape[0], W.shape[2:],
-                          stride=layer.stride, padding=layer.pads[0::2],
-                          dilation=layer.dilation, groups=layer.groups, dtype=F64)
-            if layer.pads[0::2] != layer.pads[1::2]:
+            groups = getattr(layer, "groups", 1)
+            pads = getattr(layer, "pads", None)  # impl's (top, bottom, left, right)
+            if pads is not None and tuple(pads[0::2]) != tuple(pads[1::2]):
                 raise ValueError(f"{lname}: uneven padding has no nn.Conv2d twin")
+            m = nn.Conv2d(W.shape[1] * groups, W.shape[0], W.shape[2:], stride=layer.stride,
+                          padding=layer.pad if pads is None else tuple(pads[0::2]),
+                          dilation=getattr(layer, "dilation", 1), groups=groups, dtype=F64)
             weight = _t(W)
         elif kind == "Affine":
             if not flat:
@@ -117,14 +119,15 @@ def twin(net) -> tuple[nn.Sequential, Names]:
             m = nn.Linear(W.shape[0], W.shape[1], dtype=F64)
             weight = _t(W).T
         elif kind == "Pooling":
-            mods.append(nn.MaxPool2d(layer.kernel, layer.stride, layer.pad, layer.dilation,
-                                     ceil_mode=layer.ceil_mode))
+            mods.append(nn.MaxPool2d(_kernel(layer), layer.stride, layer.pad,
+                                     getattr(layer, "dilation", 1),
+                                     ceil_mode=getattr(layer, "ceil_mode", False)))
             continue
         elif kind == "AvgPooling":
-            mods.append(nn.AvgPool2d(layer.kernel, layer.stride, layer.pad,
-                                     ceil_mode=layer.ceil_mode,
-                                     count_include_pad=layer.count_include_pad,
-                                     divisor_override=layer.divisor_override))
+            mods.append(nn.AvgPool2d(_kernel(layer), layer.stride, layer.pad,
+                                     ceil_mode=getattr(layer, "ceil_mode", False),
+                                     count_include_pad=getattr(layer, "count_include_pad", True),
+                                     divisor_override=getattr(layer, "divisor_override", None)))
             continue
         elif kind in ("Relu", "Sigmoid"):
             mods.append(nn.ReLU() if kind == "Relu" else nn.Sigmoid())
@@ -137,6 +140,12 @@ def twin(net) -> tuple[nn.Sequential, Names]:
         names[len(mods)] = (_key(net.params, W, f"{lname}.W"), _key(net.params, b, f"{lname}.b"))
         mods.append(m)
     return nn.Sequential(*mods), names
+
+
+def _kernel(layer) -> tuple[int, int]:
+    """Pooling window: impl's `kernel` pair, or the notes' pool_h and pool_w."""
+    k = getattr(layer, "kernel", None)
+    return tuple(k) if k is not None else (layer.pool_h, layer.pool_w)
 
 
 def load_twin(model: nn.Sequential, names: Names, params: Mapping[str, np.ndarray]) -> None:
@@ -166,6 +175,7 @@ class _Bounds:
     def __init__(self, dtype: str):
         self.d = dtype
         self.ambiguous = 0
+        self.candidates: dict[int, torch.Tensor] = {}  # max-pool module id -> candidates
 
     def r(self, k: int, mag: torch.Tensor) -> torch.Tensor:
         """Rounding bound SAFETY * gamma_k * mag (k = 0: exact)."""
@@ -192,7 +202,8 @@ class _Bounds:
             prop = s0 * (1 - s0) * e
             return prop + self.r(4, torch.sigmoid(a) + prop)
         if isinstance(m, nn.MaxPool2d):
-            self.ambiguous += int(_pool_candidates(m, a, e).any(dim=2).sum())
+            self.candidates[id(m)] = cand = _pool_candidates(m, a, e)
+            self.ambiguous += int(cand.any(dim=2).sum())
             return m(e)
         if isinstance(m, nn.AvgPool2d):
             return m(e) + self.r(math.prod(_pair(m.kernel_size)) + 2, m(A))
@@ -241,7 +252,10 @@ class _Bounds:
                                  strict=True))
             if isinstance(m, nn.AvgPool2d):
                 return back + self.r(over + 2, spread), []
-            return back + self.r(over - 1, spread) + _pool_reroute(m, a, e, G), []
+            cand = self.candidates.get(id(m))
+            if cand is None:
+                cand = _pool_candidates(m, a, e)
+            return back + self.r(over - 1, spread) + _pool_reroute(m, a, cand, G), []
         raise ValueError(f"no error bound for {type(m).__name__}")
 
 
@@ -273,18 +287,17 @@ def _pool_candidates(m: nn.MaxPool2d, a: torch.Tensor, e: torch.Tensor) -> torch
     """Window elements that may be the computed maximum where that is not surely the true
     argmax: (N, C, kh*kw, L), all False in windows without such a near-tie."""
     wa, we = _pool_windows(m, a, float("-inf")), _pool_windows(m, e, 0.0)
-    top = wa.argmax(dim=2, keepdim=True)
-    a_top, e_top = wa.gather(2, top), we.gather(2, top)
+    a_top, top = wa.max(dim=2, keepdim=True)  # index of the first maximum
+    e_top = we.gather(2, top)
     close = (wa + we >= a_top - e_top) & (we + e_top > 0)
     close = close.scatter(2, top, False)
     return close | (close.any(dim=2, keepdim=True) & torch.zeros_like(close).scatter(2, top,
                                                                                     True))
 
 
-def _pool_reroute(m: nn.MaxPool2d, a: torch.Tensor, e: torch.Tensor,
+def _pool_reroute(m: nn.MaxPool2d, a: torch.Tensor, cand: torch.Tensor,
                   G: torch.Tensor) -> torch.Tensor:
     """In near-tied windows the whole window gradient G may land on any candidate."""
-    cand = _pool_candidates(m, a, e)
     if not cand.any():
         return torch.zeros_like(a)
     N, C, K, L = cand.shape
