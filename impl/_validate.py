@@ -49,7 +49,11 @@ def pooling_output_size(size, kernel, stride, pad_lo, pad_hi, dilation, ceil_mod
     else:
         out = span // stride + 1
     if out < 1:
-        raise ValueError(f"output {name} would be {out} < 1 (input {name}={size})")
+        raise ValueError(
+            f"kernel {name} (effective {dilation * (kernel - 1) + 1} = dilation*(kernel-1)+1 "
+            f"with kernel={kernel}, dilation={dilation}) leaves output {name} {out} < 1 "
+            f"(input {name} {size}, padding {pad_lo}+{pad_hi}, stride {stride})"
+        )
     return out
 
 

@@ -42,12 +42,8 @@ class _Pool:
             raise ValueError(f"x must be 3-D (C, H, W) or 4-D (N, C, H, W), got x.ndim={x.ndim}")
         H, W = x.shape[-2:]
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self.kernel, self.stride, self.pad, self.dilation
-        for name, size, k, d, p in (("height", H, kh, dh, ph), ("width", W, kw, dw, pw)):
-            if d * (k - 1) + 1 > size + 2 * p:
-                raise ValueError(
-                    f"kernel {name} (effective {d * (k - 1) + 1} with kernel_size={k}, "
-                    f"dilation={d}) is larger than the padded input {name} {size + 2 * p}"
-                )
+        # valid when PyTorch's output size is >= 1; with ceil_mode the kernel may be
+        # larger than the padded input (the window runs past it)
         oh = pooling_output_size(H, kh, sh, ph, ph, dh, self.ceil_mode, "height")
         ow = pooling_output_size(W, kw, sw, pw, pw, dw, self.ceil_mode, "width")
         # ceil_mode windows may run past the right/bottom padding: pad further there

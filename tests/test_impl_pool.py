@@ -185,3 +185,71 @@ def test_pool_backward_rejects_wrong_dout():
         layer.backward(np.ones((1, 2, 3, 2)))
     with pytest.raises(ValueError, match="dout"):
         layer.backward(np.ones((1, 2, 2, 2), np.float32))
+
+
+# ceil_mode: kernel larger than the padded input, yet PyTorch's output size is >= 1
+# (H, W), (kh, kw), stride, pad, dilation
+CEIL_OVERSIZED = [
+    ((1, 1), (2, 1), (2, 1), 0, 1),
+    ((1, 3), (2, 2), (2, 1), 0, 1),
+    ((2, 2), (3, 3), 2, 0, 1),
+    ((1, 2), (4, 2), (3, 1), (1, 0), 1),
+    ((4, 5), (3, 2), 3, 0, 2),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("config", CEIL_OVERSIZED, ids=[str(i) for i in range(len(CEIL_OVERSIZED))])
+def test_maxpool_ceil_mode_accepts_kernel_past_input_like_torch(config, dtype):
+    hw, kernel, stride, pad, dilation = config
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, *hw)).astype(dtype)
+    tx = torch.from_numpy(x.copy()).requires_grad_()
+    ty = F.max_pool2d(tx, kernel, stride, pad, dilation, ceil_mode=True)
+    layer = Pooling(kernel[0], kernel[1], stride, pad, dilation, ceil_mode=True)
+    y = layer.forward(x)
+    dout = rng.standard_normal(y.shape).astype(dtype)
+    ty.backward(torch.from_numpy(dout))
+    assert_exact(y, ty.detach().numpy(), "forward")
+    assert_exact(layer.backward(dout), tx.grad.numpy(), "grad[dx]")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("include", [True, False])
+@pytest.mark.parametrize("config", [c for c in CEIL_OVERSIZED if c[4] == 1],
+                         ids=[str(i) for i, c in enumerate(CEIL_OVERSIZED) if c[4] == 1])
+def test_avgpool_ceil_mode_accepts_kernel_past_input_like_torch(config, include, dtype):
+    hw, kernel, stride, pad, _ = config
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 3, *hw)).astype(dtype)
+    layer = AvgPooling(kernel[0], kernel[1], stride, pad, ceil_mode=True,
+                       count_include_pad=include)
+    y = layer.forward(x)
+    dout = rng.standard_normal(y.shape).astype(dtype)
+    dx = layer.backward(dout)
+
+    def run(a, d):
+        ta = t64(a).requires_grad_()
+        ty = F.avg_pool2d(ta, kernel, stride, pad, ceil_mode=True, count_include_pad=include)
+        ty.backward(t64(d))
+        return ty.detach(), ta.grad
+
+    ty, tdx = run(x, dout)
+    ay, adx = run(np.abs(x), np.abs(dout))
+    K = int(np.prod(kernel)) + 1
+    assert_within(y, ty, ay, K, dtype, "forward")
+    assert_within(dx, tdx, adx, K, dtype, "grad[dx]")
+
+
+@pytest.mark.parametrize(
+    ("hw", "kernel", "stride"),
+    [((1, 1), (3, 1), 1), ((2, 2), (2, 4), 1), ((1, 3), (3, 3), 2)],
+)
+def test_pool_ceil_mode_rejects_where_torch_output_is_empty(hw, kernel, stride):
+    x = np.ones((1, 1, *hw))
+    with pytest.raises(RuntimeError):
+        F.max_pool2d(torch.from_numpy(x), kernel, stride, ceil_mode=True)
+    for layer in (Pooling(*kernel, stride, ceil_mode=True),
+                  AvgPooling(*kernel, stride, ceil_mode=True)):
+        with pytest.raises(ValueError, match="kernel"):
+            layer.forward(x)
