@@ -271,3 +271,47 @@ def _shrink_failures(report: StudentReport, checker: Checker) -> None:
         final = next((r for r in checker.run(small) if r.output == res.output), res)
         report.shrunk.append(Shrunk(res.layer, res.output, res.id, small.id, final.diagnosis,
                                     reproducer(small, module, res.output, checker.sub.api)))
+
+
+class StudentSession:
+    """One student file behind a long-lived worker, for `pytest --impl STUDENT.py`."""
+
+    def __init__(self, target: str | Path, api: str | None = None, timeout: float = 5.0) -> None:
+        torch.set_num_threads(1)
+        self.sub = load(target, api)
+        self.checker = Checker(self.sub, timeout, budget=float("inf"))
+        hello = self.checker.worker.start()
+        if not hello.get("ok"):
+            raise LoadError(f"importing {self.sub.path.name} failed: {hello.get('error')}")
+
+    def skip_reason(self, case: Case) -> str | None:
+        """Why the case is not run for this student (None: it is run)."""
+        from cases.functional import supports
+        from cases.inputs import rejection
+
+        if case.layer not in LAYERS_BY_API[self.sub.api]:
+            return f"the {self.sub.api} API has no {case.layer} layer"
+        if rejection(case) is not None:
+            return "students are not asked to reject configurations"
+        if case.kind == "nan":
+            return "NaN propagation is not in the student grid (layercheck check)"
+        if self.sub.api == "functional" and not supports(case):
+            return "the functional API cannot express this case"
+        if self.sub.api == "class" and _has_extras(case):
+            return "uses arguments beyond the notes' API (extras, uneven stride/pad)"
+        name = _defines(case.layer, self.sub.api, self.checker.worker.has)
+        return f"{name} is not defined" if name else None
+
+    def results(self, case: Case) -> dict[str, Result]:
+        """{output: Result} for one case, run in the sandbox and judged here."""
+        return {r.output: r for r in self.checker.run(case)}
+
+    def close(self) -> None:
+        self.checker.worker.close()
+
+
+def _has_extras(case: Case) -> bool:
+    return (case.dilation != (1, 1) or case.groups != 1 or not case.bias or case.ceil_mode
+            or not case.count_include_pad or case.divisor_override is not None
+            or not case.batched or isinstance(case.pad, str)
+            or case.stride[0] != case.stride[1] or case.pad[0] != case.pad[1])

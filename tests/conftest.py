@@ -1,4 +1,9 @@
-"""Shared fixtures: the implementation under test and cached per-case results."""
+"""Shared fixtures: the implementation under test and cached per-case results.
+
+`pytest --impl STUDENT.py` runs the conformance suite against a student's file instead of
+impl/: the file runs in a sandboxed worker process (reports.student.StudentSession), with
+the same test ids; cases the student's API cannot express are skipped with the reason.
+"""
 
 from __future__ import annotations
 
@@ -11,22 +16,50 @@ from cases.case import Case
 from cases.runner import RunFn, check, module_runner
 from reference.result import Result
 
+_RUNNERS: dict[str, RunFn] = {"impl": module_runner(impl)}
+_STUDENT: dict[str, object] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--impl", metavar="STUDENT.py", default=None,
+                     help="run the conformance suite against a student's file (sandboxed) "
+                          "instead of impl/")
+    parser.addoption("--impl-timeout", type=float, default=5.0,
+                     help="seconds per case for --impl (default 5)")
+
 
 @functools.cache
 def _results(case: Case, runner_key: str) -> dict[str, Result]:
+    if runner_key == "student":
+        return _STUDENT["session"].results(case)  # type: ignore[attr-defined]
     return {r.output: r for r in check(case, _RUNNERS[runner_key])}
 
 
-_RUNNERS: dict[str, RunFn] = {"impl": module_runner(impl)}
-
-
 @pytest.fixture(scope="session")
-def runner_key() -> str:
-    """Which implementation the conformance suite checks (impl/ unless told otherwise)."""
-    return "impl"
+def runner_key(request: pytest.FixtureRequest) -> str:
+    """Which implementation the conformance suite checks (impl/ unless --impl is given)."""
+    path = request.config.getoption("--impl")
+    if path is None:
+        return "impl"
+    from cases.loader import LoadError
+    from reports.student import StudentSession
+
+    try:
+        session = StudentSession(path, timeout=request.config.getoption("--impl-timeout"))
+    except LoadError as e:
+        raise pytest.UsageError(f"--impl {path}: {e}") from e
+    _STUDENT["session"] = session
+    request.config.add_cleanup(session.close)
+    return "student"
 
 
 @pytest.fixture(scope="session")
 def results(runner_key: str):
     """results(case) -> {output: Result}, computed once per case and process."""
-    return lambda case: _results(case, runner_key)
+    def get(case: Case) -> dict[str, Result]:
+        if runner_key == "student":
+            why = _STUDENT["session"].skip_reason(case)  # type: ignore[attr-defined]
+            if why:
+                pytest.skip(why)
+        return _results(case, runner_key)
+    return get
