@@ -51,7 +51,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 2
     repeats = args.repeats or (3 if args.quick else 15)
     b = run_bench(impl, shapes, threads=args.threads, repeats=repeats, quick=args.quick,
-                  progress=lambda name: print(f"timing {name}", file=sys.stderr))
+                  progress=lambda step: print(f"timing: {step}", file=sys.stderr))
     print_bench(b)
     if args.json:
         print(f"wrote {write_bench_json(b, args.json)}")

@@ -54,6 +54,7 @@ def environment(threads: int | None = None) -> dict[str, Any]:
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "cores_usable": usable,
+        "load_average_1_5_15min": " ".join(f"{v:.2f}" for v in os.getloadavg()),
         "threads_used": threads,
         "torch_threads_default": torch.get_num_threads(),
         "python": sys.version.split()[0],

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 # log10(err_over_bound) colour scale: green well inside the bound, yellow at it, red beyond.
 LOG_MIN, LOG_MAX = -4.0, 2.0
@@ -131,6 +132,8 @@ def speed_chart(ratios: pd.DataFrame, title: str = "impl / PyTorch time ratio") 
             if np.isfinite(v):
                 ax.text(v * 1.03, y, f"{v:.2f}", va="center", fontsize=7)
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     lo = min(0.5, float(r["ratio"].min()) / 1.5)
     hi = max(2.0, float(r["ratio"].max()) * 1.6)
     ax.set_xlim(lo, hi)
@@ -138,7 +141,8 @@ def speed_chart(ratios: pd.DataFrame, title: str = "impl / PyTorch time ratio") 
     ax.set_yticks(range(len(shapes)), shapes, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("impl time / PyTorch time (log scale; < 1: impl faster)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(phases),
+              frameon=False)
     ax.grid(axis="x", which="both", alpha=0.3)
     return _png(fig)

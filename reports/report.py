@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from collections.abc import Iterable
@@ -21,7 +22,7 @@ from reports.env import environment
 from reports.frame import summary, to_frame
 from reports.options import DTYPES, LAYERS, csv_of
 from reports.render import write_all
-from reports.timing import Bench, run_bench, select_shapes
+from reports.timing import Bench, fixed_threads, run_bench, select_shapes
 
 
 def _show(progress: bool | None) -> bool:
@@ -29,18 +30,23 @@ def _show(progress: bool | None) -> bool:
 
 
 def run_cases(cases: Iterable[Case], runner: RunFn, progress: bool | None = None,
-              seconds: dict[str, float] | None = None) -> list[Result]:
+              seconds: dict[str, float] | None = None, threads: int | None = 1
+              ) -> list[Result]:
     """Check every case; a progress bar on a terminal, quiet otherwise.
 
     When `seconds` is given, the wall time of each case's check is stored in it by case id.
+    `threads` fixes torch's and NumPy's BLAS thread counts meanwhile (None: leave them):
+    grid cases are tiny, and on a busy machine 2 threads make each check about 10× slower
+    than 1.
     """
     cases = list(cases)
     results: list[Result] = []
-    for case in tqdm(cases, disable=not _show(progress), unit="case", desc="checking"):
-        t0 = time.perf_counter()
-        results.extend(check(case, runner))
-        if seconds is not None:
-            seconds[case.id] = time.perf_counter() - t0
+    with fixed_threads(threads) if threads else contextlib.nullcontext():
+        for case in tqdm(cases, disable=not _show(progress), unit="case", desc="checking"):
+            t0 = time.perf_counter()
+            results.extend(check(case, runner))
+            if seconds is not None:
+                seconds[case.id] = time.perf_counter() - t0
     return results
 
 
@@ -51,10 +57,10 @@ def bench_for(args: argparse.Namespace, progress: bool | None = None) -> Bench |
     shapes = select_shapes(args.layers, args.dtype)
     if not shapes:
         return None
-    bar = tqdm(total=len(shapes), disable=not _show(progress), unit="shape", desc="timing")
+    bar = tqdm(total=args.repeats, disable=not _show(progress), unit="round", desc="timing")
 
     def step(name: str) -> None:
-        if not name.startswith("matmul"):
+        if name.startswith("round") and not name.startswith("round 1/"):
             bar.update(1)
         bar.set_postfix_str(name)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+import os
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
@@ -244,10 +245,13 @@ def _calls_per_block(fn: Callable[[], Any], min_block_s: float) -> int:
 
 
 def time_interleaved(fns: Sequence[Callable[[], Any] | None], repeats: int,
-                     min_block_s: float = 0.02, warmup: int = 2) -> list[list[float]]:
-    """Per-call seconds of each callable: `repeats` samples each, blocks interleaved.
+                     min_block_s: float = 0.02, warmup: int = 2,
+                     progress: Callable[[str], None] | None = None) -> list[list[float]]:
+    """Per-call seconds of each callable: `repeats` samples each, in rounds.
 
-    A None callable gets an empty list. Garbage collection is off while timing, as in timeit.
+    Each round times one block of every callable in turn; a block is as many calls as
+    take about `min_block_s`. A None callable gets an empty list. Garbage collection is
+    off while timing, as in timeit; `progress` hears "round i/n" before each round.
     """
     live = [(i, f) for i, f in enumerate(fns) if f is not None]
     for _, f in live:
@@ -258,7 +262,9 @@ def time_interleaved(fns: Sequence[Callable[[], Any] | None], repeats: int,
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        for _ in range(repeats):
+        for r in range(repeats):
+            if progress:
+                progress(f"round {r + 1}/{repeats}")
             for i, f in live:
                 n = number[i]
                 t0 = time.perf_counter()
@@ -448,48 +454,67 @@ class Bench:
         }
 
 
+def _busy_note(*loads: float) -> str | None:
+    """A warning when the 1-minute load average exceeded the cores (other work competed)."""
+    cores = os.cpu_count() or 1
+    worst = max(loads)
+    if worst <= cores:
+        return None
+    return (f"1-minute load average reached {worst:.1f} on {cores} cores while timing: other "
+            f"processes competed for the CPU, so these times and ratios are rough; rerun on "
+            f"an idle machine for figures to quote")
+
+
 def run_bench(mod: ModuleType, shapes: Sequence[BenchShape] | None = None, threads: int = 2,
               repeats: int = 15, quick: bool = False,
               progress: Callable[[str], None] | None = None) -> Bench:
     """Time `mod` (impl) against PyTorch on `shapes` (default: all), with fixed threads.
 
-    quick: fewer, shorter blocks and a small matmul, for tests; the figures are rough.
+    Every cell (shape × phase × side) is timed once per round, round after round, so a
+    passing burst of load on a shared machine spreads over all cells instead of spoiling
+    a few. `progress` is called with "setup", then "round i/n", then "matmul peak …" and
+    "memory". quick: fewer, shorter blocks and a small matmul, for tests; rough figures.
     """
     shapes = list(SHAPES if shapes is None else shapes)
     min_block = 0.002 if quick else 0.02
+    say = progress or (lambda _: None)
     t_start = time.perf_counter()
-    rows, notes, mem = [], [], []
+    load_before = os.getloadavg()[0]
+    notes, mem, cells = [], [], []
     peaks: dict[str, float] = {}
     with fixed_threads(threads) as seen:
+        say("setup")
         for shape in shapes:
-            if progress:
-                progress(shape.key)
             a = make_inputs(shape.case)
             sides = {"impl": impl_side(mod, shape.case, a), "PyTorch": torch_side(shape.case, a)}
             if sides["impl"].error:
-                notes.append(f"{shape.key}: impl not timed "
-                             f"({sides['impl'].error})")
-            for phase in PHASES:
-                fns = [sides[s].fn(phase) for s in SIDES]
-                samples = time_interleaved(fns, repeats, min_block, warmup=1 if quick else 2)
-                for side, smp in zip(SIDES, samples, strict=True):
-                    med, iqr = _stats(smp)
-                    rows.append({"shape": shape.key, "layer": shape.layer,
-                                 "dtype": shape.dtype, "phase": phase, "side": side,
-                                 "median_ms": med * 1e3, "iqr_ms": iqr * 1e3,
-                                 "repeats": len(smp)})
-            del sides, a
+                notes.append(f"{shape.key}: impl not timed ({sides['impl'].error})")
+            cells += [(shape, phase, side, sides[side].fn(phase))
+                      for phase in PHASES for side in SIDES]
+        samples = time_interleaved([c[3] for c in cells], repeats, min_block,
+                                   warmup=1 if quick else 2, progress=say)
+        rows = []
+        for (shape, phase, side, _), smp in zip(cells, samples, strict=True):
+            med, iqr = _stats(smp)
+            rows.append({"shape": shape.key, "layer": shape.layer, "dtype": shape.dtype,
+                         "phase": phase, "side": side, "median_ms": med * 1e3,
+                         "iqr_ms": iqr * 1e3, "repeats": len(smp)})
+        del cells, samples
         conv_shapes = [s for s in shapes if s.layer == "conv"]
         for dt in dict.fromkeys(s.dtype for s in conv_shapes):
-            if progress:
-                progress(f"matmul peak {dt}")
+            say(f"matmul peak {dt}")
             peaks[dt] = matmul_peak(dt, n=256 if quick else 1024, repeats=3 if quick else 7)
+        if conv_shapes:
+            say("memory")
         for s in conv_shapes:
             m = conv_memory(mod, s.case)
             m["shape"] = s.key
             if m.get("error"):
                 notes.append(f"memory {s.key}: {m['error']}")
             mem.append(m)
+    busy = _busy_note(load_before, os.getloadavg()[0])
+    if busy:
+        notes.append(busy)
     times = pd.DataFrame(rows, columns=["shape", "layer", "dtype", "phase", "side",
                                         "median_ms", "iqr_ms", "repeats"])
     memory = pd.DataFrame(mem, columns=["shape", "dtype", "peak_mib", "col_plus_out_mib",
