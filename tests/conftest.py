@@ -35,22 +35,27 @@ def _results(case: Case, runner_key: str) -> dict[str, Result]:
     return {r.output: r for r in check(case, _RUNNERS[runner_key])}
 
 
-@pytest.fixture(scope="session")
-def runner_key(request: pytest.FixtureRequest) -> str:
-    """Which implementation the conformance suite checks (impl/ unless --impl is given)."""
-    path = request.config.getoption("--impl")
+def pytest_configure(config: pytest.Config) -> None:
+    """With --impl, load the student's file once, up front: a file that cannot be loaded
+    is a usage error (exit 4) with the reason, not thousands of errors."""
+    path = config.getoption("--impl", default=None)
     if path is None:
-        return "impl"
+        return
     from cases.loader import LoadError
     from reports.student import StudentSession
 
     try:
-        session = StudentSession(path, timeout=request.config.getoption("--impl-timeout"))
+        session = StudentSession(path, timeout=config.getoption("--impl-timeout"))
     except LoadError as e:
         raise pytest.UsageError(f"--impl {path}: {e}") from e
     _STUDENT["session"] = session
-    request.config.add_cleanup(session.close)
-    return "student"
+    config.add_cleanup(session.close)
+
+
+@pytest.fixture(scope="session")
+def runner_key() -> str:
+    """Which implementation the conformance suite checks (impl/ unless --impl is given)."""
+    return "student" if "session" in _STUDENT else "impl"
 
 
 @pytest.fixture(scope="session")
