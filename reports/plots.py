@@ -120,6 +120,9 @@ def speed_chart(ratios: pd.DataFrame, title: str = "impl / PyTorch time ratio") 
     phases = list(dict.fromkeys(r["phase"]))
     colors = {"forward": "#4c72b0", "backward": "#dd8452", "fwd+bwd": "#55a868"}
     height = 0.8 / len(phases)
+    # axis from 1/100 to 100 at most; bars beyond are cut at the edge, their label says more
+    lo = max(0.01, min(0.5, float(r["ratio"].min()) / 2.0))
+    hi = min(100.0, max(2.0, float(r["ratio"].max()) * 1.6))
     fig = Figure(figsize=(8.0, 0.8 + 0.42 * len(shapes) * max(1, len(phases)) / 1.8),
                  layout="constrained")
     ax = fig.subplots()
@@ -127,20 +130,27 @@ def speed_chart(ratios: pd.DataFrame, title: str = "impl / PyTorch time ratio") 
         sel = r[r["phase"] == phase].set_index("shape")["ratio"]
         ys = [i + (k - (len(phases) - 1) / 2) * height for i in range(len(shapes))]
         vals = [float(sel.get(s, np.nan)) for s in shapes]
-        ax.barh(ys, vals, height=height * 0.95, color=colors.get(phase, None), label=phase)
-        for y, v in zip(ys, vals, strict=True):
+        shown = [min(max(v, lo), hi) for v in vals]
+        # bars grow from parity (1) to the ratio: right of 1 impl is slower, left faster
+        ax.barh(ys, [v - 1 for v in shown], left=1, height=height * 0.95,
+                color=colors.get(phase, None), label=phase)
+        for y, v, x in zip(ys, vals, shown, strict=True):
             if np.isfinite(v):
-                ax.text(v * 1.03, y, f"{v:.2f}", va="center", fontsize=7)
+                right = v >= 1
+                cut = "" if v == x else (" →" if right else "← ")
+                ax.text(x * (1.04 if right else 0.96) if not cut else x, y,
+                        f"{v:.2g}{cut}" if right else f"{cut}{v:.2g}", va="center",
+                        ha="left" if right != bool(cut) else "right", fontsize=7)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    lo = min(0.5, float(r["ratio"].min()) / 1.5)
-    hi = max(2.0, float(r["ratio"].max()) * 1.6)
     ax.set_xlim(lo, hi)
+    ax.set_xticks([t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
+                   if lo <= t <= hi])
     ax.axvline(1.0, color="black", linewidth=1)
     ax.set_yticks(range(len(shapes)), shapes, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("impl time / PyTorch time (log scale; < 1: impl faster)")
+    ax.set_xlabel("impl time / PyTorch time (log scale; bars left of 1: impl faster)")
     fig.suptitle(title, fontsize=10)
     ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(phases),
               frameon=False)
