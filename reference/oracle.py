@@ -172,7 +172,7 @@ def softmax(case: Case, a: dict) -> Truth:
     Per sample, with z = x - max(x) and S = sum(exp z): loss_i = max + log S - x_t.
     exp(z_j) is off by about u*(1 + |z_j|) relatively, the sum adds gamma_C, the log and
     the two subtractions u times their operands. dx_j = dout*(p_j - t_j)/N inherits p_j's
-    relative error.
+    relative error, which includes u*|max + log S| when p is formed as exp(x - lse).
     """
     x, dout = _t(a["x"], grad=True), _t(a["dout"])
     t = _t(a["t"]) if a["t"].ndim == 2 else torch.as_tensor(a["t"], dtype=torch.long)
@@ -191,7 +191,9 @@ def softmax(case: Case, a: dict) -> Truth:
     mag_i = 2 + zmax.ravel() + np.abs(m).ravel() + np.abs(logS).ravel() + xt + np.abs(loss_i)
     d, g = case.dtype, C + 8
     loss_bound = bound(g, d, mag_i.mean()) + bound(N + 1, d, np.abs(loss_i).mean())
-    mag_dx = abs(float(a["dout"])) / N * (P * (3 + z + zmax) + np.abs(P - T))
+    # exp(x - (max + log S)) rounds max + log S first: |max| enters p's relative error too.
+    shift = np.abs(m) + np.abs(logS)
+    mag_dx = abs(float(a["dout"])) / N * (P * (3 + z + zmax + shift) + np.abs(P - T))
     return {
         "loss": Expected("forward", _np(loss), np.asarray(loss_bound)),
         "dx": Expected("backward", dx, bound(g, d, mag_dx)
