@@ -120,7 +120,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="skip the SimpleConvNet training section")
     r.add_argument("--threads", type=int, default=2, metavar="N",
                    help="threads for torch and NumPy's BLAS while timing (default: 2)")
-    r.add_argument("--repeats", type=int, default=15, metavar="R",
+    r.add_argument("--repeats", type=int, default=10, metavar="R",
                    help="timed blocks per benchmark cell; medians and IQR over them "
-                        "(default: 15)")
+                        "(default: 10; layercheck bench uses 15)")
     r.set_defaults(func=cmd_report)

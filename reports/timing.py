@@ -277,11 +277,12 @@ def time_interleaved(fns: Sequence[Callable[[], Any] | None], repeats: int,
     return samples
 
 
-def _stats(samples: list[float]) -> tuple[float, float]:
+def _stats(samples: list[float]) -> tuple[float, float, float]:
+    """(median, interquartile range, minimum); NaN for no samples."""
     if not samples:
-        return math.nan, math.nan
+        return math.nan, math.nan, math.nan
     q1, med, q3 = np.percentile(samples, [25, 50, 75])
-    return float(med), float(q3 - q1)
+    return float(med), float(q3 - q1), float(min(samples))
 
 
 def conv_flops(case: Case) -> int:
@@ -349,7 +350,7 @@ class Bench:
     """Everything one benchmark run measured; renderers and the CLI read it.
 
     `times` has one row per shape, phase and side: shape (BenchShape.key), layer, dtype,
-    phase, side, median_ms, iqr_ms, repeats. `peaks` maps dtype to matmul GFLOP/s.
+    phase, side, median_ms, iqr_ms, min_ms, repeats. `peaks` maps dtype to matmul GFLOP/s.
     `memory` rows: shape, dtype, peak_mib, col_plus_out_mib, ratio.
     """
 
@@ -364,17 +365,23 @@ class Bench:
     seconds: float = 0.0
 
     def ratios(self) -> pd.DataFrame:
-        """One row per shape and phase: impl_ms, torch_ms, ratio = impl/PyTorch."""
+        """One row per shape and phase: impl_ms, torch_ms (medians), ratio = impl/PyTorch,
+        and ratio_min, the ratio of the fastest samples (steadier on a busy machine)."""
         if self.times.empty:
             return pd.DataFrame(columns=["shape", "layer", "dtype", "phase", "impl_ms",
-                                         "torch_ms", "ratio"])
+                                         "torch_ms", "ratio", "ratio_min"])
         idx = ["shape", "layer", "dtype", "phase"]
-        t = self.times.set_index([*idx, "side"])["median_ms"].unstack("side")
         order = pd.MultiIndex.from_frame(self.times[idx].drop_duplicates())
-        t = t.reindex(index=order, columns=list(SIDES)).reset_index()
-        t = t.rename(columns={"impl": "impl_ms", "PyTorch": "torch_ms"})
-        t["ratio"] = t["impl_ms"] / t["torch_ms"]
-        return t
+
+        def wide(col: str) -> pd.DataFrame:
+            w = self.times.set_index([*idx, "side"])[col].unstack("side")
+            return w.reindex(index=order, columns=list(SIDES))
+
+        med, low = wide("median_ms"), wide("min_ms")
+        t = med.rename(columns={"impl": "impl_ms", "PyTorch": "torch_ms"})
+        t["ratio"] = med["impl"] / med["PyTorch"]
+        t["ratio_min"] = low["impl"] / low["PyTorch"]
+        return t.reset_index()
 
     def geomeans(self) -> pd.DataFrame:
         """Geometric-mean fwd+bwd ratio per layer and dtype, and per layer over both dtypes."""
@@ -495,10 +502,10 @@ def run_bench(mod: ModuleType, shapes: Sequence[BenchShape] | None = None, threa
                                    warmup=1 if quick else 2, progress=say)
         rows = []
         for (shape, phase, side, _), smp in zip(cells, samples, strict=True):
-            med, iqr = _stats(smp)
+            med, iqr, low = _stats(smp)
             rows.append({"shape": shape.key, "layer": shape.layer, "dtype": shape.dtype,
                          "phase": phase, "side": side, "median_ms": med * 1e3,
-                         "iqr_ms": iqr * 1e3, "repeats": len(smp)})
+                         "iqr_ms": iqr * 1e3, "min_ms": low * 1e3, "repeats": len(smp)})
         del cells, samples
         conv_shapes = [s for s in shapes if s.layer == "conv"]
         for dt in dict.fromkeys(s.dtype for s in conv_shapes):
@@ -516,7 +523,7 @@ def run_bench(mod: ModuleType, shapes: Sequence[BenchShape] | None = None, threa
     if busy:
         notes.append(busy)
     times = pd.DataFrame(rows, columns=["shape", "layer", "dtype", "phase", "side",
-                                        "median_ms", "iqr_ms", "repeats"])
+                                        "median_ms", "iqr_ms", "min_ms", "repeats"])
     memory = pd.DataFrame(mem, columns=["shape", "dtype", "peak_mib", "col_plus_out_mib",
                                         "ratio"])
     return Bench(shapes, threads, repeats, times, peaks, memory, seen, notes,

@@ -51,6 +51,7 @@ def test_quick_bench_json_has_ratio_fields(tmp_path):
     for r in doc["ratios"]:
         assert r["ratio"] > 0
         assert r["ratio"] == pytest.approx(r["impl_ms"] / r["torch_ms"])
+        assert r["ratio_min"] > 0
     assert doc["layer_geomeans"]["conv"] > 0
     assert doc["matmul_peak_gflops"]["f64"] > 0
     assert doc["memory"][0]["ratio"] > 0
