@@ -326,7 +326,7 @@ table{border-collapse:collapse;margin:.6em 0;font-size:13px}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;vertical-align:top}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}
 tr.fail td{background:#fde2e2}.verdict-pass{color:#176317}.verdict-fail{color:#b00000}
-td.miss{background:#fde2e2}td.ok{background:#e3f4e3}
+td.miss{background:#fde2e2}td.ok{background:#e3f4e3}td.txt{text-align:left}
 img{max-width:100%;display:block;margin:.5em 0}.note{color:#555;font-size:13px}
 .scroll{overflow-x:auto}dl.env{display:grid;grid-template-columns:max-content auto;gap:2px 12px}
 dl.env dt{font-weight:bold}dl.env dd{margin:0}
@@ -360,8 +360,13 @@ def _html_table(df: pd.DataFrame, index: bool = False, row_class: Iterable[str] 
 
 
 def _td(v: str) -> str:
-    cls = " class='miss'" if v == "miss" or "✗" in v else (" class='ok'" if v == "pass" else "")
-    return f"<td{cls}>{html.escape(v)}</td>"
+    if v == "miss" or "✗" in v:
+        cls = "miss"
+    elif v == "pass":
+        cls = "ok"
+    else:
+        cls = "" if v[:1].isdigit() or v[:1] in "-—" or v in ("inf", "yes", "no") else "txt"
+    return f"<td class='{cls}'>{html.escape(v)}</td>" if cls else f"<td>{html.escape(v)}</td>"
 
 
 def render_html(df: pd.DataFrame, title: str, speed: Bench | None = None,
