@@ -55,6 +55,7 @@ class Convolution:
         self.col = None
         self.dW = None
         self.db = None
+        self._bufs: dict[str, np.ndarray] = {}
 
     def _grid(self, x: np.ndarray) -> Grid:
         _, Cg, FH, FW = self.W.shape
@@ -80,6 +81,17 @@ class Convolution:
         step = max(1, min(_CHUNK_BYTES // per_sample, N // 8))
         return [(n, min(n + step, N)) for n in range(0, N, step)]
 
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype, zero: bool = False):
+        """A work array kept between calls (fresh pages cost as much as the copy into them).
+
+        ``zero``: a new array starts zeroed; a reused one keeps its old contents.
+        """
+        buf = self._bufs.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            self._bufs.pop(name, None)
+            buf = self._bufs[name] = (np.zeros if zero else np.empty)(shape, dtype)
+        return buf
+
     def forward(self, x):
         float_array(x, "x")
         same_dtype(x, self.W, "x", "W")
@@ -88,21 +100,29 @@ class Convolution:
         self.unbatched = x.ndim == 3
         x4 = x[None] if self.unbatched else x
         self.grid = g = self._grid(x4)
-        N = x4.shape[0]
+        N, C = x4.shape[:2]
         G = self.groups
         FN = self.W.shape[0]
         # im2col, one matrix (C/G*FH*FW, oh*q) per sample and group
-        self.col = np.ascontiguousarray(g.windows(g.pad(x4))).reshape(N, G, -1, g.oh * g.q)
+        self.col = col = self._buffer("col", (N, G, C // G * g.kh * g.kw, g.oh * g.q), x.dtype)
         self.x = x
         Wg = self.W.reshape(G, FN // G, -1)
         out = np.empty((N, FN, g.oh, g.ow), dtype=x.dtype)
-        for n0, n1 in self._chunks(N):
-            part = np.matmul(Wg, self.col[n0:n1])  # (n, G, FN/G, oh*q)
-            part = part.reshape(n1 - n0, FN, g.oh, g.q)[..., : g.ow]
-            if self.b is None:
-                out[n0:n1] = part
-            else:
-                np.add(part, self.b[:, None, None], out=out[n0:n1])
+        chunks = self._chunks(N)
+        step = chunks[0][1]
+        wide = None if g.q == g.ow else self._buffer("wide", (step, FN, g.oh, g.q), x.dtype)
+        xpad = np.empty(g.padded_shape(step, C), dtype=x.dtype)  # padded input, per chunk
+        for n0, n1 in chunks:
+            n = n1 - n0
+            g.pad(x4[n0:n1], out=xpad[:n])
+            np.copyto(col[n0:n1].reshape(n, C, g.kh, g.kw, g.oh, g.q), g.windows(xpad[:n]))
+            # the product lands in out directly, or in a wide-row buffer sliced into out
+            part = (out[n0:n1] if wide is None else wide[:n]).reshape(n, G, FN // G, -1)
+            np.matmul(Wg, col[n0:n1], out=part)
+            if self.b is not None:  # on contiguous (oh*q) rows: fast inner loops
+                part.reshape(n, FN, -1)[...] += self.b[:, None]
+            if wide is not None:
+                out[n0:n1] = wide[:n, ..., : g.ow]
         return out[0] if self.unbatched else out
 
     def backward(self, dout):
@@ -117,20 +137,28 @@ class Convolution:
         shape_is(d4, (N, FN, g.oh, g.ow), "dout")
         Wg = self.W.reshape(G, FN // G, -1)
         WgT = Wg.transpose(0, 2, 1)
-        dbuf = g.zeros(N, C, x.dtype)
+        dx = np.empty((N, C, g.H, g.W), dtype=x.dtype)
         dW = np.zeros_like(Wg)
-        for n0, n1 in self._chunks(N):
-            # dout for these samples in the column layout (n, FN, oh, q), garbage columns 0
-            if g.q == g.ow:
-                part = d4[n0:n1].reshape(n1 - n0, G, FN // G, -1)
+        chunks = self._chunks(N)
+        step = chunks[0][1]
+        dcol = self._buffer("dcol", (step, *self.col.shape[1:]), x.dtype)
+        dpad = self._buffer("dpad", g.padded_shape(step, C), x.dtype)  # padded dx, per chunk
+        # dout in the column layout (n, FN, oh, q); the garbage columns stay 0
+        wide = None if g.q == g.ow else self._buffer("dwide", (step, FN, g.oh, g.q), x.dtype,
+                                                     zero=True)
+        for n0, n1 in chunks:
+            n = n1 - n0
+            if wide is None:
+                part = d4[n0:n1]
             else:
-                part = np.zeros((n1 - n0, FN, g.oh, g.q), dtype=x.dtype)
+                part = wide[:n]
                 part[..., : g.ow] = d4[n0:n1]
-                part = part.reshape(n1 - n0, G, FN // G, -1)
+            part = part.reshape(n, G, FN // G, -1)
             dW += np.matmul(part, self.col[n0:n1].transpose(0, 1, 3, 2)).sum(axis=0)
-            dcol = np.matmul(WgT, part).reshape(n1 - n0, C, g.kh, g.kw, g.oh, g.q)
-            g.fold(dbuf[n0:n1], dcol)  # col2im
+            np.matmul(WgT, part, out=dcol[:n])
+            dpad[:n].fill(0)
+            g.fold(dpad[:n], dcol[:n].reshape(n, C, g.kh, g.kw, g.oh, g.q))  # col2im
+            g.crop(dpad[:n], out=dx[n0:n1])
         self.dW = dW.reshape(self.W.shape)
         self.db = None if self.b is None else d4.reshape(N, FN, -1).sum(axis=2).sum(axis=0)
-        dx = g.crop(dbuf)
         return dx[0] if self.unbatched else dx

@@ -34,10 +34,17 @@ class Grid:
         if self.q == self.Wp != self.ow:
             assert (self.sh, self.sw) == (1, 1)
 
-    def pad(self, x: np.ndarray, value=0) -> np.ndarray:
-        """Return x padded with ``value`` as a new ``(N, C, Hp*Wp + slack)`` array."""
+    def padded_shape(self, N: int, C: int) -> tuple[int, int, int]:
+        """Shape of the flat padded buffers: ``(N, C, Hp*Wp + slack)``."""
+        return N, C, self.Hp * self.Wp + self.slack
+
+    def pad(self, x: np.ndarray, value=0, out: np.ndarray | None = None) -> np.ndarray:
+        """Return x padded with ``value`` as a ``(N, C, Hp*Wp + slack)`` array.
+
+        Written into ``out`` when given (every element is set), else into a new array.
+        """
         N, C = x.shape[:2]
-        buf = np.empty((N, C, self.Hp * self.Wp + self.slack), dtype=x.dtype)
+        buf = np.empty(self.padded_shape(N, C), dtype=x.dtype) if out is None else out
         img = self.image(buf)
         if self.top or self.bottom or self.left or self.right or self.slack:
             buf[:, :, self.Hp * self.Wp :] = value
@@ -50,19 +57,21 @@ class Grid:
 
     def zeros(self, N: int, C: int, dtype) -> np.ndarray:
         """A zero buffer shaped like :meth:`pad`'s result, to fold gradients into."""
-        return np.zeros((N, C, self.Hp * self.Wp + self.slack), dtype=dtype)
+        return np.zeros(self.padded_shape(N, C), dtype=dtype)
 
     def image(self, buf: np.ndarray) -> np.ndarray:
         """The ``(N, C, Hp, Wp)`` image inside a padded buffer (a view)."""
         N, C = buf.shape[:2]
         return buf[:, :, : self.Hp * self.Wp].reshape(N, C, self.Hp, self.Wp)
 
-    def crop(self, buf: np.ndarray) -> np.ndarray:
-        """The unpadded ``(N, C, H, W)`` part of a buffer, as a new contiguous array."""
+    def crop(self, buf: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The unpadded ``(N, C, H, W)`` part of a buffer, copied into ``out`` or a new array."""
         img = self.image(buf)
-        return np.ascontiguousarray(
-            img[:, :, self.top : self.top + self.H, self.left : self.left + self.W]
-        )
+        inner = img[:, :, self.top : self.top + self.H, self.left : self.left + self.W]
+        if out is None:
+            return np.ascontiguousarray(inner)
+        out[...] = inner
+        return out
 
     def windows(self, buf: np.ndarray, writeable: bool = False) -> np.ndarray:
         """View ``(N, C, kh, kw, oh, q)`` of every window element of a padded buffer."""
