@@ -9,7 +9,7 @@ from pathlib import Path
 
 import impl
 from reports.options import DTYPES, LAYERS, csv_of
-from reports.render import _md_table, clean, goals_table, memory_table, speed_tables
+from reports.render import clean, goals_table, md_table, memory_table, speed_tables
 from reports.timing import Bench, run_bench, select_shapes
 
 
@@ -19,17 +19,17 @@ def print_bench(b: Bench) -> None:
           f"cells: median ms [IQR]; ratio = impl/PyTorch (< 1: impl faster)")
     for layer, t in speed_tables(b).items():
         print(f"\n## {layer}\n")
-        print(_md_table(t, index=True))
+        print(md_table(t, index=True))
     print("\n## geometric mean of fwd+bwd ratios\n")
-    print(_md_table(b.geomeans()))
+    print(md_table(b.geomeans()))
     if not b.gflops().empty:
         print("\n## conv GFLOP/s (fwd+bwd) and share of NumPy matmul peak\n")
-        print(_md_table(b.gflops()))
+        print(md_table(b.gflops()))
     if not b.memory.empty:
         print("\n## conv peak memory, forward+backward (tracemalloc)\n")
-        print(_md_table(memory_table(b)))
+        print(md_table(memory_table(b)))
     print("\n## goals (issue 5)\n")
-    print(_md_table(goals_table(b)))
+    print(md_table(goals_table(b)))
     for n in b.notes:
         print(f"note: {n}")
     print(f"\nthread pools: {b.threads_seen}\n({b.seconds:.0f} s)")

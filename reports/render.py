@@ -84,7 +84,10 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 # --- the numbers every format shows ------------------------------------------------------
 
 def summary_dict(df: pd.DataFrame, speed: Bench | None = None) -> dict[str, Any]:
-    """Headline counts, per-layer×dtype summary and (with speed) geomean ratio per layer."""
+    """Headline counts, per-layer×dtype summary and (with speed) geomean ratio per layer.
+
+    all_passed is False for an empty frame: nothing checked is not a pass.
+    """
     status = df["status"].value_counts().to_dict() if not df.empty else {}
     out: dict[str, Any] = {
         "cases": int(df["id"].nunique()) if not df.empty else 0,
@@ -92,7 +95,7 @@ def summary_dict(df: pd.DataFrame, speed: Bench | None = None) -> dict[str, Any]
         "passed": int((df["status"] == "pass").sum()) if not df.empty else 0,
         "not_passed": int((df["status"] != "pass").sum()) if not df.empty else 0,
         "status_counts": {str(k): int(v) for k, v in status.items()},
-        "all_passed": bool((df["status"] == "pass").all()) if not df.empty else True,
+        "all_passed": bool((df["status"] == "pass").all()) if not df.empty else False,
         "layers": _records(summary(df)) if not df.empty else [],
     }
     if speed is not None:
@@ -229,7 +232,8 @@ def write_json(df: pd.DataFrame, path: str | Path, **extra: Any) -> Path:
     return path
 
 
-def _md_table(df: pd.DataFrame, index: bool = False) -> str:
+def md_table(df: pd.DataFrame, index: bool = False) -> str:
+    """A GitHub-style Markdown table of the frame, cells formatted by `fmt`."""
     if df.empty:
         return "_(none)_"
     return tabulate(_cells(df), headers="keys", tablefmt="github", showindex=index,
@@ -241,6 +245,8 @@ def _md_env(env: Mapping[str, Any]) -> str:
 
 
 def _headline(s: Mapping[str, Any]) -> str:
+    if not s["outputs"]:
+        return "Nothing was checked: **no results**."
     counts = ", ".join(f"{n} {k}" for k, n in s["status_counts"].items() if k != "pass")
     verdict = "all passed" if s["all_passed"] else f"NOT ALL PASSED ({counts})"
     return (f"{s['cases']} cases, {s['outputs']} outputs checked: {s['passed']} passed, "
@@ -254,18 +260,18 @@ def render_markdown(df: pd.DataFrame, title: str, speed: Bench | None = None,
     environment."""
     s = summary_dict(df, speed)
     md = [f"# {title}", "", "## Summary", "", _headline(s), "",
-          _md_table(summary(df)) if not df.empty else "_no results_", ""]
+          md_table(summary(df)) if not df.empty else "_no results_", ""]
     if speed is not None:
         g = pd.DataFrame([{"layer": k, "geomean fwd+bwd impl/PyTorch": v}
                           for k, v in speed.layer_geomeans().items()])
         md += [f"Speed, geometric-mean time ratio impl/PyTorch per layer ({speed.threads} "
-               f"threads; < 1 means impl is faster):", "", _md_table(g), ""]
+               f"threads; < 1 means impl is faster):", "", md_table(g), ""]
     bad = not_passed(df)
     if not bad.empty:
         md += ["## Not passed", "", f"{len(bad)} outputs did not pass"
                + (f"; the first {MAX_LISTED} are listed, all are in results.csv/json"
                   if len(bad) > MAX_LISTED else "") + ".", "",
-               _md_table(bad.head(MAX_LISTED)), ""]
+               md_table(bad.head(MAX_LISTED)), ""]
     md += ["## Errors per layer", "",
            "err/bound = max |error| / rounding-error bound; ≤ 1 passes. ✗n: n outputs not "
            "passed in that cell.", ""]
@@ -274,8 +280,8 @@ def render_markdown(df: pd.DataFrame, title: str, speed: Bench | None = None,
         if layer in WINDOWED:
             for dt in _dtypes(df, layer):
                 md += [f"Worst err/bound by stride × pad, {dt}:", "",
-                       _md_table(stride_pad_table(df, layer, dt), index=True), ""]
-        md += ["By output and dtype:", "", _md_table(output_dtype_table(df, layer)), ""]
+                       md_table(stride_pad_table(df, layer, dt), index=True), ""]
+        md += ["By output and dtype:", "", md_table(output_dtype_table(df, layer)), ""]
     if speed is not None:
         md += _speed_markdown(speed)
     for sec_md, _ in extra_sections:
@@ -300,17 +306,17 @@ def _speed_intro(speed: Bench) -> str:
 
 def _speed_markdown(speed: Bench) -> list[str]:
     md = ["## Speed", "", _speed_intro(speed), "", "Goals (issue 5):", "",
-          _md_table(goals_table(speed)), ""]
+          md_table(goals_table(speed)), ""]
     for layer, t in speed_tables(speed).items():
-        md += [f"### {layer}", "", _md_table(t, index=True), ""]
-    md += ["### Geometric means of fwd+bwd ratios", "", _md_table(speed.geomeans()), ""]
+        md += [f"### {layer}", "", md_table(t, index=True), ""]
+    md += ["### Geometric means of fwd+bwd ratios", "", md_table(speed.geomeans()), ""]
     if not speed.gflops().empty:
         md += ["### Convolution GFLOP/s (fwd+bwd = 3× forward flops) and share of NumPy matmul "
-               "peak", "", _md_table(speed.gflops()), ""]
+               "peak", "", md_table(speed.gflops()), ""]
     if not speed.memory.empty:
         md += ["### Convolution peak memory (tracemalloc, forward+backward)", "",
-               _md_table(memory_table(speed)), ""]
-    md += ["### Shapes", "", _md_table(shapes_table(speed)), ""]
+               md_table(memory_table(speed)), ""]
+    md += ["### Shapes", "", md_table(shapes_table(speed)), ""]
     if speed.notes:
         md += ["Notes:", "", *[f"- {n}" for n in speed.notes], ""]
     return md
