@@ -213,3 +213,9 @@ def test_report_help_explains_each_option(capsys):
     for opt in ("--grid", "--out", "--layers", "--dtype", "--no-speed", "--no-training",
                 "--threads", "--repeats"):
         assert opt in text
+
+
+def test_empty_frame_is_not_reported_as_passing(tmp_path):
+    paths = write_all(to_frame([]), tmp_path, plots=False)
+    assert "all passed" not in paths["md"].read_text()
+    assert json.loads(paths["json"].read_text())["summary"]["all_passed"] is False
