@@ -107,6 +107,144 @@ def _recv_blocking(f: Any) -> Any:
     return pickle.loads(data)
 
 
+# ---------------------------------------------------------------- the worker's guard
+
+# Audit events refused whatever their arguments: new processes, the network, native code,
+# and the ways to reach or bypass the guard itself.
+REFUSED_EVENTS = frozenset({
+    "subprocess.Popen", "os.system", "os.exec", "os.fork", "os.forkpty", "os.posix_spawn",
+    "os.spawn", "os.startfile", "pty.spawn", "socket.connect", "socket.bind",
+    "socket.sendto", "socket.sendmsg", "ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle",
+    "ctypes.call_function", "ctypes.cdata", "ctypes.PyObj_FromPtr", "os.symlink", "os.link",
+    "os.chdir", "sys.settrace", "sys.setprofile", "gc.get_objects", "gc.get_referrers",
+    "gc.get_referents", "sys.remote_exec", "os.setxattr", "os.removexattr"})
+# Events whose path arguments must lie inside the worker's folder: (path, dir_fd) indexes.
+PATH_EVENTS = {"os.remove": ((0, 1),), "os.rmdir": ((0, 1),), "shutil.rmtree": ((0, 1),),
+               "os.rename": ((0, 2), (1, 3)), "os.mkdir": ((0, 2),), "os.chmod": ((0, 2),),
+               "os.chown": ((0, 3),), "os.utime": ((0, 3),), "os.truncate": ((0, None),),
+               "os.chflags": ((0, None),), "os.mkfifo": ((0, 2),), "os.mknod": ((0, 3),),
+               "shutil.copyfile": ((1, None),), "shutil.copytree": ((1, None),),
+               "shutil.chown": ((0, None),)}
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+def install_guard(native_dirs: tuple[str, ...] = ()) -> list[str]:
+    """Install the worker's audit hook; the list it appends each refused attempt to.
+
+    Refused (PermissionError): writing, creating, removing or renaming anything outside
+    the current (temporary) folder, new processes, network connections, native code
+    through ctypes (except `ctypes.dlopen` of a library inside `native_dirs`: torch loads
+    its own that way; calling into it stays refused), and signals or resource limits
+    aimed at other processes. Everything
+    the hook uses is bound here, so patching os, builtins or this module later cannot
+    change its answers. Call it after numpy and the adapters are imported.
+    """
+    import posix
+    import stat as stat_mod
+
+    root = posix.getcwd()
+    own_pid = posix.getpid()
+    readlink, stat, s_isdir = posix.readlink, posix.stat, stat_mod.S_ISDIR
+    fspath, refused, path_events = posix.fspath, REFUSED_EVENTS, dict(PATH_EVENTS)
+    write_flags, str_, bytes_, int_ = WRITE_FLAGS, str, bytes, int
+    type_, len_, perm = type, len, PermissionError
+    violations: list[str] = []
+
+    def absolute(path: Any, dir_fd: Any = None) -> str | None:
+        """The path made absolute and normalised without touching the disk; None: unknown."""
+        if type_(path) is int_:
+            try:
+                return readlink(f"/proc/self/fd/{path}")
+            except OSError:
+                return None
+        if type_(path) not in (str_, bytes_):
+            try:
+                path = fspath(path)
+            except Exception:
+                return None
+        if type_(path) is bytes_:
+            path = path.decode("utf-8", "surrogateescape")
+        if type_(path) is not str_:
+            return None
+        if not path.startswith("/"):
+            base = root
+            if type_(dir_fd) is int_ and dir_fd >= 0:
+                base = absolute(dir_fd)
+                if base is None:
+                    return None
+            path = base + "/" + path
+        parts: list[str] = []
+        for part in path.split("/"):
+            if part == "..":
+                if parts:
+                    parts.pop()
+            elif part and part != ".":
+                parts.append(part)
+        return "/" + "/".join(parts)
+
+    def inside(path: Any, dir_fd: Any = None) -> bool:
+        p = absolute(path, dir_fd)
+        return p is not None and (p == root or p.startswith(root + "/"))
+
+    def refuse(what: str) -> None:
+        msg = (f"sandbox: {what} refused (student code may not write outside its temporary "
+               f"folder, start processes, use the network or load native code)")
+        violations.append(msg)
+        raise perm(msg)
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "ctypes.dlopen" and type_(args[0]) is str_ and any(
+                (absolute(args[0]) or "").startswith(d + "/") for d in native_dirs):
+            return
+        if event == "open":
+            path, mode, flags = args
+            if type_(path) is int_ or type_(flags) is not int_:
+                return
+            if flags & write_flags:
+                if not inside(path):
+                    refuse(f"opening {absolute(path) or path!r} for writing")
+            elif mode is None and not inside(path):  # os.open: no folder fds for dir_fd
+                try:
+                    is_dir = s_isdir(stat(path).st_mode)
+                except Exception:
+                    is_dir = False
+                if is_dir:
+                    refuse(f"os.open on the folder {path!r}")
+        elif event in refused:
+            shown = ", ".join(repr(a)[:80] for a in args[:2])
+            refuse(f"{event}({shown})")
+        elif event in path_events:
+            for i, j in path_events[event]:
+                dir_fd = args[j] if j is not None and j < len_(args) else None
+                if i < len_(args) and not inside(args[i], dir_fd):
+                    refuse(f"{event} on {absolute(args[i], dir_fd) or args[i]!r}")
+        elif event in ("os.kill", "os.killpg", "resource.prlimit"):
+            ok = (0, own_pid) if event == "resource.prlimit" else (own_pid,)
+            if args[0] not in ok:
+                refuse(f"{event}{args[:2]!r} on another process")
+
+    sys.addaudithook(hook)
+    return violations
+
+
+def _framework_dirs() -> tuple[str, ...]:
+    """Install folders of the frameworks the policy rule watches (found without importing)."""
+    import importlib.util
+
+    from cases.loader import FORBIDDEN
+
+    dirs = []
+    for name in FORBIDDEN:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None and spec.origin:
+            dirs += {os.path.dirname(os.path.abspath(spec.origin)),
+                     os.path.dirname(os.path.realpath(spec.origin))}
+    return tuple(dirs)
+
+
 # ---------------------------------------------------------------- worker side
 
 def _same(a: Any, b: Any) -> bool:
@@ -199,16 +337,24 @@ def worker_main() -> None:
     cfg = _recv_blocking(proto_in)
     sys.path.insert(0, cfg["root"])
     before = set(sys.modules)
+    import importlib.util  # noqa: F401  (everything the worker needs, before the guard)
+    import traceback
+
+    import cases.functional  # noqa: F401
+    sys.dont_write_bytecode = True
+    violations = install_guard(_framework_dirs())
     try:
         mod = _import_student(cfg["path"], cfg["root"])
     except BaseException as e:  # anything at import time, SystemExit included
-        import traceback
         _send(proto_out, {"ok": False, "error": f"{type(e).__name__}: {e}",
-                          "traceback": "".join(traceback.format_exception(e, limit=-6))})
+                          "traceback": "".join(traceback.format_exception(e, limit=-6)),
+                          "violations": list(violations)})
         return
     loaded = sorted(m for m in FORBIDDEN if m in sys.modules and m not in before)
     has = sorted(n for n in LAYER_NAMES if hasattr(mod, n))
-    _send(proto_out, {"ok": True, "forbidden": loaded, "has": has})
+    _send(proto_out, {"ok": True, "forbidden": loaded, "has": has,
+                      "violations": list(violations)})
+    reported = len(violations)
     while True:
         try:
             msg = _recv_blocking(proto_in)
@@ -223,6 +369,7 @@ def worker_main() -> None:
             reply = {"outputs": {}, "error_phase": "forward", "error": f"{type(e).__name__}: {e}",
                      "error_type": type(e).__name__, "traceback": None, "missing": False,
                      "modified": [], "seconds": None}
+        reply["violations"], reported = list(violations[reported:]), len(violations)
         _send(proto_out, reply)
 
 
@@ -247,6 +394,7 @@ class Worker:
         self.tmp: str | None = None
         self.forbidden: list[str] = []
         self.has: set[str] = set()
+        self.violations: list[str] = []  # sandbox refusals, in the order they happened
         self.restarts = 0
 
     def __enter__(self) -> Worker:
@@ -295,10 +443,10 @@ class Worker:
     def start(self) -> dict:
         """Start the worker and import the student file; the import's reply."""
         self.tmp = tempfile.mkdtemp(prefix="layercheck-")
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TMPDIR": self.tmp}
         env.update({v: "1" for v in THREAD_VARS})
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", BOOT, PROJECT_ROOT],
+            [sys.executable, "-I", "-B", "-c", BOOT, PROJECT_ROOT],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             cwd=self.tmp, env=env, start_new_session=True,
             preexec_fn=lambda: _limits(self.memory))
@@ -317,6 +465,7 @@ class Worker:
         if not isinstance(hello, dict):
             self.kill()
             return {"ok": False, "error": "unreadable reply from the worker", "traceback": None}
+        self._note(hello.get("violations"))
         if not hello.get("ok"):
             self.kill()
         else:
@@ -345,7 +494,18 @@ class Worker:
             msg = str(e) if isinstance(e, WorkerError) else self._death()
             self.kill()
             return _failed("WorkerCrash", msg, None)
-        return _to_run(reply)
+        run = _to_run(reply)
+        new = self._note(reply.get("violations") if isinstance(reply, dict) else None)
+        if new and run.error is None:  # caught by the student: the case still fails
+            run.error_type, run.error_phase = "PermissionError", "forward"
+            run.error = f"PermissionError: {new[0]}"
+        return run
+
+    def _note(self, found: Any) -> list[str]:
+        """Record the sandbox refusals a reply lists; the ones that are new."""
+        new = [str(v) for v in found if isinstance(v, str)] if isinstance(found, list) else []
+        self.violations += new
+        return new
 
     def kill(self) -> None:
         """Kill the worker's whole process group (it may have started children)."""

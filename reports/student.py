@@ -34,6 +34,7 @@ LAYERS_BY_API = {"class": ("conv", "pool", "avgpool", "affine", "relu", "softmax
                  "functional": ("conv", "pool", "affine", "relu", "softmax")}
 TIMEOUTS_PER_LAYER = 3  # after this many timeouts, a layer's remaining cases are not run
 MAX_SHRINKS = 8
+MAX_SANDBOX_DETAILS = 5
 STATUSES = ("pass", "fail", "error", "timeout", "missing")
 PHASES_ORDER = ("forward", "backward")
 
@@ -215,8 +216,19 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
         report.restarts = checker.worker.restarts
     finally:
         checker.worker.close()
+        report.policy += sandbox_policy(checker.worker.violations)
         report.seconds = time.monotonic() - t0
     return report
+
+
+def sandbox_policy(violations: list[str]) -> list[dict[str, str]]:
+    """One 'sandbox' policy entry per distinct refusal (the first few; then a count)."""
+    distinct = list(dict.fromkeys(violations))
+    out = [{"rule": "sandbox", "detail": v} for v in distinct[:MAX_SANDBOX_DETAILS]]
+    if len(distinct) > MAX_SANDBOX_DETAILS:
+        out.append({"rule": "sandbox", "detail": f"and {len(distinct) - MAX_SANDBOX_DETAILS} "
+                                                 f"more refused attempts"})
+    return out
 
 
 def _run_grid(report: StudentReport, checker: Checker, dtypes: tuple[str, ...],
