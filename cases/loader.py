@@ -133,15 +133,18 @@ def scan_forbidden(files: list[Path]) -> list[str]:
     return found
 
 
-def _star_names(tree: ast.Module, root: Path) -> set[str]:
-    """Names a `from sibling import *` brings in from the student's own modules."""
+def _star_names(tree: ast.Module, root: Path, seen: set[Path] | None = None) -> set[str]:
+    """Names a `from sibling import *` brings in from the student's own modules (chained)."""
     names: set[str] = set()
+    seen = set() if seen is None else seen
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module and any(
                 a.name == "*" for a in node.names):
             f = root.joinpath(*node.module.split(".")).with_suffix(".py")
-            if f.is_file():
-                names |= defined_names(parse(f))
+            if f.is_file() and f not in seen:
+                seen.add(f)
+                sub = parse(f)
+                names |= defined_names(sub) | _star_names(sub, root, seen)
     return names
 
 

@@ -35,6 +35,7 @@ LAYERS_BY_API = {"class": ("conv", "pool", "avgpool", "affine", "relu", "softmax
 TIMEOUTS_PER_LAYER = 3  # after this many timeouts, a layer's remaining cases are not run
 MAX_SHRINKS = 8
 MAX_SANDBOX_DETAILS = 5
+FAST_SUFFIX = "-fast"  # ids of the functional API's *_fast results: conv-...-normal-fast
 STATUSES = ("pass", "fail", "error", "timeout", "missing")
 PHASES_ORDER = ("forward", "backward")
 
@@ -162,13 +163,14 @@ class Checker:
         self.deadline = time.monotonic() + budget
         self.budget = budget
 
-    def run(self, case: Case) -> list[Result]:
+    def run(self, case: Case, variant: int = 0) -> list[Result]:
+        """Verdicts for one case; `variant` 1 runs the functional API's *_fast pair."""
         arrays, truth = inputs_and_truth(case, self.sub.api)
         if time.monotonic() > self.deadline:
             run = Run(error_type="Budget",
                       error=f"not run: the total budget of {self.budget:g} s was used up")
         else:
-            run = self.worker.run(case, arrays)
+            run = self.worker.run(case, arrays, variant)
         return judge(case, arrays, truth, run)
 
 
@@ -241,25 +243,69 @@ def _run_grid(report: StudentReport, checker: Checker, dtypes: tuple[str, ...],
             report.results.append(Result(f"{layer}-not-in-{sub.api}-api", layer, "forward",
                                          "out", "missing",
                                          diagnosis=f"the {sub.api} API has no {layer} layer"))
-    timeouts: dict[str, int] = {}
+    timeouts: dict[tuple[str, int], int] = {}
     report.cases = {c.id: c for c in cases}
+    fast = [c for c in cases if sub.api == "functional" and _fast_names(c.layer) is not None
+            and _fast_names(c.layer)[0] in checker.worker.has]
     for i, case in enumerate(cases):
         name = _defines(case.layer, sub.api, checker.worker.has)
         if name is not None:
             report.results += missing_results(case, f"{name} is not defined")
-        elif timeouts.get(case.layer, 0) >= TIMEOUTS_PER_LAYER:
-            arrays, truth = inputs_and_truth(case, sub.api)
-            run = Run(error_type="Timeout", error=f"not run: {TIMEOUTS_PER_LAYER} cases of "
-                                                  f"{case.layer} already timed out")
-            report.results += judge(case, arrays, truth, run)
         else:
-            res = checker.run(case)
-            if any(r.status == "timeout" for r in res):
-                timeouts[case.layer] = timeouts.get(case.layer, 0) + 1
-            report.results += res
+            report.results += _run_counted(checker, case, 0, timeouts)
         if progress:
-            progress(i + 1, len(cases))
+            progress(i + 1, len(cases) + len(fast))
+    fast_results: list[Result] = []
+    for i, case in enumerate(fast):
+        fast_results += [as_fast(r) for r in _run_counted(checker, case, 1, timeouts)]
+        if progress:
+            progress(len(cases) + i + 1, len(cases) + len(fast))
+    report.results += fast_results
     report.patterns = pattern_lines(report.results, report.cases)
+    fast_cases = {c.id + FAST_SUFFIX: c for c in fast}
+    report.patterns += [_fast_pattern(line) for line in pattern_lines(fast_results, fast_cases)]
+
+
+def _fast_names(layer: str) -> tuple[str, str | None] | None:
+    """The layer's (forward, backward) *_fast names, or None when it has none."""
+    pairs = FUNCTION_NAMES.get(layer, ())
+    return pairs[1] if len(pairs) > 1 else None
+
+
+def as_fast(res: Result) -> Result:
+    """A *_fast result told apart from the naive one: id suffixed, diagnosis names the pair."""
+    fwd, bwd = _fast_names(res.layer) or ("?", "?")
+    res.id += FAST_SUFFIX
+    res.diagnosis = f"{res.diagnosis} [{fwd if res.phase == 'forward' else bwd}]".strip()
+    return res
+
+
+def is_fast(res: Result) -> bool:
+    """Whether the result is of a *_fast implementation (see `as_fast`)."""
+    return res.id.endswith(FAST_SUFFIX)
+
+
+def _fast_pattern(line: str) -> str:
+    """'conv out: ...' -> 'conv (fast) out: ...'; 'conv: ...' -> 'conv (fast): ...'."""
+    layer, rest = line.split(" ", 1)
+    if layer.endswith(":"):
+        return f"{layer[:-1]} (fast): {rest}"
+    return f"{layer} (fast) {rest}"
+
+
+def _run_counted(checker: Checker, case: Case, variant: int,
+                 timeouts: dict[tuple[str, int], int]) -> list[Result]:
+    """Run a case unless its layer (and variant) already timed out too often."""
+    key = (case.layer, variant)
+    if timeouts.get(key, 0) >= TIMEOUTS_PER_LAYER:
+        arrays, truth = inputs_and_truth(case, checker.sub.api)
+        run = Run(error_type="Timeout", error=f"not run: {TIMEOUTS_PER_LAYER} cases of "
+                                              f"{case.layer} already timed out")
+        return judge(case, arrays, truth, run)
+    res = checker.run(case, variant)
+    if any(r.status == "timeout" for r in res):
+        timeouts[key] = timeouts.get(key, 0) + 1
+    return res
 
 
 def _shrink_failures(report: StudentReport, checker: Checker) -> None:

@@ -14,7 +14,7 @@ from tabulate import tabulate
 
 from reports.gradescope import write_gradescope
 from reports.options import LAYERS, csv_of
-from reports.student import PHASES_ORDER, StudentReport, check_submission
+from reports.student import PHASES_ORDER, StudentReport, check_submission, is_fast
 from reports.student_render import student_html, student_markdown
 
 DTYPE_NAMES = {"f32": "f32", "f64": "f64", "float32": "f32", "float64": "f64"}
@@ -56,16 +56,17 @@ def _check(target: str, options: dict[str, Any]) -> StudentReport:
 
 def _table(report: StudentReport) -> str:
     rows = []
-    for layer in report.layers:
+    for layer, fast in ((layer, fast) for layer in report.layers for fast in (False, True)):
         for phase in PHASES_ORDER:
-            rs = [r for r in report.results if r.layer == layer and r.phase == phase]
+            rs = [r for r in report.results if r.layer == layer and r.phase == phase
+                  and is_fast(r) == fast]
             if not rs:
                 continue
             ids = {r.id for r in rs}
             failed = {r.id for r in rs if not r.passed}
             status = {s: sum(r.status == s for r in rs) for s in ("fail", "error", "timeout")}
             missing = all(r.status == "missing" for r in rs)
-            rows.append({"layer": layer, "phase": phase,
+            rows.append({"layer": f"{layer} (fast)" if fast else layer, "phase": phase,
                          "passed": "missing" if missing else f"{len(ids - failed)}/{len(ids)}",
                          **{k: v or "" for k, v in status.items()}})
     return tabulate(rows, headers="keys", tablefmt="github")

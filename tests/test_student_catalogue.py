@@ -16,6 +16,7 @@ CORRECT = {  # file: (layers, dtypes)
     "good_loops.py": (None, ("f64",)),
     "good_windows.py": (None, ("f64", "f32")),
     "good_functional.py": (None, ("f64", "f32")),
+    "good_functional_fast.py": (("conv", "pool"), ("f64", "f32")),
 }
 
 # file: (layers checked, layer, phase, words the diagnosis must contain, status)
