@@ -13,6 +13,7 @@ import pytest
 
 from cases.sandbox import _NoGlobals
 from reports.cli import main
+from reports.gradescope import POLICY_TEST
 
 STUDENTS = Path(__file__).parent / "students"
 STATUSES = {"pass", "fail", "error", "timeout", "missing"}
@@ -47,8 +48,9 @@ def test_wrong_file_exits_1_with_gradescope_partial_credit(tmp_path) -> None:
     assert "tie-breaking" in md.read_text() and "Smallest failing case" in md.read_text()
     assert page.read_text().startswith("<!DOCTYPE html>")
     tests = json.loads(gs.read_text())["tests"]
-    assert [t["name"] for t in tests] == ["pool forward", "pool backward"]
-    fwd, bwd = tests
+    assert [t["name"] for t in tests] == ["pool forward", "pool backward", POLICY_TEST]
+    fwd, bwd, policy = tests
+    assert policy["score"] == policy["max_score"] > 0
     assert fwd["score"] == fwd["max_score"]
     assert 0 < bwd["score"] < bwd["max_score"]
     assert "tie-breaking" in bwd["output"]
@@ -107,3 +109,22 @@ def test_worker_replies_may_not_name_any_global() -> None:
     evil = pickle.dumps(Path("/"))  # any object beyond builtins needs a global
     with pytest.raises(pickle.UnpicklingError):
         _NoGlobals(__import__("io").BytesIO(evil)).load()
+
+
+@pytest.mark.parametrize("student, rule", [("bad_torch.py", "no-framework"),
+                                           ("bad_system.py", "sandbox")])
+def test_policy_violation_is_its_own_zero_gradescope_test(tmp_path, student: str,
+                                                          rule: str) -> None:
+    gs = tmp_path / "results.json"
+    rc = _check(str(STUDENTS / student), "--layers", "affine", "--no-shrink", "--gradescope",
+                str(gs))
+    assert rc == 1
+    d = json.loads(gs.read_text())
+    policy = [t for t in d["tests"] if t["name"] == POLICY_TEST]
+    assert len(policy) == 1 and policy[0]["score"] == 0 < policy[0]["max_score"]
+    assert f"Policy violation ({rule})" in policy[0]["output"]
+    assert f"Policy violation ({rule})" in d["output"]
+    layers = [t for t in d["tests"] if t["name"] != POLICY_TEST]
+    assert [t["name"] for t in layers] == ["affine forward", "affine backward"]
+    assert all(t["score"] == t["max_score"] for t in layers)  # the layers are correct
+    assert d["score"] == sum(t["max_score"] for t in layers)
