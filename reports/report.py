@@ -89,7 +89,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                    floatfmt=".3g"))
     if speed is not None:
         print(f"speed, geomean impl/PyTorch fwd+bwd ({speed.threads} threads): "
-              + ", ".join(f"{k} {v:.2f}" for k, v in speed.layer_geomeans().items()))
+              + ", ".join(f"{k} {v:.3g}" for k, v in speed.layer_geomeans().items()))
     failed = int((df["status"] != "pass").sum())
     print(f"{'all passed' if not failed else f'{failed} outputs not passed'}; "
           f"wrote {', '.join(str(p) for p in paths.values())} "
