@@ -7,6 +7,7 @@ returns d(loss)/dx: the caller judges it with dout = 1 (see `functional_inputs`)
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -59,10 +60,12 @@ def _forward(f: Any, case: Case, a: dict) -> tuple[Any, Any]:
 
 
 def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any], variant: int = 0,
-                   seen: dict[str, Any] | None = None) -> Run:
+                   seen: dict[str, Any] | None = None,
+                   entering: Callable[[Any], None] | None = None) -> Run:
     """Run one case through the module's functions; `variant` 1 picks the *_fast pair.
 
-    `seen`, when given, receives the very arrays the student was handed.
+    `seen`, when given, receives the very arrays the student was handed; `entering`, when
+    given, is called with forward's output just before backward is called.
     """
     run = Run()
     pairs = FUNCTION_NAMES[case.layer]
@@ -84,6 +87,8 @@ def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any], variant:
             bwd = getattr(mod, bwd_name, None)
             if bwd is None:
                 raise NameError(f"{bwd_name} is not defined")
+            if entering is not None:
+                entering(run.outputs["out"])
             grads = bwd(a["dout"], cache)
             if case.layer in ("conv", "affine"):
                 if not isinstance(grads, tuple | list) or len(grads) != 3:

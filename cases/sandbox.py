@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -253,17 +254,20 @@ def _same(a: Any, b: Any) -> bool:
 
 
 class _Layer:
-    """Wraps a student's layer object, recording the arrays passed to forward and backward."""
+    """Wraps a student's layer object, recording the arrays passed to forward and backward,
+    and telling the parent (`entering`) when backward starts, with forward's result."""
 
-    def __init__(self, layer: Any, seen: dict) -> None:
-        self.__dict__["_layer"], self.__dict__["_seen"] = layer, seen
+    def __init__(self, layer: Any, seen: dict, entering: Callable[[Any], None]) -> None:
+        self.__dict__.update(_layer=layer, _seen=seen, _entering=entering, _result=None)
 
     def forward(self, *args: Any) -> Any:
         self._seen.update(zip(("x", "t"), args, strict=False))
-        return self._layer.forward(*args)
+        self.__dict__["_result"] = self._layer.forward(*args)
+        return self._result
 
     def backward(self, *args: Any) -> Any:
         self._seen.update(zip(("dout",), args, strict=False))
+        self._entering(self._result)
         return self._layer.backward(*args)
 
     def __getattr__(self, name: str) -> Any:
@@ -273,17 +277,17 @@ class _Layer:
 class _Recorder:
     """Stands for the student module: layer classes are wrapped so their inputs are kept."""
 
-    def __init__(self, mod: Any, seen: dict) -> None:
-        self._mod, self._seen = mod, seen
+    def __init__(self, mod: Any, seen: dict, entering: Callable[[Any], None]) -> None:
+        self._mod, self._seen, self._entering = mod, seen, entering
 
     def __getattr__(self, name: str) -> Any:
         cls = getattr(self._mod, name)
-        seen = self._seen
+        seen, entering = self._seen, self._entering
 
         def make(*args: Any, **kw: Any) -> _Layer:
             if name in ("Convolution", "Affine"):
                 seen.update(zip(("W", "b"), args[:2], strict=False))
-            return _Layer(cls(*args, **kw), seen)
+            return _Layer(cls(*args, **kw), seen, entering)
         return make
 
 
@@ -305,16 +309,25 @@ def _import_student(path: str, root: str) -> Any:
     return mod
 
 
-def _one_case(mod: Any, api: str, case: Case, arrays: dict, variant: int) -> dict:
+def _one_case(mod: Any, api: str, case: Case, arrays: dict, variant: int,
+              out: Any = None) -> dict:
+    """Run one case; before backward, a {"phase": "backward", "outputs": ...} note goes to
+    `out` (the reply pipe), so that a hang there is known to be in backward."""
     from cases.adapters import run_class
     from cases.functional import run_functional
+
+    name = "loss" if case.layer == "softmax" else "out"
+
+    def entering(value: Any) -> None:
+        if out is not None:
+            _send(out, {"phase": "backward", "outputs": {name: _encode(value)}})
 
     seen: dict[str, Any] = {}
     t0 = time.perf_counter()
     if api == "class":
-        run = run_class(_Recorder(mod, seen), case, arrays)
+        run = run_class(_Recorder(mod, seen, entering), case, arrays)
     else:
-        run = run_functional(mod, case, arrays, variant, seen)
+        run = run_functional(mod, case, arrays, variant, seen, entering)
     seconds = time.perf_counter() - t0
     modified = [k for k, v in arrays.items()
                 if type(v) is np.ndarray and type(seen.get(k)) is np.ndarray
@@ -364,7 +377,7 @@ def worker_main() -> None:
             return
         case, arrays, variant = msg
         try:
-            reply = _one_case(mod, cfg["api"], case, arrays, variant)
+            reply = _one_case(mod, cfg["api"], case, arrays, variant, proto_out)
         except BaseException as e:  # SystemExit or a failure in the adapter itself
             reply = {"outputs": {}, "error_phase": "forward", "error": f"{type(e).__name__}: {e}",
                      "error_type": type(e).__name__, "traceback": None, "missing": False,
@@ -414,7 +427,7 @@ class Worker:
                 left = deadline - time.monotonic()
                 if left <= 0 or not select.select([fd], [], [], left)[0]:
                     raise TimeoutError
-                chunk = os.read(fd, max(need - len(buf), 1 << 16))
+                chunk = os.read(fd, need - len(buf))  # exactly: a second message may follow
                 if not chunk:
                     raise WorkerError(self._death())
                 buf += chunk
@@ -483,13 +496,21 @@ class Worker:
                 return _failed("ImportError", str(hello.get("error")), "forward")
         assert self.proc is not None and self.proc.stdin is not None
         limit = self.timeout if timeout is None else timeout
+        deadline, phase, early = time.monotonic() + limit, "forward", {}
         try:
             _send(self.proc.stdin, (case, arrays, variant))
-            reply = self._read(time.monotonic() + limit)
+            reply = self._read(deadline)
+            while isinstance(reply, dict) and reply.get("phase") == "backward":
+                phase, early = "backward", reply.get("outputs")
+                reply = self._read(deadline)
         except TimeoutError:
             self.kill()
-            return _failed("Timeout", f"no result within {limit:g} s (an endless loop, or "
-                                      f"far too slow)", None)
+            run = _failed("Timeout", f"timed out in {phase} after {limit:g} s: no result "
+                                     f"within the per-case limit (an endless loop, or far "
+                                     f"too slow)", phase)
+            if isinstance(early, dict):  # forward finished: its result is judged
+                run.outputs = {str(k): _decode(v) for k, v in early.items()}
+            return run
         except (WorkerError, BrokenPipeError, OSError) as e:
             msg = str(e) if isinstance(e, WorkerError) else self._death()
             self.kill()

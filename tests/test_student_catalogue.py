@@ -35,7 +35,7 @@ WRONG = {
     "bad_softmax_eps.py": ("softmax", "softmax", "forward", "epsilon", "fail"),
     "bad_relu_grad0.py": ("relu", "relu", "backward", "x == 0", "fail"),
     "bad_affine_flat_dx.py": ("affine", "affine", "backward", "reshape", "fail"),
-    "bad_hang.py": ("conv,relu", "conv", "forward", "no result within", "timeout"),
+    "bad_hang.py": ("conv,relu", "conv", "forward", "timed out in forward after", "timeout"),
     "bad_crash_forward.py": ("pool", "pool", "forward", "NotImplementedError", "error"),
     "bad_tamper.py": ("conv,relu", "conv", "forward", "all zeros", "fail"),
     "bad_functional_db.py": ("conv", "conv", "backward", "sum dout over axes", "fail"),
@@ -97,3 +97,15 @@ def test_crash_at_import_cannot_be_loaded() -> None:
     lines = (STUDENTS / "bad_crash_import.py").read_text().splitlines()
     line = next(i for i, ln in enumerate(lines, 1) if ln.startswith("raise"))
     assert f"bad_crash_import.py line {line}" in r.load_error
+
+
+def test_a_hang_in_backward_is_told_apart_and_forward_is_still_judged() -> None:
+    r = check_submission(STUDENTS / "bad_hang_backward.py", layers=("relu",), do_shrink=False,
+                         timeout=1.0)
+    dx = [x for x in r.results if x.output == "dx"]
+    assert dx and all(x.status == "timeout" for x in dx)
+    hung = [x for x in dx if "timed out in backward after 1 s" in x.diagnosis]
+    assert len(hung) == 3  # then the layer's remaining cases are not run
+    out = {x.id: x for x in r.results if x.output == "out"}
+    assert all(out[x.id].passed for x in hung)
+    assert r.exit_code() == 1
