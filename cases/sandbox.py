@@ -148,7 +148,7 @@ def install_guard(native_dirs: tuple[str, ...] = ()) -> list[str]:
     readlink, stat, s_isdir = posix.readlink, posix.stat, stat_mod.S_ISDIR
     fspath, refused, path_events = posix.fspath, REFUSED_EVENTS, dict(PATH_EVENTS)
     write_flags, str_, bytes_, int_ = WRITE_FLAGS, str, bytes, int
-    type_, len_, perm = type, len, PermissionError
+    type_, len_, any_, repr_, perm = type, len, any, repr, PermissionError
     violations: list[str] = []
 
     def absolute(path: Any, dir_fd: Any = None) -> str | None:
@@ -194,7 +194,7 @@ def install_guard(native_dirs: tuple[str, ...] = ()) -> list[str]:
         raise perm(msg)
 
     def hook(event: str, args: tuple) -> None:
-        if event == "ctypes.dlopen" and type_(args[0]) is str_ and any(
+        if event == "ctypes.dlopen" and type_(args[0]) is str_ and any_(
                 (absolute(args[0]) or "").startswith(d + "/") for d in native_dirs):
             return
         if event == "open":
@@ -212,7 +212,7 @@ def install_guard(native_dirs: tuple[str, ...] = ()) -> list[str]:
                 if is_dir:
                     refuse(f"os.open on the folder {path!r}")
         elif event in refused:
-            shown = ", ".join(repr(a)[:80] for a in args[:2])
+            shown = ", ".join(repr_(a)[:80] for a in args[:2])
             refuse(f"{event}({shown})")
         elif event in path_events:
             for i, j in path_events[event]:

@@ -201,8 +201,10 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
             report.load_error = f"importing {sub.path.name} failed: {hello.get('error')}"
             tb = hello.get("traceback")
             if isinstance(tb, str) and tb.strip():
-                where = [ln for ln in tb.splitlines() if ln.strip().startswith("File ")]
-                m = re.match(r'\s*File "(.*)", line (\d+)', where[-1]) if where else None
+                frames = [m for m in (re.match(r'\s*File "(.*)", line (\d+)', ln)
+                                      for ln in tb.splitlines()) if m]
+                own = [m for m in frames if str(sub.root) in m.group(1)]  # the student's
+                m = (own or frames or [None])[-1]
                 if m:
                     report.load_error += f" (at {Path(m.group(1)).name} line {m.group(2)})"
             return report

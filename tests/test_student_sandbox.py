@@ -60,12 +60,16 @@ def test_shell_commands_are_refused_and_fail_the_case_that_ran_them() -> None:
     ("import ctypes\nctypes.CDLL('libc.so.6').getpid()\n", "ctypes.dlopen"),
     ("import socket\nsocket.create_connection(('127.0.0.1', 9))\n", "socket.connect"),
     ("import os, signal\nos.kill(os.getppid(), signal.SIGTERM)\n", "os.kill"),
+    ("import builtins, os, posixpath\nbuiltins.any = builtins.repr = lambda *a: True\n"
+     "posixpath.abspath = os.getcwd = lambda *a: '/'\nopen('/tmp/layercheck-patched', 'w')\n",
+     "opening '/tmp/layercheck-patched' for writing"),
 ])
 def test_an_uncaught_refusal_at_import_is_a_load_error_naming_it(tmp_path, source: str,
                                                                  event: str) -> None:
     f = tmp_path / "student.py"
     f.write_text(source + "class Relu:\n    pass\n")
     r = check_submission(f, layers=("relu",), do_shrink=False)
-    assert f.exists()
+    assert f.exists() and not Path("/tmp/layercheck-patched").exists()
     assert r.exit_code() == 2 and f"PermissionError: sandbox: {event}" in r.load_error
+    assert "(at student.py line " in r.load_error
     assert [p["rule"] for p in r.policy] == ["sandbox"]
