@@ -38,15 +38,17 @@ class Grid:
         """Shape of the flat padded buffers: ``(N, C, Hp*Wp + slack)``."""
         return N, C, self.Hp * self.Wp + self.slack
 
-    def pad(self, x: np.ndarray, value=0, out: np.ndarray | None = None) -> np.ndarray:
+    def pad(self, x: np.ndarray, value=0, out: np.ndarray | None = None,
+            borders: bool = True) -> np.ndarray:
         """Return x padded with ``value`` as a ``(N, C, Hp*Wp + slack)`` array.
 
-        Written into ``out`` when given (every element is set), else into a new array.
+        Written into ``out`` when given, else into a new array; ``borders=False`` copies
+        only x, for an ``out`` whose padding already holds ``value``.
         """
         N, C = x.shape[:2]
         buf = np.empty(self.padded_shape(N, C), dtype=x.dtype) if out is None else out
         img = self.image(buf)
-        if self.top or self.bottom or self.left or self.right or self.slack:
+        if borders and (self.top or self.bottom or self.left or self.right or self.slack):
             buf[:, :, self.Hp * self.Wp :] = value
             img[:, :, : self.top] = value
             img[:, :, self.top + self.H :] = value

@@ -70,23 +70,49 @@ class _Pool:
         return a[0] if self.x.ndim == 3 else a
 
 
+def _int_view(a: np.ndarray) -> np.ndarray:
+    """The bits of a float array as signed ints of the same width (a view)."""
+    return a.view(np.int32 if a.itemsize == 4 else np.int64)
+
+
 class Pooling(_Pool):
     """Max pooling: -inf padding, gradient to the first maximum, NaN wins (last NaN)."""
 
     def __init__(self, pool_h, pool_w, stride=1, pad=0, dilation=1, ceil_mode=False):
         super().__init__(pool_h, pool_w, stride, pad, dilation, ceil_mode)
         self.arg_max = None
+        self._bufs: dict[str, np.ndarray] = {}
+
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype, fill=None) -> np.ndarray:
+        """A work array kept between calls (fresh pages cost as much as the copy into them).
+
+        ``fill``: the value a new array starts with; a reused one keeps its contents.
+        """
+        buf = self._bufs.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._bufs[name] = np.empty(shape, dtype)
+            if fill is not None:
+                buf.fill(fill)
+        return buf
 
     def forward(self, x):
         x4 = self._begin(x)
         g = self.grid
         N, C = x4.shape[:2]
         kk = g.kh * g.kw
+        if (g.Hp, g.Wp) != (g.H, g.W):
+            # the kept buffer's padding is -inf from its creation on: copy x only
+            xpad = self._buffer("xpad", g.padded_shape(N, C), x.dtype, fill=-np.inf)
+            src = g.pad(x4, -np.inf, out=xpad, borders=False)
+        else:  # every window lies inside x: no padded copy
+            src = np.ascontiguousarray(x4).reshape(N, C, g.H * g.W)
         # im2col with the kernel offset first: one contiguous plane per offset
-        col = np.ascontiguousarray(g.windows(g.pad(x4, -np.inf)).transpose(2, 3, 0, 1, 4, 5))
-        col = col.reshape(kk, -1)  # flat planes: elementwise ops run fastest on 1-D arrays
+        col = self._buffer("col", (kk, N * C * g.oh * g.ow), x.dtype)
+        np.copyto(col.reshape(g.kh, g.kw, N, C, g.oh, g.ow),
+                  g.windows(src).transpose(2, 3, 0, 1, 4, 5))
         # PyTorch's loop: start from the first in-input offset with -inf, then take an
-        # offset when `val > max or isnan(val)`, in row-major kernel order.
+        # offset when `val > max or isnan(val)`, in row-major kernel order. Offsets only
+        # grow, so the index of the last taken offset is a running maximum of k*taken.
         r0 = _first_valid(g.oh, g.kh, g.sh, g.top, g.dh)
         c0 = _first_valid(g.ow, g.kw, g.sw, g.left, g.dw)
         idx_type = np.int8 if kk <= 127 else np.int32
@@ -94,15 +120,22 @@ class Pooling(_Pool):
         arg[...] = (r0[:, None] * g.kw + c0[None, :]).astype(idx_type)
         arg = arg.reshape(-1)
         out = np.full(col.shape[1], -np.inf, dtype=x.dtype)
-        nan_aware = np.isnan(x.max()) if x.size else False
-        upd = np.empty(out.shape, dtype=bool)
+        nan_aware = bool(np.isnan(x.max())) if x.size else False
+        taken = np.empty(out.shape, dtype=bool)
+        scratch = np.empty(out.shape, dtype=bool)
+        k_taken = np.empty(out.shape, dtype=idx_type)
         for k in range(kk):
-            np.greater(col[k], out, out=upd)
+            np.greater(col[k], out, out=taken)
             if nan_aware:
-                upd |= np.isnan(col[k])
-            # np.where, not copyto(where=): branch-free, so fast on random masks
-            out = np.where(upd, col[k], out)
-            arg = np.where(upd, idx_type(k), arg)
+                taken |= np.isnan(col[k], out=scratch)
+            np.maximum(col[k], out, out=out)  # values; zeros and NaNs are redone below
+            np.multiply(taken, idx_type(k), out=k_taken)
+            np.maximum(arg, k_taken, out=arg)
+        # np.maximum may pick either zero of a -0.0/+0.0 tie, or either NaN: take those
+        # from the window element the index names, as PyTorch does
+        redo = np.flatnonzero((out == 0) | np.isnan(out)) if nan_aware else np.flatnonzero(
+            out == 0)
+        out[redo] = col[arg[redo], redo]
         self.arg_max = arg
         return self._end(out.reshape(N, C, g.oh, g.ow))
 
@@ -110,16 +143,22 @@ class Pooling(_Pool):
         d4 = self._dout(dout)
         g = self.grid
         N, C = d4.shape[:2]
-        dcol = np.empty((g.kh * g.kw, d4.size), dtype=d4.dtype)
-        flat = d4.reshape(-1)
-        zero = np.zeros((), dtype=d4.dtype)
-        for k in range(g.kh * g.kw):
-            dcol[k] = np.where(self.arg_max == k, flat, zero)
-        dcol = dcol.reshape(g.kh, g.kw, *d4.shape)
-        # col2im; where windows are disjoint every element receives at most one value,
-        # added to 0, so the result is exact
-        buf = g.zeros(N, C, d4.dtype)
-        g.fold(buf, dcol.transpose(2, 3, 0, 1, 4, 5))
+        kk = g.kh * g.kw
+        flat = _int_view(np.ascontiguousarray(d4).reshape(-1))
+        dcol = self._buffer("dcol", (kk, d4.size), d4.dtype)
+        bits = _int_view(dcol)
+        chosen = np.empty(d4.size, dtype=bool)
+        mask = np.empty(d4.size, dtype=flat.dtype)
+        for k in range(kk):
+            # dout where the window's maximum is at offset k, else +0.0: a bit mask
+            # (all ones or zeros) keeps every value exact, NaN and -0.0 included
+            np.equal(self.arg_max, k, out=chosen)
+            np.negative(chosen, out=mask, dtype=mask.dtype, casting="unsafe")
+            np.bitwise_and(flat, mask, out=bits[k])
+        dcol = dcol.reshape(g.kh, g.kw, N, C, g.oh, g.ow).transpose(2, 3, 0, 1, 4, 5)
+        buf = self._buffer("dpad", g.padded_shape(N, C), d4.dtype)
+        buf.fill(0)
+        g.fold(buf, dcol)  # col2im: 0 + value, as PyTorch's scatter (so -0.0 becomes +0.0)
         return self._end(g.crop(buf))
 
 

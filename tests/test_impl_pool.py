@@ -253,3 +253,27 @@ def test_pool_ceil_mode_rejects_where_torch_output_is_empty(hw, kernel, stride):
                   AvgPooling(*kernel, stride, ceil_mode=True)):
         with pytest.raises(ValueError, match="kernel"):
             layer.forward(x)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("config", [((2, 2), 2, 0), ((3, 3), 2, 1)], ids=["disjoint", "overlap"])
+def test_maxpool_signed_zero_ties_and_gradient_signs_match_torch(config, dtype):
+    kernel, stride, pad = config
+    rng = np.random.default_rng(11)
+    shape = (2, 3, 8, 8)
+    # only -0.0 and +0.0: every window is a tie, and the first element must win
+    x = np.where(rng.random(shape) < 0.5, -0.0, 0.0).astype(dtype)
+    x[0, 0, 0, 0] = np.nan
+    layer = Pooling(*kernel, stride, pad)
+    y = layer.forward(x)
+    dout = rng.standard_normal(y.shape).astype(dtype)
+    dout[rng.random(y.shape) < 0.3] = -0.0
+    dx = layer.backward(dout)
+    tx = torch.from_numpy(x.copy()).requires_grad_()
+    ty = F.max_pool2d(tx, kernel, stride, pad)
+    ty.backward(torch.from_numpy(dout))
+    assert_exact(y, ty.detach().numpy(), "forward")
+    if pad == 0:  # disjoint windows: the gradient is a copy, zeros' signs included
+        assert_exact(dx, tx.grad.numpy(), "grad[dx]")
+    else:
+        assert np.array_equal(dx, tx.grad.numpy())
