@@ -70,11 +70,6 @@ class _Pool:
         return a[0] if self.x.ndim == 3 else a
 
 
-def _int_view(a: np.ndarray) -> np.ndarray:
-    """The bits of a float array as signed ints of the same width (a view)."""
-    return a.view(np.int32 if a.itemsize == 4 else np.int64)
-
-
 class Pooling(_Pool):
     """Max pooling: -inf padding, gradient to the first maximum, NaN wins (last NaN)."""
 
@@ -143,22 +138,17 @@ class Pooling(_Pool):
         d4 = self._dout(dout)
         g = self.grid
         N, C = d4.shape[:2]
-        kk = g.kh * g.kw
-        flat = _int_view(np.ascontiguousarray(d4).reshape(-1))
-        dcol = self._buffer("dcol", (kk, d4.size), d4.dtype)
-        bits = _int_view(dcol)
-        chosen = np.empty(d4.size, dtype=bool)
-        mask = np.empty(d4.size, dtype=flat.dtype)
-        for k in range(kk):
-            # dout where the window's maximum is at offset k, else +0.0: a bit mask
-            # (all ones or zeros) keeps every value exact, NaN and -0.0 included
-            np.equal(self.arg_max, k, out=chosen)
-            np.negative(chosen, out=mask, dtype=mask.dtype, casting="unsafe")
-            np.bitwise_and(flat, mask, out=bits[k])
-        dcol = dcol.reshape(g.kh, g.kw, N, C, g.oh, g.ow).transpose(2, 3, 0, 1, 4, 5)
+        plane = g.padded_shape(N, C)[2]
+        # flat index, in the padded buffer, of each window's maximum: start + offset
+        start = (np.arange(N * C)[:, None, None] * plane
+                 + np.arange(g.oh)[:, None] * (g.sh * g.Wp) + np.arange(g.ow) * g.sw)
+        offset = (np.arange(g.kh)[:, None] * (g.dh * g.Wp) + np.arange(g.kw) * g.dw).ravel()
+        target = start.reshape(-1) + offset[self.arg_max]
         buf = self._buffer("dpad", g.padded_shape(N, C), d4.dtype)
         buf.fill(0)
-        g.fold(buf, dcol)  # col2im: 0 + value, as PyTorch's scatter (so -0.0 becomes +0.0)
+        # scatter-add in output order, as PyTorch's loop: 0 + value (-0.0 becomes +0.0),
+        # and overlapping windows add up in the same order
+        np.add.at(buf.reshape(-1), target, np.ascontiguousarray(d4).reshape(-1))
         return self._end(g.crop(buf))
 
 
