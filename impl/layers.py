@@ -44,6 +44,19 @@ class Affine:
         return (dout @ self.W.T).reshape(self.x.shape)
 
 
+def _zero_where(a: np.ndarray, drop: np.ndarray) -> np.ndarray:
+    """A copy of float ``a`` with +0.0 where ``drop``, every other value bit for bit.
+
+    An AND with an all-ones or all-zeros bit mask: several times faster than np.where on
+    random masks, and exact for NaN, inf and -0.0.
+    """
+    if a.dtype not in (np.float32, np.float64):
+        return np.where(drop, np.zeros((), dtype=a.dtype), a)
+    ints = a.dtype.str.replace("f", "i")  # same-width signed ints
+    keep = np.subtract(drop, 1, dtype=ints)  # drop: 0, keep: -1 (all bits set)
+    return np.bitwise_and(a.view(ints), keep).view(a.dtype)
+
+
 class Relu:
     """max(x, 0) as torch.relu: -0.0 and NaN pass through; gradient 0 where output <= 0."""
 
@@ -53,7 +66,7 @@ class Relu:
     def forward(self, x):
         if not isinstance(x, np.ndarray):
             raise ValueError(f"x must be a numpy.ndarray, got x of type {type(x).__name__}")
-        out = np.where(x < 0, np.zeros((), dtype=x.dtype), x)
+        out = _zero_where(x, x < 0)
         self.mask = out <= 0
         return out
 
@@ -61,7 +74,7 @@ class Relu:
         if self.mask is None:
             raise ValueError("backward called before forward (mask is None)")
         shape_is(dout, self.mask.shape, "dout")
-        return np.where(self.mask, np.zeros((), dtype=dout.dtype), dout)
+        return _zero_where(dout, self.mask)
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
