@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._threads import split
 from ._validate import at_least, float_array, pair, pooling_output_size, same_dtype, shape_is
 from .im2col import Grid
 
@@ -94,62 +95,80 @@ class Pooling(_Pool):
         x4 = self._begin(x)
         g = self.grid
         N, C = x4.shape[:2]
-        kk = g.kh * g.kw
-        if (g.Hp, g.Wp) != (g.H, g.W):
-            # the kept buffer's padding is -inf from its creation on: copy x only
-            xpad = self._buffer("xpad", g.padded_shape(N, C), x.dtype, fill=-np.inf)
-            src = g.pad(x4, -np.inf, out=xpad, borders=False)
-        else:  # every window lies inside x: no padded copy
-            src = np.ascontiguousarray(x4).reshape(N, C, g.H * g.W)
-        # im2col with the kernel offset first: one contiguous plane per offset
-        col = self._buffer("col", (kk, N * C * g.oh * g.ow), x.dtype)
-        np.copyto(col.reshape(g.kh, g.kw, N, C, g.oh, g.ow),
-                  g.windows(src).transpose(2, 3, 0, 1, 4, 5))
+        NC, kk, M = N * C, g.kh * g.kw, g.oh * g.ow
+        xs = x4.reshape(NC, 1, g.H, g.W)  # (sample, channel) planes, split over threads
+        padded = (g.Hp, g.Wp) != (g.H, g.W)
+        # the kept buffer's padding is -inf from its creation on: only x is copied in
+        xpad = self._buffer("xpad", g.padded_shape(NC, 1), x.dtype, fill=-np.inf) if padded \
+            else None
+        # im2col with the kernel offset first: one contiguous run per offset and plane
+        col = self._buffer("col", (g.kh, g.kw, NC, 1, g.oh, g.ow), x.dtype)
         # PyTorch's loop: start from the first in-input offset with -inf, then take an
         # offset when `val > max or isnan(val)`, in row-major kernel order. Offsets only
         # grow, so the index of the last taken offset is a running maximum of k*taken.
         r0 = _first_valid(g.oh, g.kh, g.sh, g.top, g.dh)
         c0 = _first_valid(g.ow, g.kw, g.sw, g.left, g.dw)
         idx_type = np.int8 if kk <= 127 else np.int32
-        arg = np.empty((N * C, g.oh, g.ow), dtype=idx_type)
-        arg[...] = (r0[:, None] * g.kw + c0[None, :]).astype(idx_type)
-        arg = arg.reshape(-1)
-        out = np.full(col.shape[1], -np.inf, dtype=x.dtype)
+        first = (r0[:, None] * g.kw + c0[None, :]).astype(idx_type).reshape(-1)
+        arg = np.empty((NC, M), dtype=idx_type)
+        out = np.empty((NC, M), dtype=x.dtype)
         nan_aware = bool(np.isnan(x.max())) if x.size else False
-        taken = np.empty(out.shape, dtype=bool)
-        scratch = np.empty(out.shape, dtype=bool)
-        k_taken = np.empty(out.shape, dtype=idx_type)
-        for k in range(kk):
-            np.greater(col[k], out, out=taken)
-            if nan_aware:
-                taken |= np.isnan(col[k], out=scratch)
-            np.maximum(col[k], out, out=out)  # values; zeros and NaNs are redone below
-            np.multiply(taken, idx_type(k), out=k_taken)
-            np.maximum(arg, k_taken, out=arg)
-        # np.maximum may pick either zero of a -0.0/+0.0 tie, or either NaN: take those
-        # from the window element the index names, as PyTorch does
-        redo = np.flatnonzero((out == 0) | np.isnan(out)) if nan_aware else np.flatnonzero(
-            out == 0)
-        out[redo] = col[arg[redo], redo]
-        self.arg_max = arg
+
+        def pool(lo: int, hi: int) -> None:
+            src = g.pad(xs[lo:hi], out=xpad[lo:hi], borders=False) if padded else \
+                np.ascontiguousarray(xs[lo:hi]).reshape(hi - lo, 1, -1)
+            c = col[:, :, lo:hi]
+            np.copyto(c, g.windows(src).transpose(2, 3, 0, 1, 4, 5))
+            c = c.reshape(kk, -1)
+            o, a = out[lo:hi].reshape(-1), arg[lo:hi]
+            a[...] = first
+            a = a.reshape(-1)
+            o.fill(-np.inf)
+            taken = np.empty(o.shape, dtype=bool)
+            scratch = np.empty(o.shape, dtype=bool)
+            k_taken = np.empty(o.shape, dtype=idx_type)
+            for k in range(kk):
+                np.greater(c[k], o, out=taken)
+                if nan_aware:
+                    taken |= np.isnan(c[k], out=scratch)
+                np.maximum(c[k], o, out=o)  # values; zeros and NaNs are redone below
+                np.multiply(taken, idx_type(k), out=k_taken)
+                np.maximum(a, k_taken, out=a)
+            # np.maximum may pick either zero of a -0.0/+0.0 tie, or either NaN: take
+            # those from the window element the index names, as PyTorch does
+            redo = (o == 0) | np.isnan(o) if nan_aware else o == 0
+            redo = np.flatnonzero(redo)
+            o[redo] = c[a[redo], redo]
+
+        split(pool, NC, col.size)
+        self.arg_max = arg.reshape(-1)
         return self._end(out.reshape(N, C, g.oh, g.ow))
 
     def backward(self, dout):
         d4 = self._dout(dout)
         g = self.grid
         N, C = d4.shape[:2]
-        plane = g.padded_shape(N, C)[2]
-        # flat index, in the padded buffer, of each window's maximum: start + offset
-        start = (np.arange(N * C)[:, None, None] * plane
-                 + np.arange(g.oh)[:, None] * (g.sh * g.Wp) + np.arange(g.ow) * g.sw)
+        NC, M = N * C, g.oh * g.ow
+        plane = g.padded_shape(1, 1)[2]
+        # flat index, inside its padded plane, of each window's maximum: start + offset
+        start = (np.arange(g.oh)[:, None] * (g.sh * g.Wp) + np.arange(g.ow) * g.sw).ravel()
         offset = (np.arange(g.kh)[:, None] * (g.dh * g.Wp) + np.arange(g.kw) * g.dw).ravel()
-        target = start.reshape(-1) + offset[self.arg_max]
-        buf = self._buffer("dpad", g.padded_shape(N, C), d4.dtype)
-        buf.fill(0)
-        # scatter-add in output order, as PyTorch's loop: 0 + value (-0.0 becomes +0.0),
-        # and overlapping windows add up in the same order
-        np.add.at(buf.reshape(-1), target, np.ascontiguousarray(d4).reshape(-1))
-        return self._end(g.crop(buf))
+        arg = self.arg_max.reshape(NC, M)
+        d = np.ascontiguousarray(d4).reshape(NC, M)
+        buf = self._buffer("dpad", g.padded_shape(NC, 1), d4.dtype)
+        dx = np.empty((NC, 1, g.H, g.W), dtype=d4.dtype)
+
+        def scatter(lo: int, hi: int) -> None:
+            b = buf[lo:hi]
+            b.fill(0)
+            target = np.arange(hi - lo)[:, None] * plane + start + offset[arg[lo:hi]]
+            # scatter-add in output order, as PyTorch's loop: 0 + value (-0.0 becomes
+            # +0.0), and overlapping windows add up in the same order
+            np.add.at(b.reshape(-1), target.reshape(-1), d[lo:hi].reshape(-1))
+            g.crop(b, out=dx[lo:hi])
+
+        split(scatter, NC, buf.size)
+        return self._end(dx.reshape(N, C, g.H, g.W))
 
 
 class AvgPooling(_Pool):
