@@ -2,7 +2,8 @@
 
 NumPy releases the GIL inside copies and ufunc loops, so cutting a step into parts along
 its leading axis uses the cores that PyTorch uses for the same layer. Every part writes
-its own slice, so results do not depend on the thread count.
+its own slice, so results do not depend on the thread count (except where a layer sums
+per-part partial results, such as a convolution's dW: the order of that sum does).
 """
 
 from __future__ import annotations

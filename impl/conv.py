@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._threads import split
 from ._validate import (
     at_least,
     conv_output_size,
@@ -15,6 +16,11 @@ from ._validate import (
     weights,
 )
 from .im2col import Grid
+
+# Per-sample matrix products smaller than this many multiply-adds gain little from BLAS's
+# threads, so the samples of a chunk are split over Python threads instead (measured here:
+# 2 cores, OpenBLAS); larger ones are left to BLAS, whose busy threads would contend.
+_SMALL_PRODUCT = 4_000_000
 
 # Samples are processed in chunks whose column block is at most about this many bytes
 # (and at most 1/8 of the batch), so the temporaries of one chunk stay small next to the
@@ -81,6 +87,12 @@ class Convolution:
         step = max(1, min(_CHUNK_BYTES // per_sample, N // 8))
         return [(n, min(n + step, N)) for n in range(0, N, step)]
 
+    def _work(self, n: int) -> int:
+        """Elements a chunk of n samples touches, or 0 to keep it on one thread (the
+        products are large enough for BLAS's own threads)."""
+        _, G, K, L = self.col.shape
+        return n * K * L * G if self.W.shape[0] // G * K * L < _SMALL_PRODUCT else 0
+
     def _buffer(self, name: str, shape: tuple[int, ...], dtype, zero: bool = False):
         """A work array kept between calls (fresh pages cost as much as the copy into them).
 
@@ -112,17 +124,24 @@ class Convolution:
         step = chunks[0][1]
         wide = None if g.q == g.ow else self._buffer("wide", (step, FN, g.oh, g.q), x.dtype)
         xpad = np.empty(g.padded_shape(step, C), dtype=x.dtype)  # padded input, per chunk
-        for n0, n1 in chunks:
-            n = n1 - n0
-            g.pad(x4[n0:n1], out=xpad[:n])
-            np.copyto(col[n0:n1].reshape(n, C, g.kh, g.kw, g.oh, g.q), g.windows(xpad[:n]))
+
+        def samples(i0: int, i1: int, n0: int) -> None:
+            """Chunk rows i0:i1, which are samples n0+i0 : n0+i1."""
+            s0, s1 = n0 + i0, n0 + i1
+            g.pad(x4[s0:s1], out=xpad[i0:i1])
+            np.copyto(col[s0:s1].reshape(i1 - i0, C, g.kh, g.kw, g.oh, g.q),
+                      g.windows(xpad[i0:i1]))
             # the product lands in out directly, or in a wide-row buffer sliced into out
-            part = (out[n0:n1] if wide is None else wide[:n]).reshape(n, G, FN // G, -1)
-            np.matmul(Wg, col[n0:n1], out=part)
+            part = (out[s0:s1] if wide is None else wide[i0:i1]).reshape(i1 - i0, G, FN // G,
+                                                                         -1)
+            np.matmul(Wg, col[s0:s1], out=part)
             if self.b is not None:  # on contiguous (oh*q) rows: fast inner loops
-                part.reshape(n, FN, -1)[...] += self.b[:, None]
+                part.reshape(i1 - i0, FN, -1)[...] += self.b[:, None]
             if wide is not None:
-                out[n0:n1] = wide[:n, ..., : g.ow]
+                out[s0:s1] = wide[i0:i1, ..., : g.ow]
+
+        for n0, n1 in chunks:
+            split(lambda i0, i1, n0=n0: samples(i0, i1, n0), n1 - n0, self._work(n1 - n0))
         return out[0] if self.unbatched else out
 
     def backward(self, dout):
@@ -146,19 +165,28 @@ class Convolution:
         # dout in the column layout (n, FN, oh, q); the garbage columns stay 0
         wide = None if g.q == g.ow else self._buffer("dwide", (step, FN, g.oh, g.q), x.dtype,
                                                      zero=True)
-        for n0, n1 in chunks:
-            n = n1 - n0
+        parts = {}  # dW per thread part, summed in a fixed order below
+
+        def samples(i0: int, i1: int, n0: int) -> None:
+            """Chunk rows i0:i1, which are samples n0+i0 : n0+i1."""
+            s0, s1, n = n0 + i0, n0 + i1, i1 - i0
             if wide is None:
-                part = d4[n0:n1]
+                part = d4[s0:s1]
             else:
-                part = wide[:n]
-                part[..., : g.ow] = d4[n0:n1]
+                part = wide[i0:i1]
+                part[..., : g.ow] = d4[s0:s1]
             part = part.reshape(n, G, FN // G, -1)
-            dW += np.matmul(part, self.col[n0:n1].transpose(0, 1, 3, 2)).sum(axis=0)
-            np.matmul(WgT, part, out=dcol[:n])
-            dpad[:n].fill(0)
-            g.fold(dpad[:n], dcol[:n].reshape(n, C, g.kh, g.kw, g.oh, g.q))  # col2im
-            g.crop(dpad[:n], out=dx[n0:n1])
+            dWp = np.matmul(part, self.col[s0:s1].transpose(0, 1, 3, 2)).sum(axis=0)
+            parts[i0] = dWp if i0 not in parts else parts[i0] + dWp
+            np.matmul(WgT, part, out=dcol[i0:i1])
+            dpad[i0:i1].fill(0)
+            g.fold(dpad[i0:i1], dcol[i0:i1].reshape(n, C, g.kh, g.kw, g.oh, g.q))  # col2im
+            g.crop(dpad[i0:i1], out=dx[s0:s1])
+
+        for n0, n1 in chunks:
+            split(lambda i0, i1, n0=n0: samples(i0, i1, n0), n1 - n0, self._work(n1 - n0))
+        for i0 in sorted(parts):
+            dW += parts[i0]
         self.dW = dW.reshape(self.W.shape)
         self.db = None if self.b is None else d4.reshape(N, FN, -1).sum(axis=2).sum(axis=0)
         return dx[0] if self.unbatched else dx
