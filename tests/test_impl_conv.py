@@ -170,3 +170,26 @@ def test_conv_backward_rejects_wrong_dout_shape():
 def test_conv_kernel_message_names_sizes():
     with pytest.raises(ValueError, match=r"kernel height.*padded input height 2"):
         _conv(pad=(0, 1)).forward(np.ones((1, 3, 2, 5)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize(("stride", "pad", "groups"), [(1, 1, 1), (2, 1, 2), (1, 0, 1)])
+def test_conv_split_over_threads_matches_torch_and_one_thread(monkeypatch, dtype, stride, pad,
+                                                              groups):
+    import impl._threads as threads
+
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((20, 4, 9, 8)).astype(dtype)
+    W = rng.standard_normal((6, 4 // groups, 3, 3)).astype(dtype)
+    b = rng.standard_normal(6).astype(dtype)
+    dout = rng.standard_normal(Convolution(W, b, stride, pad, groups=groups).forward(x).shape)
+    dout = dout.astype(dtype)
+    runs = []
+    for n_threads in (1, 3):
+        monkeypatch.setattr(threads, "THREADS", n_threads)
+        monkeypatch.setattr(threads, "_MIN_PART", 1)  # split even these small chunks
+        layer = Convolution(W, b, stride, pad, groups=groups)
+        runs.append((layer.forward(x), layer.backward(dout)))
+    (y1, dx1), (y3, dx3) = runs
+    assert np.array_equal(y1, y3) and np.array_equal(dx1, dx3)  # disjoint parts: same bits
+    check_conv(x, W, b, stride, pad, 1, groups, rng)  # the split run against PyTorch

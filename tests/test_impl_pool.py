@@ -277,3 +277,24 @@ def test_maxpool_signed_zero_ties_and_gradient_signs_match_torch(config, dtype):
         assert_exact(dx, tx.grad.numpy(), "grad[dx]")
     else:
         assert np.array_equal(dx, tx.grad.numpy())
+
+
+@pytest.mark.parametrize("config", [((2, 2), 2, 0), ((3, 3), 2, 1), ((3, 2), 1, (1, 0))],
+                         ids=["disjoint", "overlap", "stride1"])
+def test_maxpool_split_over_threads_is_bit_identical_to_torch(monkeypatch, config):
+    import impl._threads as threads
+
+    monkeypatch.setattr(threads, "THREADS", 3)
+    monkeypatch.setattr(threads, "_MIN_PART", 1)  # split even this small input
+    kernel, stride, pad = config
+    rng = np.random.default_rng(12)
+    x = make_x("nan", (4, 5, 9, 8), np.float32, rng)
+    layer = Pooling(*kernel, stride, pad)
+    y = layer.forward(x)
+    dout = rng.standard_normal(y.shape).astype(np.float32)
+    dx = layer.backward(dout)
+    tx = torch.from_numpy(x.copy()).requires_grad_()
+    ty = F.max_pool2d(tx, kernel, stride, pad)
+    ty.backward(torch.from_numpy(dout))
+    assert_exact(y, ty.detach().numpy(), "forward")
+    assert_exact(dx, tx.grad.numpy(), "grad[dx]")
