@@ -28,6 +28,7 @@ import torch.nn.functional as TF
 from cases.adapters import CLASS_NAMES
 from cases.case import Case
 from cases.inputs import make_inputs, output_shape
+from impl import _threads as _impl_threads
 
 PHASES = ("forward", "backward", "fwd+bwd")
 SIDES = ("impl", "PyTorch")
@@ -133,6 +134,9 @@ def fixed_threads(n: int) -> Iterator[list[dict[str, Any]]]:
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     seen: list[dict[str, Any]] = [{"library": "torch", "num_threads": torch.get_num_threads()}]
+    impl_before = _impl_threads.THREADS
+    _impl_threads.THREADS = n  # impl's own Python threads for elementwise steps
+    seen.append({"library": "impl (Python threads)", "num_threads": n})
     try:
         try:
             from threadpoolctl import threadpool_info, threadpool_limits
@@ -148,6 +152,7 @@ def fixed_threads(n: int) -> Iterator[list[dict[str, Any]]]:
             yield seen
     finally:
         torch.set_num_threads(before)
+        _impl_threads.THREADS = impl_before
 
 
 # --- the two sides -----------------------------------------------------------------------
