@@ -37,6 +37,12 @@ class Run:
     modified: list[str] = field(default_factory=list)
     seconds: float | None = None
 
+    def record_error(self, phase: str, e: BaseException) -> None:
+        """Keep the implementation's own exception as data: phase, type, text, traceback."""
+        self.error_phase, self.error_type = phase, type(e).__name__
+        self.error = f"{type(e).__name__}: {e}"
+        self.traceback = "".join(traceback.format_exception(e, limit=-4))
+
 
 def _p(v: tuple[int, int] | str) -> int | tuple[int, int] | str:
     """A pair as the notes' API takes it: an int where both values agree."""
@@ -94,9 +100,7 @@ def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any]) -> Run:
     except Missing:
         run.missing = True
     except Exception as e:  # the implementation's own failure, reported as data
-        run.error_phase, run.error_type = phase, type(e).__name__
-        run.error = f"{type(e).__name__}: {e}"
-        run.traceback = "".join(traceback.format_exception(e, limit=-4))
+        run.record_error(phase, e)
     run.modified = modified_inputs(arrays, a)
     return run
 

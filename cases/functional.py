@@ -6,7 +6,6 @@ returns d(loss)/dx: the caller judges it with dout = 1 (see `functional_inputs`)
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -98,8 +97,6 @@ def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any], variant:
             else:
                 run.outputs["dx"] = grads
     except Exception as e:  # the implementation's own failure, reported as data
-        run.error_phase, run.error_type = phase, type(e).__name__
-        run.error = f"{type(e).__name__}: {e}"
-        run.traceback = "".join(traceback.format_exception(e, limit=-4))
+        run.record_error(phase, e)
     run.modified = modified_inputs(arrays, a)
     return run
