@@ -2,8 +2,9 @@
 
 Both sides run in this process with the thread count fixed (torch.set_num_threads and,
 where threadpoolctl is installed, NumPy's BLAS pool). Forward, backward and forward+backward
-are timed separately; each is warmed up, then timed in `repeats` blocks of calls, impl and
-PyTorch blocks interleaved so drift hits both alike. A block's time divided by its number
+are timed separately; each is warmed up, then timed in `repeats` rounds of blocks of calls:
+all impl blocks, a pause, all PyTorch blocks, a pause, so drift hits both alike while one
+library's spinning threads never steal a core from the other. A block's time divided by its number
 of calls is one sample; medians and interquartile ranges are over the samples.
 """
 
@@ -251,12 +252,16 @@ def _calls_per_block(fn: Callable[[], Any], min_block_s: float) -> int:
 
 def time_interleaved(fns: Sequence[Callable[[], Any] | None], repeats: int,
                      min_block_s: float = 0.02, warmup: int = 2,
+                     settle_before: Sequence[int] = (), settle_s: float = 0.25,
                      progress: Callable[[str], None] | None = None) -> list[list[float]]:
     """Per-call seconds of each callable: `repeats` samples each, in rounds.
 
     Each round times one block of every callable in turn; a block is as many calls as
     take about `min_block_s`. A None callable gets an empty list. Garbage collection is
     off while timing, as in timeit; `progress` hears "round i/n" before each round.
+    Before the callables at `settle_before` the loop sleeps `settle_s`, so thread pools
+    left spinning by the previous group (OpenBLAS keeps its workers busy-waiting for about
+    0.1 s after a product) go idle and do not take a core from the next group.
     """
     live = [(i, f) for i, f in enumerate(fns) if f is not None]
     for _, f in live:
@@ -271,6 +276,8 @@ def time_interleaved(fns: Sequence[Callable[[], Any] | None], repeats: int,
             if progress:
                 progress(f"round {r + 1}/{repeats}")
             for i, f in live:
+                if i in settle_before:
+                    time.sleep(settle_s)
                 n = number[i]
                 t0 = time.perf_counter()
                 for _ in range(n):
@@ -504,8 +511,13 @@ def run_bench(mod: ModuleType, shapes: Sequence[BenchShape] | None = None, threa
                 notes.append(f"{shape.key}: impl not timed ({sides['impl'].error})")
             cells += [(shape, phase, side, sides[side].fn(phase))
                       for phase in PHASES for side in SIDES]
+        # Each round times every impl cell, then every PyTorch cell, with a pause before
+        # each group: one library's idle-spinning threads never overlap the other's work.
+        cells.sort(key=lambda c: SIDES.index(c[2]))
+        first = [next(i for i, c in enumerate(cells) if c[2] == side) for side in SIDES]
         samples = time_interleaved([c[3] for c in cells], repeats, min_block,
-                                   warmup=1 if quick else 2, progress=say)
+                                   warmup=1 if quick else 2, progress=say,
+                                   settle_before=first, settle_s=0.02 if quick else 0.25)
         rows = []
         for (shape, phase, side, _), smp in zip(cells, samples, strict=True):
             med, iqr, low = _stats(smp)
