@@ -148,23 +148,38 @@ class Pooling(_Pool):
         d4 = self._dout(dout)
         g = self.grid
         N, C = d4.shape[:2]
-        NC, M = N * C, g.oh * g.ow
+        NC = N * C
         plane = g.padded_shape(1, 1)[2]
         # flat index, inside its padded plane, of each window's maximum: start + offset
-        start = (np.arange(g.oh)[:, None] * (g.sh * g.Wp) + np.arange(g.ow) * g.sw).ravel()
+        idx = np.int32 if NC * plane < 2**31 else np.intp
+        start = (np.arange(g.oh)[:, None] * (g.sh * g.Wp) + np.arange(g.ow) * g.sw).astype(idx)
         offset = (np.arange(g.kh)[:, None] * (g.dh * g.Wp) + np.arange(g.kw) * g.dw).ravel()
-        arg = self.arg_max.reshape(NC, M)
-        d = np.ascontiguousarray(d4).reshape(NC, M)
+        offset = offset.astype(idx)
+        arg = self.arg_max.reshape(NC, g.oh, g.ow)
+        d = d4.reshape(NC, g.oh, g.ow)
         buf = self._buffer("dpad", g.padded_shape(NC, 1), d4.dtype)
         dx = np.empty((NC, 1, g.H, g.W), dtype=d4.dtype)
+        # outputs ry::cy, rx::cx have disjoint windows, so each such class is one plain
+        # fancy-index add (no np.add.at); non-overlapping pooling is a single class
+        cy = -(-(g.dh * (g.kh - 1) + 1) // g.sh)
+        cx = -(-(g.dw * (g.kw - 1) + 1) // g.sw)
 
         def scatter(lo: int, hi: int) -> None:
             b = buf[lo:hi]
             b.fill(0)
-            target = np.arange(hi - lo)[:, None] * plane + start + offset[arg[lo:hi]]
-            # scatter-add in output order, as PyTorch's loop: 0 + value (-0.0 becomes
-            # +0.0), and overlapping windows add up in the same order
-            np.add.at(b.reshape(-1), target.reshape(-1), d[lo:hi].reshape(-1))
+            flat = b.reshape(-1)
+            target = np.take(offset, arg[lo:hi])
+            target += start
+            target += (np.arange(hi - lo, dtype=idx) * idx(plane))[:, None, None]
+            if cy == cx == 1:
+                # 0 + value, as PyTorch's zero-initialised accumulation (-0.0 -> +0.0)
+                flat[target.reshape(-1)] = (d[lo:hi] + d.dtype.type(0)).reshape(-1)
+                g.crop(b, out=dx[lo:hi])
+                return
+            for ry in range(cy):
+                for rx in range(cx):
+                    t = target[:, ry::cy, rx::cx].reshape(-1)
+                    flat[t] += d[lo:hi, ry::cy, rx::cx].reshape(-1)
             g.crop(b, out=dx[lo:hi])
 
         split(scatter, NC, buf.size)
