@@ -1,8 +1,8 @@
 """im2col / col2im: unfold sliding windows into columns and fold them back.
 
 The layers work on a padded copy of the input stored as one flat row per channel,
-``(N, C, Hp*Wp + slack)``. A window position (kernel offset i, j; output row oh,
-column q) is then a fixed stride away from the channel start, so every window of every
+``(N, C, Hp*Wp)``. A window position (kernel offset i, j; output row oh,
+column ow) is then a fixed stride away from the channel start, so every window of every
 sample is one ``as_strided`` view and the column matrix is a single copy of it.
 """
 
@@ -17,7 +17,7 @@ from ._validate import conv_output_size, padding, pair
 class Grid:
     """Where the windows of a sliding-kernel layer sit in a padded, flattened input."""
 
-    def __init__(self, in_hw, kernel, stride, dilation, pads, out_hw, row_len=None):
+    def __init__(self, in_hw, kernel, stride, dilation, pads, out_hw):
         self.H, self.W = in_hw
         self.kh, self.kw = kernel
         self.sh, self.sw = stride
@@ -26,21 +26,14 @@ class Grid:
         self.oh, self.ow = out_hw
         self.Hp = self.H + self.top + self.bottom
         self.Wp = self.W + self.left + self.right
-        # q: columns computed per output row. q == Wp ("wide rows", stride 1 only) makes
-        # each (kernel offset, sample, channel) one contiguous run of oh*Wp elements; the
-        # Wp - ow extra columns per row are garbage that the layers drop.
-        self.q = self.ow if row_len is None else row_len
-        self.slack = (self.kw - 1) * self.dw if self.q == self.Wp != self.ow else 0
-        if self.q == self.Wp != self.ow:
-            assert (self.sh, self.sw) == (1, 1)
 
     def padded_shape(self, N: int, C: int) -> tuple[int, int, int]:
-        """Shape of the flat padded buffers: ``(N, C, Hp*Wp + slack)``."""
-        return N, C, self.Hp * self.Wp + self.slack
+        """Shape of the flat padded buffers: ``(N, C, Hp*Wp)``."""
+        return N, C, self.Hp * self.Wp
 
     def pad(self, x: np.ndarray, value=0, out: np.ndarray | None = None,
             borders: bool = True) -> np.ndarray:
-        """Return x padded with ``value`` as a ``(N, C, Hp*Wp + slack)`` array.
+        """Return x padded with ``value`` as a ``(N, C, Hp*Wp)`` array.
 
         Written into ``out`` when given, else into a new array; ``borders=False`` copies
         only x, for an ``out`` whose padding already holds ``value``.
@@ -48,8 +41,7 @@ class Grid:
         N, C = x.shape[:2]
         buf = np.empty(self.padded_shape(N, C), dtype=x.dtype) if out is None else out
         img = self.image(buf)
-        if borders and (self.top or self.bottom or self.left or self.right or self.slack):
-            buf[:, :, self.Hp * self.Wp :] = value
+        if borders and (self.top or self.bottom or self.left or self.right):
             img[:, :, : self.top] = value
             img[:, :, self.top + self.H :] = value
             img[:, :, self.top : self.top + self.H, : self.left] = value
@@ -76,17 +68,17 @@ class Grid:
         return out
 
     def windows(self, buf: np.ndarray, writeable: bool = False) -> np.ndarray:
-        """View ``(N, C, kh, kw, oh, q)`` of every window element of a padded buffer."""
+        """View ``(N, C, kh, kw, oh, ow)`` of every window element of a padded buffer."""
         N, C = buf.shape[:2]
         sn, sc, it = buf.strides[0], buf.strides[1], buf.strides[2]
         assert it == buf.itemsize
-        shape = (N, C, self.kh, self.kw, self.oh, self.q)
+        shape = (N, C, self.kh, self.kw, self.oh, self.ow)
         strides = (sn, sc, self.dh * self.Wp * it, self.dw * it, self.sh * self.Wp * it,
                    self.sw * it)
         return as_strided(buf, shape, strides, writeable=writeable)
 
     def fold(self, buf: np.ndarray, cols: np.ndarray) -> None:
-        """col2im: add ``cols`` (viewable as ``(N, C, kh, kw, oh, q)``) into ``buf``.
+        """col2im: add ``cols`` (viewable as ``(N, C, kh, kw, oh, ow)``) into ``buf``.
 
         One strided add per kernel offset; windows that overlap accumulate.
         """

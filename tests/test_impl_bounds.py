@@ -2,7 +2,8 @@
 
 A correct dot-product-like result with K terms in unit roundoff u satisfies
 |y - y_true| <= gamma_K * (|x| * |w|), gamma_K = K*u / (1 - K*u). Both our result and
-PyTorch's float64 truth round, hence the factor 2 (plus u*|b| for a bias add).
+PyTorch's float64 truth round, hence the factor 2. A bias add is one more term of the
+sum: K+1 terms over |x| * |w| + |b| (u*|b| alone missed the rounding of the sum itself).
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ def assert_within(actual, truth, absval, K, dtype, name, bias=None):
     assert isinstance(actual, np.ndarray), f"{name}: not an ndarray"
     assert actual.dtype == np.dtype(dtype), f"{name}: dtype {actual.dtype} != {dtype}"
     assert actual.shape == truth.shape, f"{name}: shape {actual.shape} != {truth.shape}"
-    bound = 2 * gamma(K, dtype) * np.asarray(absval, dtype=np.float64)
+    absval = np.asarray(absval, dtype=np.float64)
     if bias is not None:
-        bound = bound + unit_roundoff(dtype) * np.abs(np.asarray(bias, dtype=np.float64))
+        K, absval = K + 1, absval + np.abs(np.asarray(bias, dtype=np.float64))
+    bound = 2 * gamma(K, dtype) * absval
     a = actual.astype(np.float64)
     with np.errstate(invalid="ignore"):
         err = np.abs(a - truth)
