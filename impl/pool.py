@@ -157,32 +157,28 @@ class Pooling(_Pool):
         offset = offset.astype(idx)
         arg = self.arg_max.reshape(NC, g.oh, g.ow)
         d = d4.reshape(NC, g.oh, g.ow)
-        buf = self._buffer("dpad", g.padded_shape(NC, 1), d4.dtype)
         dx = np.empty((NC, 1, g.H, g.W), dtype=d4.dtype)
-        # outputs ry::cy, rx::cx have disjoint windows, so each such class is one plain
-        # fancy-index add (no np.add.at); non-overlapping pooling is a single class
-        cy = -(-(g.dh * (g.kh - 1) + 1) // g.sh)
-        cx = -(-(g.dw * (g.kw - 1) + 1) // g.sw)
+        disjoint = g.sh >= g.dh * (g.kh - 1) + 1 and g.sw >= g.dw * (g.kw - 1) + 1
+        if disjoint:
+            buf = self._buffer("dpad", g.padded_shape(NC, 1), d4.dtype)
 
         def scatter(lo: int, hi: int) -> None:
-            b = buf[lo:hi]
-            b.fill(0)
-            flat = b.reshape(-1)
             target = np.take(offset, arg[lo:hi])
             target += start
             target += (np.arange(hi - lo, dtype=idx) * idx(plane))[:, None, None]
-            if cy == cx == 1:
+            if disjoint:  # each input element gets at most one value: a plain assignment
+                b = buf[lo:hi]
+                b.fill(0)
                 # 0 + value, as PyTorch's zero-initialised accumulation (-0.0 -> +0.0)
-                flat[target.reshape(-1)] = (d[lo:hi] + d.dtype.type(0)).reshape(-1)
-                g.crop(b, out=dx[lo:hi])
-                return
-            for ry in range(cy):
-                for rx in range(cx):
-                    t = target[:, ry::cy, rx::cx].reshape(-1)
-                    flat[t] += d[lo:hi, ry::cy, rx::cx].reshape(-1)
+                b.reshape(-1)[target.reshape(-1)] = (d[lo:hi] + d.dtype.type(0)).reshape(-1)
+            else:
+                # overlapping windows: sums in output order, as PyTorch's loop, in float64
+                # (exactly PyTorch's at float64; float32 rounded once at the end)
+                b = np.bincount(target.reshape(-1), weights=d[lo:hi].reshape(-1),
+                                minlength=(hi - lo) * plane).reshape(hi - lo, 1, plane)
             g.crop(b, out=dx[lo:hi])
 
-        split(scatter, NC, buf.size)
+        split(scatter, NC, NC * plane)
         return self._end(dx.reshape(N, C, g.H, g.W))
 
 

@@ -309,3 +309,18 @@ def test_maxpool_split_over_threads_matches_one_thread_and_torch(monkeypatch, co
         absdx = absdx.scatter_add(2, idx.flatten(2), t64(np.abs(dout)).flatten(2))
         K = int(np.prod(kernel))
         assert_within(dx, tx.grad, absdx.view(x.shape), K, np.float32, "grad[dx]")
+
+
+@pytest.mark.parametrize("config", MAX_CONFIGS, ids=[str(i) for i in range(len(MAX_CONFIGS))])
+def test_maxpool_f64_gradient_is_bit_identical_to_torch(config):
+    # float64 sums of overlapping windows are taken in PyTorch's order (output order)
+    kernel, stride, pad, dilation, ceil = config
+    rng = np.random.default_rng(7)
+    x = make_x("ties", (2, 3, 9, 8), np.float64, rng)
+    layer = Pooling(kernel[0], kernel[1], stride, pad, dilation, ceil)
+    y = layer.forward(x)
+    dout = rng.standard_normal(y.shape)
+    dx = layer.backward(dout)
+    tx = torch.from_numpy(x.copy()).requires_grad_()
+    F.max_pool2d(tx, kernel, stride, pad, dilation, ceil).backward(torch.from_numpy(dout))
+    assert_exact(dx, tx.grad.numpy(), "grad[dx]")
