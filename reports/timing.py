@@ -512,9 +512,11 @@ def run_bench(mod: ModuleType, shapes: Sequence[BenchShape] | None = None, threa
             cells += [(shape, phase, side, sides[side].fn(phase))
                       for phase in PHASES for side in SIDES]
         # Each round times every impl cell, then every PyTorch cell, with a pause before
-        # each group: one library's idle-spinning threads never overlap the other's work.
+        # each side's cells of each layer: threads left spinning by one group never take a
+        # core from the next (OpenBLAS after impl's convolutions slowed impl's pooling too).
         cells.sort(key=lambda c: SIDES.index(c[2]))
-        first = [next(i for i, c in enumerate(cells) if c[2] == side) for side in SIDES]
+        groups = [(c[2], c[0].layer) for c in cells]
+        first = [i for i, g in enumerate(groups) if i == 0 or g != groups[i - 1]]
         samples = time_interleaved([c[3] for c in cells], repeats, min_block,
                                    warmup=1 if quick else 2, progress=say,
                                    settle_before=first, settle_s=0.02 if quick else 0.25)
