@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._threads import split
 from ._validate import float_array, same_dtype, shape_is, weights
 
 
@@ -44,17 +45,22 @@ class Affine:
         return (dout @ self.W.T).reshape(self.x.shape)
 
 
-def _zero_where(a: np.ndarray, drop: np.ndarray) -> np.ndarray:
-    """A copy of float ``a`` with +0.0 where ``drop``, every other value bit for bit.
+def _zero_where(a: np.ndarray, drop: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """A copy of float ``a`` (into ``out`` if given) with +0.0 where ``drop``, every other
+    value bit for bit.
 
     An AND with an all-ones or all-zeros bit mask: several times faster than np.where on
     random masks, and exact for NaN, inf and -0.0.
     """
+    if out is None:
+        out = np.empty_like(a)
     if a.dtype not in (np.float32, np.float64):
-        return np.where(drop, np.zeros((), dtype=a.dtype), a)
+        out[...] = np.where(drop, np.zeros((), dtype=a.dtype), a)
+        return out
     ints = a.dtype.str.replace("f", "i")  # same-width signed ints
     keep = np.subtract(drop, 1, dtype=ints)  # drop: 0, keep: -1 (all bits set)
-    return np.bitwise_and(a.view(ints), keep).view(a.dtype)
+    np.bitwise_and(a.view(ints), keep, out=out.view(ints))
+    return out
 
 
 class Relu:
@@ -66,15 +72,30 @@ class Relu:
     def forward(self, x):
         if not isinstance(x, np.ndarray):
             raise ValueError(f"x must be a numpy.ndarray, got x of type {type(x).__name__}")
-        out = _zero_where(x, x < 0)
-        self.mask = out <= 0
+        x = np.ascontiguousarray(x)
+        out, self.mask = np.empty_like(x), np.empty(x.shape, dtype=bool)
+        xs, os_, ms = x.reshape(-1), out.reshape(-1), self.mask.reshape(-1)
+
+        def part(lo: int, hi: int) -> None:
+            _zero_where(xs[lo:hi], xs[lo:hi] < 0, out=os_[lo:hi])
+            np.less_equal(os_[lo:hi], 0, out=ms[lo:hi])
+
+        split(part, xs.size, xs.size)
         return out
 
     def backward(self, dout):
         if self.mask is None:
             raise ValueError("backward called before forward (mask is None)")
         shape_is(dout, self.mask.shape, "dout")
-        return _zero_where(dout, self.mask)
+        dout = np.ascontiguousarray(dout)
+        dx = np.empty_like(dout)
+        ds, dxs, ms = dout.reshape(-1), dx.reshape(-1), self.mask.reshape(-1)
+
+        def part(lo: int, hi: int) -> None:
+            _zero_where(ds[lo:hi], ms[lo:hi], out=dxs[lo:hi])
+
+        split(part, ds.size, ds.size)
+        return dx
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:

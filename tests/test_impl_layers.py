@@ -167,3 +167,23 @@ def test_im2col_rejects_bad_arguments():
         im2col(np.ones((4, 4)), 2, 2)
     with pytest.raises(ValueError, match="col"):
         col2im(np.ones((3, 4)), (1, 1, 4, 4), 2, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_split_over_threads_is_bit_identical_to_torch(dtype, monkeypatch) -> None:
+    from impl import _threads
+
+    monkeypatch.setattr(_threads, "THREADS", 3)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 5, 97, 101)).astype(dtype)  # > 2**16 elements: split
+    flat = x.reshape(-1)
+    flat[::7], flat[::11], flat[::13], flat[::17] = -0.0, 0.0, np.nan, -np.inf
+    dout = rng.standard_normal(x.shape).astype(dtype)
+    layer = Relu()
+    out, dx = layer.forward(x), layer.backward(dout)
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = torch.relu(xt)
+    (gt,) = torch.autograd.grad(yt, [xt], torch.from_numpy(dout))
+    ints = np.int32 if dtype == np.float32 else np.int64
+    assert np.array_equal(out.view(ints), yt.detach().numpy().view(ints)), "forward bits differ"
+    assert np.array_equal(dx.view(ints), gt.numpy().view(ints)), "gradient bits differ"
