@@ -37,12 +37,26 @@ class Submission:
     api: str
     names: set[str] = field(default_factory=set)
     forbidden_imports: list[str] = field(default_factory=list)
+    accepts: dict[str, set[str]] = field(default_factory=dict)  # class -> __init__ params
 
     def layers(self) -> list[str]:
         """Layers the file defines in its API (by name, as read from the source)."""
         if self.api == "class":
             return [k for k, v in CLASS_NAMES.items() if v in self.names]
         return [k for k, pairs in FUNCTION_NAMES.items() if pairs[0][0] in self.names]
+
+
+def init_params(tree: ast.Module) -> dict[str, set[str]]:
+    """Parameter names of each top-level class's __init__ (as read from the source)."""
+    out: dict[str, set[str]] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                a = item.args
+                out[node.name] = {x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)}
+    return out
 
 
 def defined_names(tree: ast.Module) -> set[str]:
@@ -178,4 +192,5 @@ def load(target: str | Path, api: str | None = None) -> Submission:
                         f"({', '.join(CLASS_NAMES.values())}) or CS231n functions "
                         f"(conv_forward_naive, max_pool_forward_naive, affine_forward, ...)")
     siblings = _candidates(root) if target.is_dir() else [path, *_local_imports(path, root)]
-    return Submission(path.resolve(), root.resolve(), found, names, scan_forbidden(siblings))
+    return Submission(path.resolve(), root.resolve(), found, names, scan_forbidden(siblings),
+                      init_params(tree))

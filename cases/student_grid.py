@@ -8,11 +8,13 @@ validate arguments), and only what the student's API can express.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 from cases.case import Case
 from cases.functional import supports
 from cases.grids import BATCH, CHANNELS, FILTERS, KERNELS, PADS, SIZES, STRIDES
 from cases.inputs import rejection
+from cases.pairwise import all_pairs
 
 POOL_KINDS = ("normal", "ties", "negative")
 AVGPOOL_KINDS = ("normal", "negative")
@@ -44,9 +46,39 @@ def _dense(layer: str, dtype: str) -> list[Case]:
                                                            filters, kinds)]
 
 
+# PyTorch's arguments beyond the notes' API, sent only to classes whose __init__ names them:
+# all pairs of their values with the notes' int kernel, stride and pad.
+EXTRAS = {
+    "conv": {"dilation": ((1, 1), (2, 2)), "groups": (1, 2)},
+    "pool": {"dilation": ((1, 1), (2, 2)), "ceil_mode": (False, True)},
+    "avgpool": {"ceil_mode": (False, True), "count_include_pad": (True, False),
+                "divisor_override": (None, 3)},
+}
+_PLAIN = {"N": (1, 2), "kernel": ((2, 2), (3, 3)), "stride": ((1, 1), (2, 2)),
+          "pad": ((0, 0), (1, 1)), "size": ((7, 6), (6, 9))}
+
+
+def _extra_cases(layer: str, dtype: str, accepted: set[str]) -> list[Case]:
+    """Cases using the extras `accepted` names (each at a non-default value somewhere)."""
+    dims = {k: v for k, v in EXTRAS.get(layer, {}).items() if k in accepted}
+    if not dims:
+        return []
+    out = []
+    for row in all_pairs({**_PLAIN, **dims}):
+        h, w = row.pop("size")
+        c = Case(layer, C=2, H=h, W=w, F=4 if layer == "conv" else 1, dtype=dtype, **row)
+        if c != replace(c, **{k: v[0] for k, v in dims.items()}):  # some extra in use
+            out.append(c)
+    return out
+
+
 def student_grid(layers: tuple[str, ...], dtypes: tuple[str, ...] = ("f64",),
-                 api: str = "class") -> list[Case]:
-    """Valid cases for the layers, in the dtypes, that the API ('class'|'functional') can take."""
+                 api: str = "class", accepts: dict[str, set[str]] | None = None) -> list[Case]:
+    """Valid cases for the layers, in the dtypes, that the API ('class'|'functional') can take.
+
+    `accepts` maps a layer to its class's __init__ parameter names: pairwise-grid cases
+    using PyTorch's extra arguments (EXTRAS) are added where the class accepts them.
+    """
     cases: dict[str, Case] = {}
     for dtype in dtypes:
         for layer in layers:
@@ -55,4 +87,8 @@ def student_grid(layers: tuple[str, ...], dtypes: tuple[str, ...] = ("f64",),
             for c in gen:
                 if rejection(c) is None and (api == "class" or supports(c)):
                     cases.setdefault(c.id, c)
+            if api == "class" and accepts:
+                for c in _extra_cases(layer, dtype, accepts.get(layer, set())):
+                    if rejection(c) is None:
+                        cases.setdefault(c.id, c)
     return list(cases.values())

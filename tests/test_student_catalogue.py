@@ -17,6 +17,7 @@ CORRECT = {  # file: (layers, dtypes)
     "good_windows.py": (None, ("f64", "f32")),
     "good_functional.py": (None, ("f64", "f32")),
     "good_functional_fast.py": (("conv", "pool"), ("f64", "f32")),
+    "good_extras.py": (("conv", "pool"), ("f64",)),
 }
 
 # file: (layers checked, layer, phase, words the diagnosis must contain, status)
@@ -39,6 +40,7 @@ WRONG = {
     "bad_crash_forward.py": ("pool", "pool", "forward", "NotImplementedError", "error"),
     "bad_tamper.py": ("conv,relu", "conv", "forward", "all zeros", "fail"),
     "bad_functional_db.py": ("conv", "conv", "backward", "sum dout over axes", "fail"),
+    "bad_ceil_ignored.py": ("pool", "pool", "forward", "ceil with ceil_mode", "fail"),
 }
 
 
@@ -109,3 +111,13 @@ def test_a_hang_in_backward_is_told_apart_and_forward_is_still_judged() -> None:
     out = {x.id: x for x in r.results if x.output == "out"}
     assert all(out[x.id].passed for x in hung)
     assert r.exit_code() == 1
+
+
+def test_extras_are_checked_only_where_the_class_accepts_them() -> None:
+    r = check_submission(STUDENTS / "good_extras.py", layers=("conv", "pool"), do_shrink=False)
+    ids = {x.id for x in r.results}
+    assert any("-d2" in i and i.startswith("conv") for i in ids)
+    assert any("-g2" in i for i in ids) and any("-ceil" in i for i in ids)
+    plain = check_submission(STUDENTS / "good_im2col.py", layers=("conv", "pool"),
+                             do_shrink=False)
+    assert not any(("-d2" in x.id or "-ceil" in x.id or "-g2" in x.id) for x in plain.results)
