@@ -193,3 +193,32 @@ def test_conv_split_over_threads_matches_torch_and_one_thread(monkeypatch, dtype
     (y1, dx1), (y3, dx3) = runs
     assert np.array_equal(y1, y3) and np.array_equal(dx1, dx3)  # disjoint parts: same bits
     check_conv(x, W, b, stride, pad, 1, groups, rng)  # the split run against PyTorch
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize(("shape", "kernel", "pad", "dilation", "groups"), [
+    ((3, 4, 7, 6), (4, 3, 3), 0, 1, 1),
+    ((3, 4, 7, 6), (6, 3, 2), 1, 1, 1),
+    ((3, 4, 8, 9), (4, 5, 5), 2, 1, 1),
+    ((3, 4, 9, 9), (4, 3, 3), 2, 2, 1),
+    ((3, 4, 9, 9), (4, 3, 3), 1, (2, 3), 1),
+    ((3, 4, 9, 9), (4, 3, 3), (3, 0, 0, 2), 1, 1),  # pad > d*(k-1) on top: dout cropped there
+    ((3, 4, 9, 9), (4, 3, 3), 4, 1, 1),  # pad > d*(k-1): dout cropped on every side
+    ((3, 4, 9, 8), (6, 3, 3), (0, 2), 2, 2),
+    ((3, 4, 9, 8), (4, 2, 4), "same", (2, 1), 1),  # uneven 'same' split
+])
+def test_conv_dx_as_correlation_matches_torch(monkeypatch, dtype, shape, kernel, pad, dilation,
+                                              groups):
+    import impl.conv as conv
+
+    monkeypatch.setattr(conv, "FORCE_DX_PATH", "correlation")
+    rng = np.random.default_rng(abs(hash((shape, kernel, str(pad), str(dtype)))) % 2**32)
+    FN, FH, FW = kernel
+    x = rng.standard_normal(shape).astype(dtype)
+    W = rng.standard_normal((FN, shape[1] // groups, FH, FW)).astype(dtype)
+    b = rng.standard_normal(FN).astype(dtype)
+    layer = check_conv(x, W, b, 1, pad, dilation, groups, rng)
+    assert "ccol" in layer._bufs and "dcol" not in layer._bufs  # the correlation path ran
+    dout = rng.standard_normal(layer.forward(x).shape).astype(dtype)
+    assert np.array_equal(layer.backward(dout), layer.backward(dout))  # kept zero borders
