@@ -104,9 +104,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "PyTorch, and write results.csv, results.json, report.md and report.html "
                     "under --out. Exit code 0 when every output passes, 1 otherwise; the "
                     "files are written either way.")
-    r.add_argument("--grid", choices=("quick", "full"), default="full",
-                   help="which grid of cases to run: quick (about 1,000 cases, seconds) or "
-                        "full (every combination, about 17,500 cases; default)")
+    r.add_argument("--grid", choices=("quick", "full", "pairwise"), default="full",
+                   help="which grid of cases to run: quick (about 1,000 cases, seconds), "
+                        "full (every combination, about 17,500 cases; default) or pairwise "
+                        "(all pairs of PyTorch's extra arguments: dilation, groups, 'same', "
+                        "ceil_mode, ...; conv and pooling only)")
     r.add_argument("--out", default="out", metavar="DIR",
                    help="folder the four files are written to (default: out)")
     r.add_argument("--layers", type=csv_of(LAYERS), default=None,
