@@ -8,7 +8,6 @@ validate arguments), and only what the student's API can express.
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 
 from cases.case import Case
 from cases.functional import supports
@@ -58,6 +57,21 @@ _PLAIN = {"N": (1, 2), "kernel": ((2, 2), (3, 3)), "stride": ((1, 1), (2, 2)),
           "pad": ((0, 0), (1, 1)), "size": ((7, 6), (6, 9))}
 
 
+_DEFAULTS = Case("conv")
+
+
+def extras_used(case: Case) -> set[str]:
+    """PyTorch arguments beyond the notes' API that the case sets away from their default."""
+    names = {n for v in EXTRAS.values() for n in v}
+    return {n for n in names if getattr(case, n) != getattr(_DEFAULTS, n)}
+
+
+def notes_shaped(case: Case) -> bool:
+    """Int stride and pad, a bias and a batch axis: what a notes-style class is handed."""
+    return (not isinstance(case.pad, str) and case.pad[0] == case.pad[1]
+            and case.stride[0] == case.stride[1] and case.bias and case.batched)
+
+
 def _extra_cases(layer: str, dtype: str, accepted: set[str]) -> list[Case]:
     """Cases using the extras `accepted` names (each at a non-default value somewhere)."""
     dims = {k: v for k, v in EXTRAS.get(layer, {}).items() if k in accepted}
@@ -67,7 +81,7 @@ def _extra_cases(layer: str, dtype: str, accepted: set[str]) -> list[Case]:
     for row in all_pairs({**_PLAIN, **dims}):
         h, w = row.pop("size")
         c = Case(layer, C=2, H=h, W=w, F=4 if layer == "conv" else 1, dtype=dtype, **row)
-        if c != replace(c, **{k: v[0] for k, v in dims.items()}):  # some extra in use
+        if extras_used(c):
             out.append(c)
     return out
 

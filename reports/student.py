@@ -349,6 +349,7 @@ class StudentSession:
         """Why the case is not run for this student (None: it is run)."""
         from cases.functional import supports
         from cases.inputs import rejection
+        from cases.student_grid import extras_used, notes_shaped
 
         if case.layer not in LAYERS_BY_API[self.sub.api]:
             return f"the {self.sub.api} API has no {case.layer} layer"
@@ -358,8 +359,12 @@ class StudentSession:
             return "NaN propagation is not in the student grid (layercheck check)"
         if self.sub.api == "functional" and not supports(case):
             return "the functional API cannot express this case"
-        if self.sub.api == "class" and _has_extras(case):
-            return "uses arguments beyond the notes' API (extras, uneven stride/pad)"
+        if self.sub.api == "class":
+            if not notes_shaped(case):
+                return "uneven or string stride/pad, no bias or no batch axis: not the notes' API"
+            missing = extras_used(case) - self.sub.accepts.get(CLASS_NAMES[case.layer], set())
+            if missing:
+                return f"{CLASS_NAMES[case.layer]}.__init__ does not take {sorted(missing)}"
         name = _defines(case.layer, self.sub.api, self.checker.worker.has)
         return f"{name} is not defined" if name else None
 
@@ -369,10 +374,3 @@ class StudentSession:
 
     def close(self) -> None:
         self.checker.worker.close()
-
-
-def _has_extras(case: Case) -> bool:
-    return (case.dilation != (1, 1) or case.groups != 1 or not case.bias or case.ceil_mode
-            or not case.count_include_pad or case.divisor_override is not None
-            or not case.batched or isinstance(case.pad, str)
-            or case.stride[0] != case.stride[1] or case.pad[0] != case.pad[1])

@@ -121,3 +121,21 @@ def test_extras_are_checked_only_where_the_class_accepts_them() -> None:
     plain = check_submission(STUDENTS / "good_im2col.py", layers=("conv", "pool"),
                              do_shrink=False)
     assert not any(("-d2" in x.id or "-ceil" in x.id or "-g2" in x.id) for x in plain.results)
+
+
+def test_pytest_impl_runs_extras_only_for_classes_that_take_them() -> None:
+    from cases.case import Case
+    from reports.student import StudentSession
+
+    dilated = Case("conv", C=2, F=4, H=7, W=6, kernel=(3, 3), dilation=(2, 2))
+    for name, runs in (("good_extras.py", True), ("good_im2col.py", False)):
+        session = StudentSession(STUDENTS / name)
+        try:
+            why = session.skip_reason(dilated)
+            assert (why is None) == runs, f"{name}: {why}"
+            if runs:
+                assert all(r.passed for r in session.results(dilated).values())
+            else:
+                assert "dilation" in why
+        finally:
+            session.close()
