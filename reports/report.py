@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 import impl
 from cases.case import Case
-from cases.grids import grid
+from cases.grids import GRIDS, grid
 from cases.runner import RunFn, check, module_runner
 from reference.result import Result
 from reports import training
@@ -104,7 +104,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "PyTorch, and write results.csv, results.json, report.md and report.html "
                     "under --out. Exit code 0 when every output passes, 1 otherwise; the "
                     "files are written either way.")
-    r.add_argument("--grid", choices=("quick", "full", "pairwise"), default="full",
+    r.add_argument("--grid", choices=GRIDS, default="full",
                    help="which grid of cases to run: quick (about 1,000 cases, seconds), "
                         "full (every combination, about 17,500 cases; default) or pairwise "
                         "(all pairs of PyTorch's extra arguments: dilation, groups, 'same', "
