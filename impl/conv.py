@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._threads import split
 from ._validate import (
     at_least,
     conv_output_size,
@@ -15,21 +14,41 @@ from ._validate import (
     shape_is,
     weights,
 )
-from .im2col import Grid
-
-# Per-sample matrix products smaller than this many multiply-adds gain little from BLAS's
-# threads, so the samples of a chunk are split over Python threads instead (measured here:
-# 2 cores, OpenBLAS); larger ones are left to BLAS, whose busy threads would contend.
-_SMALL_PRODUCT = 4_000_000
+from .phases import Phases
 
 # Samples are processed in chunks whose column block is at most about this many bytes
 # (and at most 1/8 of the batch), so the temporaries of one chunk stay small next to the
 # column matrix.
 _CHUNK_BYTES = 1 << 22
 
+# Where a column holds at least this many elements, a chunk's samples share one matrix
+# product (their columns side by side) instead of one product each: fewer, larger
+# products run nearer BLAS's peak (C=64 3x3 f32: 2.9 ms against 4.0 for 32 samples), at
+# the price of a transposed copy of the product, small next to it only for such columns.
+_STACK_K = 128
+
+# col2im computes dx's columns for as many channels at a time as fit in this many bytes.
+_FOLD_BYTES = 1 << 18
+
 # dx path for tests and measurements: None picks by the rule in _use_correlation,
 # "correlation" forces it wherever it applies (stride 1), "col2im" never uses it.
 FORCE_DX_PATH: str | None = None
+
+# Wide rows (impl.phases) where C/G*FH*FW >= _WIDE_RATIO * FN/G; FORCE_WIDE overrides.
+_WIDE_RATIO = 2
+FORCE_WIDE: bool | None = None
+
+
+def _matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray, stacked: bool) -> None:
+    """out (G, M, n, L) = A (G, M, K) @ B (G, K, n, L): one product per group over all n
+    samples side by side (``stacked``: B and out must then be buffers), or one per sample."""
+    if stacked:
+        G, K, n, L = B.shape
+        flat = out.reshape(G, -1, n * L)
+        assert np.may_share_memory(flat, out), "out must be a buffer, not a view"
+        np.matmul(A, B.reshape(G, K, n * L), out=flat)
+    else:
+        np.matmul(A, B.transpose(2, 0, 1, 3), out=out.transpose(2, 0, 1, 3))
 
 
 def _conv_padding(pad, kernel, stride, dilation) -> tuple[int, int, int, int]:
@@ -65,10 +84,9 @@ class Convolution:
         self.col = None
         self.dW = None
         self.db = None
-        self._bufs: dict[str, np.ndarray] = {}
-        self._qkey: tuple | None = None  # geometry of the zero borders in _bufs["qpad"]
+        self._bufs: dict[str, tuple[tuple, np.ndarray]] = {}
 
-    def _grid(self, x: np.ndarray) -> Grid:
+    def _plan(self, x: np.ndarray) -> Phases:
         _, Cg, FH, FW = self.W.shape
         _, C, H, W = x.shape
         if C != Cg * self.groups:
@@ -79,33 +97,67 @@ class Convolution:
         t, bt, l, r = self.pads
         oh = conv_output_size(H, FH, self.stride[0], t, bt, self.dilation[0], "height")
         ow = conv_output_size(W, FW, self.stride[1], l, r, self.dilation[1], "width")
-        # Output rows are computed at their own width. "Wide rows" (whole padded rows, so
-        # that each copy is one contiguous run) were tried: the extra columns cost more in
-        # the matrix products than the simpler copies saved (geomean impl GFLOP/s +10%
-        # without them; 2 threads, this machine).
-        return Grid((H, W), (FH, FW), self.stride, self.dilation, self.pads, (oh, ow))
+        wide = self._use_wide(Cg * FH * FW, x)
+        return Phases((H, W), (FH, FW), self.stride, self.dilation, self.pads, (oh, ow), wide)
 
-    def _chunks(self, N: int):
-        per_sample = self.col[0].nbytes
-        step = max(1, min(_CHUNK_BYTES // per_sample, N // 8))
+    def _use_wide(self, K: int, x: np.ndarray) -> bool:
+        """Whether the column matrix has wide rows (see impl.phases).
+
+        They pay where a window holds many more elements than there are filters: one copy
+        per tap and channel replaces one per tap, channel and output row, at the price of a
+        crop of the output and a few junk columns in every product. Junk columns read real
+        inputs, so x and W must be finite (a zero gradient times inf would be NaN).
+        """
+        if FORCE_WIDE is not None:
+            wide = FORCE_WIDE
+        else:
+            wide = K >= _WIDE_RATIO * (self.W.shape[0] // self.groups)
+        return wide and bool(np.isfinite(np.sum(x)) and np.isfinite(np.sum(self.W)))
+
+    def _chunks(self, N: int) -> list[tuple[int, int]]:
+        G, K, _, L = self.col.shape
+        step = max(1, min(_CHUNK_BYTES // (G * K * L * self.col.itemsize), N // 8))
         return [(n, min(n + step, N)) for n in range(0, N, step)]
 
-    def _work(self, n: int) -> int:
-        """Elements a chunk of n samples touches, or 0 to keep it on one thread (the
-        products are large enough for BLAS's own threads)."""
-        _, G, K, L = self.col.shape
-        return n * K * L * G if self.W.shape[0] // G * K * L < _SMALL_PRODUCT else 0
-
-    def _buffer(self, name: str, shape: tuple[int, ...], dtype, zero: bool = False):
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype, key=None, zero=False):
         """A work array kept between calls (fresh pages cost as much as the copy into them).
 
-        ``zero``: a new array starts zeroed; a reused one keeps its old contents.
+        ``zero``: a new array starts zeroed, and a kept one is reused only for the same
+        ``key`` (the geometry whose zeros the callers rely on); otherwise it keeps old data.
         """
-        buf = self._bufs.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            self._bufs.pop(name, None)
-            buf = self._bufs[name] = (np.zeros if zero else np.empty)(shape, dtype)
-        return buf
+        want = (shape, np.dtype(dtype), key)
+        kept = self._bufs.get(name)
+        if kept is None or kept[0] != want:
+            self._bufs.pop(name, None)  # freed before the new one is allocated
+            kept = self._bufs[name] = (want, (np.zeros if zero else np.empty)(shape, dtype))
+        return kept[1]
+
+    def _weights(self) -> np.ndarray:
+        """W as (G, FN/G, C/G*FH*FW), with the bias as one more column when there is one
+        (the column matrix then has a row of ones, so the product adds it)."""
+        G, FN = self.groups, self.W.shape[0]
+        Wg = self.W.reshape(G, FN // G, -1)
+        if self.b is None:
+            return Wg
+        return np.concatenate([Wg, self.b.reshape(G, FN // G, 1)], axis=2)
+
+    @staticmethod
+    def _product(Wm: np.ndarray, cols: np.ndarray, plan: Phases, out: np.ndarray,
+                 tmp: np.ndarray) -> None:
+        """out (n, G*M, h, w) = Wm (G, M, K) times cols (G, K, n, L), sample by sample.
+
+        ``tmp``: room (G, M, >= n*L) for the product where it cannot land in out
+        directly: stacked columns (one product for all n) or junk columns to crop.
+        """
+        G, K, n, L = cols.shape
+        M = Wm.shape[1]
+        stacked = K >= _STACK_K
+        if stacked or plan.junk:
+            prod = tmp[:, :, : n * L].reshape(G, M, n, L)
+            _matmul(Wm, cols, prod, stacked)
+            plan.crop(prod.reshape(G * M, n, L).transpose(1, 0, 2), out)
+        else:
+            _matmul(Wm, cols, out.reshape(n, G, M, L).transpose(1, 2, 0, 3), stacked)
 
     def forward(self, x):
         float_array(x, "x")
@@ -114,33 +166,34 @@ class Convolution:
             raise ValueError(f"x must be 3-D (C, H, W) or 4-D (N, C, H, W), got x.ndim={x.ndim}")
         self.unbatched = x.ndim == 3
         x4 = x[None] if self.unbatched else x
-        self.grid = g = self._grid(x4)
+        self.grid = g = self._plan(x4)
         N, C = x4.shape[:2]
-        G = self.groups
-        FN = self.W.shape[0]
-        # im2col, one matrix (C/G*FH*FW, oh*ow) per sample and group
-        self.col = col = self._buffer("col", (N, G, C // G * g.kh * g.kw, g.oh * g.ow), x.dtype)
+        G, FN = self.groups, self.W.shape[0]
+        K = C // G * g.kh * g.kw
+        Wa = self._weights()
+        K1 = Wa.shape[2]
+        # im2col: per group, C/G*FH*FW rows (and a row of ones) of every sample's L columns
+        self.col = col = self._buffer("col", (G, K1, N, g.L), x.dtype)
         self.x = x
-        Wg = self.W.reshape(G, FN // G, -1)
         out = np.empty((N, FN, g.oh, g.ow), dtype=x.dtype)
         chunks = self._chunks(N)
         step = chunks[0][1]
-        xpad = np.empty(g.padded_shape(step, C), dtype=x.dtype)  # padded input, per chunk
+        q = self._buffer("q", g.shape(step, C), x.dtype)  # padded input; dx's in backward
+        tmp = self._buffer("prod", (G, FN // G, step * g.L), x.dtype)
 
-        def samples(i0: int, i1: int, n0: int) -> None:
-            """Chunk rows i0:i1, which are samples n0+i0 : n0+i1."""
-            s0, s1 = n0 + i0, n0 + i1
-            g.pad(x4[s0:s1], out=xpad[i0:i1])
-            np.copyto(col[s0:s1].reshape(i1 - i0, C, g.kh, g.kw, g.oh, g.ow),
-                      g.windows(xpad[i0:i1]))
-            # the product lands in out directly
-            part = out[s0:s1].reshape(i1 - i0, G, FN // G, -1)
-            np.matmul(Wg, col[s0:s1], out=part)
-            if self.b is not None:  # on contiguous (oh*ow) rows: fast inner loops
-                part.reshape(i1 - i0, FN, -1)[...] += self.b[:, None]
+        def samples(s0: int, s1: int) -> None:
+            n = s1 - s0
+            q[:n] = 0
+            g.fill(x4[s0:s1], q[:n])
+            c = col[:, :, s0:s1]
+            g.unfold(q[:n], c[:, :K].reshape(G, C // G, g.kh * g.kw, n, g.L)
+                     .transpose(3, 0, 1, 2, 4))
+            if self.b is not None:
+                c[:, K] = 1
+            self._product(Wa, c, g, out[s0:s1], tmp)
 
         for n0, n1 in chunks:
-            split(lambda i0, i1, n0=n0: samples(i0, i1, n0), n1 - n0, self._work(n1 - n0))
+            samples(n0, n1)
         return out[0] if self.unbatched else out
 
     def _use_correlation(self, C: int) -> bool:
@@ -150,91 +203,101 @@ class Convolution:
         same matrix-product cost, so it pays where FN <= C (measured, backward ms, 2 threads:
         (32,64,16,16) F=64 k3 p1 f32 13.4 -> 10.4, F=32 11.0 -> 6.5, F=96 15.0 -> 13.6
         but f64 a tie, F=128 17.8 -> 19.1; mnist (C=1, F=30) 4.9 -> 31).
+        W must be finite: its products with dout's zero padding would be NaN otherwise.
         """
+        if self.stride != (1, 1) or not np.isfinite(self.W).all():
+            return False
         if FORCE_DX_PATH is not None:
-            return FORCE_DX_PATH == "correlation" and self.stride == (1, 1)
-        return self.stride == (1, 1) and self.W.shape[0] <= C
+            return FORCE_DX_PATH == "correlation"
+        return self.W.shape[0] <= C
 
-    def _correlation(self, FN: int, C: int, dtype, step: int):
-        """Buffers for dx as a correlation of zero-padded dout with the flipped,
-        channel-transposed W, or None where the col2im path is used.
+    def _correlation(self, d4: np.ndarray, C: int) -> tuple[np.ndarray, Phases, np.ndarray]:
+        """dx as a stride-1 convolution of dout with the flipped, channel-transposed W:
 
         dx[c, y, x] = sum over f, i, j of dpad[f, y + d*i, x + d*j] * W[f, c, kh-1-i, kw-1-j],
-        dpad being dout padded by d*(k-1) - pad on each side (cropped where negative).
+        dpad being dout padded by d*(k-1) - pad on each side (cropped where that is < 0).
+        Returns the cropped dout, its plan and the weights (G, C/G, FN/G*FH*FW).
         """
-        if not self._use_correlation(C):
-            return None
-        g, G = self.grid, self.groups
+        g, G, FN = self.grid, self.groups, self.W.shape[0]
         want = [d * (k - 1) - p for d, k, p in zip(
             (g.dh, g.dh, g.dw, g.dw), (g.kh, g.kh, g.kw, g.kw), self.pads, strict=True)]
-        cg = Grid((g.oh, g.ow), (g.kh, g.kw), (1, 1), (g.dh, g.dw),
-                  tuple(max(0, p) for p in want), (g.H, g.W))
-        offset = max(0, -want[0]) * cg.Wp + max(0, -want[2])  # the cropped rows, columns
-        key = (g.oh, g.ow, g.H, g.W, tuple(want))
-        if self._qkey != key:  # a new geometry: fresh zeroed padding
-            self._bufs.pop("qpad", None)
-            self._qkey = key
-        qpad = self._buffer("qpad", cg.padded_shape(step, FN), dtype, zero=True)
-        ccol = self._buffer("ccol", (step, FN * g.kh * g.kw, g.H * g.W), dtype)
-        Cg = C // G
-        Wf = self.W[:, :, ::-1, ::-1].reshape(G, FN // G, Cg, g.kh, g.kw)
-        WfT = np.ascontiguousarray(Wf.transpose(0, 2, 1, 3, 4)).reshape(G, Cg, -1)
-        return cg, qpad, ccol, offset, WfT
+        top, bottom, left, right = (max(0, -w) for w in want)
+        dcrop = d4[:, :, top : g.oh - bottom, left : g.ow - right]
+        K = FN // G * g.kh * g.kw
+        wide = K >= _WIDE_RATIO * (C // G) if FORCE_WIDE is None else FORCE_WIDE
+        plan = Phases(dcrop.shape[2:], (g.kh, g.kw), (1, 1), (g.dh, g.dw),
+                      tuple(max(0, w) for w in want), (g.H, g.W), wide)
+        Wf = self.W[:, :, ::-1, ::-1].reshape(G, FN // G, C // G, g.kh, g.kw)
+        WfT = np.ascontiguousarray(Wf.transpose(0, 2, 1, 3, 4)).reshape(G, C // G, K)
+        return dcrop, plan, WfT
 
     def backward(self, dout):
         if self.x is None:
             raise ValueError("backward called before forward (x is None)")
         float_array(dout, "dout")
         same_dtype(dout, self.W, "dout", "W")
-        g, G, x = self.grid, self.groups, self.x
+        g, G, x, col = self.grid, self.groups, self.x, self.col
         d4 = dout[None] if self.unbatched else dout
         N, C = (x[None] if self.unbatched else x).shape[:2]
-        FN = self.W.shape[0]
+        FN, Cg, kk = self.W.shape[0], C // G, g.kh * g.kw
+        Fg, K, K1 = FN // G, Cg * kk, col.shape[1]
         shape_is(d4, (N, FN, g.oh, g.ow), "dout")
-        Wg = self.W.reshape(G, FN // G, -1)
-        WgT = Wg.transpose(0, 2, 1)
         dx = np.empty((N, C, g.H, g.W), dtype=x.dtype)
-        dW = np.zeros_like(Wg)
         chunks = self._chunks(N)
         step = chunks[0][1]
-        corr = self._correlation(FN, C, x.dtype, step)
-        if corr is None:
-            dcol = self._buffer("dcol", (step, *self.col.shape[1:]), x.dtype)
-            dpad = self._buffer("dpad", g.padded_shape(step, C), x.dtype)  # padded dx
-        parts = {}  # dW per thread part, summed in a fixed order below
+        dt = x.dtype
+        stacked = K1 >= _STACK_K
+        if stacked or g.junk:
+            dL = self._buffer("dL", (G, Fg, step * g.L), dt, g.key, zero=True)
+        corr = self._use_correlation(C)
+        if corr:
+            dcrop, cg, WfT = self._correlation(d4, C)
+            qc = self._buffer("qc", cg.shape(step, FN), dt, cg.key, zero=True)
+            ccol = self._buffer("ccol", (G, Fg * kk, step * cg.L), dt)
+            tmp = self._buffer("dxprod", (G, Cg, step * cg.L), dt)
+        else:
+            WgT = self.W.reshape(G, Fg, K).transpose(0, 2, 1)
+            cb = max(1, min(Cg, _FOLD_BYTES // (kk * step * g.L * x.itemsize)))
+            dcol = self._buffer("dcol", (1, cb * kk, step * g.L), dt)
+            qg = self._buffer("q", g.shape(step, C), dt)
+        parts = []  # dW (and db) per chunk
 
-        def dW_part(i0: int, s0: int, s1: int) -> np.ndarray:
-            """Add samples s0:s1's dW to thread part i0; return their dout, column layout."""
-            part = d4[s0:s1].reshape(s1 - s0, G, FN // G, -1)
-            dWp = np.matmul(part, self.col[s0:s1].transpose(0, 1, 3, 2)).sum(axis=0)
-            parts[i0] = dWp if i0 not in parts else parts[i0] + dWp
-            return part
+        def samples(s0: int, s1: int) -> None:
+            n = s1 - s0
+            if stacked or g.junk:  # dout into the column layout, zero in junk columns
+                d = dL[:, :, : n * g.L].reshape(G, Fg, n, g.L)
+                g.widen(d4[s0:s1], d.reshape(FN, n, g.L).transpose(1, 0, 2))
+            else:  # dout is in that layout already, sample by sample
+                d = d4[s0:s1].reshape(n, G, Fg, g.L).transpose(1, 2, 0, 3)
+            c = col[:, :, s0:s1]
+            # dW, and db from the column matrix's row of ones
+            if stacked:
+                parts.append(np.matmul(d.reshape(G, Fg, n * g.L),
+                                       c.reshape(G, K1, n * g.L).transpose(0, 2, 1)))
+            else:
+                parts.append(np.matmul(d.transpose(2, 0, 1, 3), c.transpose(2, 0, 3, 1))
+                             .sum(axis=0))
+            if corr:
+                cg.fill(dcrop[s0:s1], qc[:n])  # padding stays zero
+                cc = ccol[:, :, : n * cg.L].reshape(G, Fg * kk, n, cg.L)
+                cg.unfold(qc[:n], cc.reshape(G, Fg, kk, n, cg.L).transpose(3, 0, 1, 2, 4))
+                self._product(WfT, cc, cg, dx[s0:s1], tmp)
+            else:  # col2im, a few channels at a time: their rows of dcol stay small
+                qn = qg[:n]
+                qn[...] = 0
+                for gi in range(G):
+                    for c0 in range(0, Cg, cb):
+                        c1 = min(Cg, c0 + cb)
+                        dc = dcol[:, : (c1 - c0) * kk, : n * g.L].reshape(1, -1, n, g.L)
+                        _matmul(WgT[gi : gi + 1, c0 * kk : c1 * kk], d[gi : gi + 1], dc,
+                                stacked)
+                        g.fold(qn[:, gi * Cg + c0 : gi * Cg + c1],
+                               dc.reshape(1, c1 - c0, kk, n, g.L).transpose(3, 0, 1, 2, 4))
+                g.gather(qn, dx[s0:s1])
 
-        def samples(i0: int, i1: int, n0: int) -> None:
-            """Chunk rows i0:i1, which are samples n0+i0 : n0+i1."""
-            s0, s1, n = n0 + i0, n0 + i1, i1 - i0
-            part = dW_part(i0, s0, s1)
-            np.matmul(WgT, part, out=dcol[i0:i1])
-            dpad[i0:i1].fill(0)
-            g.fold(dpad[i0:i1], dcol[i0:i1].reshape(n, C, g.kh, g.kw, g.oh, g.ow))  # col2im
-            g.crop(dpad[i0:i1], out=dx[s0:s1])
-
-        def samples_corr(i0: int, i1: int, n0: int) -> None:
-            """Chunk rows i0:i1: dW as above, dx as a correlation of padded dout."""
-            s0, s1, n = n0 + i0, n0 + i1, i1 - i0
-            dW_part(i0, s0, s1)
-            cg, qpad, ccol, offset, WfT = corr
-            cg.pad(d4[s0:s1], out=qpad[i0:i1], borders=False)  # borders stay zero
-            np.copyto(ccol[i0:i1].reshape(n, FN, g.kh, g.kw, g.H, g.W),
-                      cg.windows(qpad[i0:i1, :, offset:]))
-            np.matmul(WfT, ccol[i0:i1].reshape(n, G, -1, g.H * g.W),
-                      out=dx[s0:s1].reshape(n, G, C // G, -1))
-
-        fn = samples if corr is None else samples_corr
         for n0, n1 in chunks:
-            split(lambda i0, i1, n0=n0: fn(i0, i1, n0), n1 - n0, self._work(n1 - n0))
-        for i0 in sorted(parts):
-            dW += parts[i0]
-        self.dW = dW.reshape(self.W.shape)
-        self.db = None if self.b is None else d4.reshape(N, FN, -1).sum(axis=2).sum(axis=0)
+            samples(n0, n1)
+        total = sum(parts)
+        self.dW = np.ascontiguousarray(total[:, :, :K]).reshape(self.W.shape)
+        self.db = None if self.b is None else total[:, :, -1].reshape(FN)
         return dx[0] if self.unbatched else dx

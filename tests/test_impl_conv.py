@@ -172,27 +172,32 @@ def test_conv_kernel_message_names_sizes():
         _conv(pad=(0, 1)).forward(np.ones((1, 3, 2, 5)))
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize(("stride", "pad", "groups"), [(1, 1, 1), (2, 1, 2), (1, 0, 1)])
-def test_conv_split_over_threads_matches_torch_and_one_thread(monkeypatch, dtype, stride, pad,
-                                                              groups):
-    import impl._threads as threads
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("stacked", [False, True], ids=["per_sample", "stacked"])
+@pytest.mark.parametrize("wide", [False, True], ids=["narrow", "wide"])
+@pytest.mark.parametrize(("stride", "pad", "dilation", "groups"), [
+    (1, 1, 1, 1), (2, 1, 1, 2), (1, 0, 2, 1), ((3, 2), (2, 0), (1, 2), 1)])
+def test_conv_every_layout_matches_torch(monkeypatch, dtype, stacked, wide, stride, pad,
+                                          dilation, groups):
+    """Each column layout (one product per sample or per chunk; rows of ow or of Wq
+    columns), over several chunks, with dx by col2im (one channel at a time) and, at
+    stride 1, by correlation."""
+    import impl.conv as conv
 
+    monkeypatch.setattr(conv, "_STACK_K", 1 if stacked else 10**9)
+    monkeypatch.setattr(conv, "_FOLD_BYTES", 1)
+    monkeypatch.setattr(conv, "FORCE_WIDE", wide)
     rng = np.random.default_rng(21)
-    x = rng.standard_normal((20, 4, 9, 8)).astype(dtype)
+    x = rng.standard_normal((20, 4, 11, 9)).astype(dtype)  # 20 samples: chunks of 2
     W = rng.standard_normal((6, 4 // groups, 3, 3)).astype(dtype)
     b = rng.standard_normal(6).astype(dtype)
-    dout = rng.standard_normal(Convolution(W, b, stride, pad, groups=groups).forward(x).shape)
-    dout = dout.astype(dtype)
-    runs = []
-    for n_threads in (1, 3):
-        monkeypatch.setattr(threads, "THREADS", n_threads)
-        monkeypatch.setattr(threads, "_MIN_PART", 1)  # split even these small chunks
-        layer = Convolution(W, b, stride, pad, groups=groups)
-        runs.append((layer.forward(x), layer.backward(dout)))
-    (y1, dx1), (y3, dx3) = runs
-    assert np.array_equal(y1, y3) and np.array_equal(dx1, dx3)  # disjoint parts: same bits
-    check_conv(x, W, b, stride, pad, 1, groups, rng)  # the split run against PyTorch
+    for path in ("col2im", "correlation"):
+        monkeypatch.setattr(conv, "FORCE_DX_PATH", path)
+        layer = check_conv(x, W, b, stride, pad, dilation, groups, rng)
+        g = layer.grid
+        assert len(layer._chunks(20)) == 10
+        assert g.junk == (wide and g.Wq > g.ow)
+        assert ("ccol" in layer._bufs) == (path == "correlation" and stride == 1)
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
