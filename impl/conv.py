@@ -27,16 +27,14 @@ _CHUNK_BYTES = 1 << 22
 # the price of a transposed copy of the product, small next to it only for such columns.
 _STACK_K = 128
 
-# col2im computes dx's columns for as many channels at a time as fit in this many bytes.
-_FOLD_BYTES = 1 << 18
+# col2im computes dx's columns for as many channels at a time as fit in this share of the
+# column matrix (fewer, larger adds are faster; this keeps the buffer small next to it).
+_FOLD_SHARE = 1 / 16
 
 # dx path for tests and measurements: None picks by the rule in _use_correlation,
 # "correlation" forces it wherever it applies (stride 1), "col2im" never uses it.
 FORCE_DX_PATH: str | None = None
 
-# Wide rows (impl.phases) where C/G*FH*FW >= _WIDE_RATIO * FN/G; FORCE_WIDE overrides.
-_WIDE_RATIO = 2
-FORCE_WIDE: bool | None = None
 
 
 def _matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray, stacked: bool) -> None:
@@ -97,22 +95,7 @@ class Convolution:
         t, bt, l, r = self.pads
         oh = conv_output_size(H, FH, self.stride[0], t, bt, self.dilation[0], "height")
         ow = conv_output_size(W, FW, self.stride[1], l, r, self.dilation[1], "width")
-        wide = self._use_wide(Cg * FH * FW, x)
-        return Phases((H, W), (FH, FW), self.stride, self.dilation, self.pads, (oh, ow), wide)
-
-    def _use_wide(self, K: int, x: np.ndarray) -> bool:
-        """Whether the column matrix has wide rows (see impl.phases).
-
-        They pay where a window holds many more elements than there are filters: one copy
-        per tap and channel replaces one per tap, channel and output row, at the price of a
-        crop of the output and a few junk columns in every product. Junk columns read real
-        inputs, so x and W must be finite (a zero gradient times inf would be NaN).
-        """
-        if FORCE_WIDE is not None:
-            wide = FORCE_WIDE
-        else:
-            wide = K >= _WIDE_RATIO * (self.W.shape[0] // self.groups)
-        return wide and bool(np.isfinite(np.sum(x)) and np.isfinite(np.sum(self.W)))
+        return Phases((H, W), (FH, FW), self.stride, self.dilation, self.pads, (oh, ow))
 
     def _chunks(self, N: int) -> list[tuple[int, int]]:
         G, K, _, L = self.col.shape
@@ -142,22 +125,24 @@ class Convolution:
         return np.concatenate([Wg, self.b.reshape(G, FN // G, 1)], axis=2)
 
     @staticmethod
-    def _product(Wm: np.ndarray, cols: np.ndarray, plan: Phases, out: np.ndarray,
-                 tmp: np.ndarray) -> None:
-        """out (n, G*M, h, w) = Wm (G, M, K) times cols (G, K, n, L), sample by sample.
+    def _stacked(K: int, step: int) -> bool:
+        """Whether a chunk's samples share one product (columns of K rows, step samples)."""
+        return K >= _STACK_K and step > 1
 
-        ``tmp``: room (G, M, >= n*L) for the product where it cannot land in out
-        directly: stacked columns (one product for all n) or junk columns to crop.
+    def _product(self, Wm: np.ndarray, cols: np.ndarray, out: np.ndarray,
+                 tmp: np.ndarray | None, step: int) -> None:
+        """out (n, G*M, h, w) = Wm (G, M, K) times cols (G, K, n, h*w), sample by sample.
+
+        Stacked columns (one product for all n) land in ``tmp`` (G, M, >= n*h*w) first.
         """
         G, K, n, L = cols.shape
         M = Wm.shape[1]
-        stacked = K >= _STACK_K
-        if stacked or plan.junk:
+        if self._stacked(K, step):
             prod = tmp[:, :, : n * L].reshape(G, M, n, L)
-            _matmul(Wm, cols, prod, stacked)
-            plan.crop(prod.reshape(G * M, n, L).transpose(1, 0, 2), out)
+            _matmul(Wm, cols, prod, True)
+            out.reshape(n, G * M, L)[...] = prod.reshape(G * M, n, L).transpose(1, 0, 2)
         else:
-            _matmul(Wm, cols, out.reshape(n, G, M, L).transpose(1, 2, 0, 3), stacked)
+            _matmul(Wm, cols, out.reshape(n, G, M, L).transpose(1, 2, 0, 3), False)
 
     def forward(self, x):
         float_array(x, "x")
@@ -179,7 +164,8 @@ class Convolution:
         chunks = self._chunks(N)
         step = chunks[0][1]
         q = self._buffer("q", g.shape(step, C), x.dtype)  # padded input; dx's in backward
-        tmp = self._buffer("prod", (G, FN // G, step * g.L), x.dtype)
+        tmp = (self._buffer("prod", (G, FN // G, step * g.L), x.dtype)
+               if self._stacked(K1, step) else None)
 
         def samples(s0: int, s1: int) -> None:
             n = s1 - s0
@@ -190,7 +176,7 @@ class Convolution:
                      .transpose(3, 0, 1, 2, 4))
             if self.b is not None:
                 c[:, K] = 1
-            self._product(Wa, c, g, out[s0:s1], tmp)
+            self._product(Wa, c, out[s0:s1], tmp, step)
 
         for n0, n1 in chunks:
             samples(n0, n1)
@@ -224,9 +210,8 @@ class Convolution:
         top, bottom, left, right = (max(0, -w) for w in want)
         dcrop = d4[:, :, top : g.oh - bottom, left : g.ow - right]
         K = FN // G * g.kh * g.kw
-        wide = K >= _WIDE_RATIO * (C // G) if FORCE_WIDE is None else FORCE_WIDE
         plan = Phases(dcrop.shape[2:], (g.kh, g.kw), (1, 1), (g.dh, g.dw),
-                      tuple(max(0, w) for w in want), (g.H, g.W), wide)
+                      tuple(max(0, w) for w in want), (g.H, g.W))
         Wf = self.W[:, :, ::-1, ::-1].reshape(G, FN // G, C // G, g.kh, g.kw)
         WfT = np.ascontiguousarray(Wf.transpose(0, 2, 1, 3, 4)).reshape(G, C // G, K)
         return dcrop, plan, WfT
@@ -246,27 +231,28 @@ class Convolution:
         chunks = self._chunks(N)
         step = chunks[0][1]
         dt = x.dtype
-        stacked = K1 >= _STACK_K
-        if stacked or g.junk:
-            dL = self._buffer("dL", (G, Fg, step * g.L), dt, g.key, zero=True)
+        stacked = self._stacked(K1, step)
+        if stacked:
+            dL = self._buffer("dL", (G, Fg, step * g.L), dt)
         corr = self._use_correlation(C)
         if corr:
             dcrop, cg, WfT = self._correlation(d4, C)
             qc = self._buffer("qc", cg.shape(step, FN), dt, cg.key, zero=True)
             ccol = self._buffer("ccol", (G, Fg * kk, step * cg.L), dt)
-            tmp = self._buffer("dxprod", (G, Cg, step * cg.L), dt)
+            tmp = (self._buffer("dxprod", (G, Cg, step * cg.L), dt)
+                   if self._stacked(Fg * kk, step) else None)
         else:
             WgT = self.W.reshape(G, Fg, K).transpose(0, 2, 1)
-            cb = max(1, min(Cg, _FOLD_BYTES // (kk * step * g.L * x.itemsize)))
+            cb = max(1, min(Cg, int(_FOLD_SHARE * col.nbytes) // (kk * step * g.L * x.itemsize)))
             dcol = self._buffer("dcol", (1, cb * kk, step * g.L), dt)
             qg = self._buffer("q", g.shape(step, C), dt)
         parts = []  # dW (and db) per chunk
 
         def samples(s0: int, s1: int) -> None:
             n = s1 - s0
-            if stacked or g.junk:  # dout into the column layout, zero in junk columns
+            if stacked:  # dout into the column layout
                 d = dL[:, :, : n * g.L].reshape(G, Fg, n, g.L)
-                g.widen(d4[s0:s1], d.reshape(FN, n, g.L).transpose(1, 0, 2))
+                d.reshape(FN, n, g.L).transpose(1, 0, 2)[...] = d4[s0:s1].reshape(n, FN, -1)
             else:  # dout is in that layout already, sample by sample
                 d = d4[s0:s1].reshape(n, G, Fg, g.L).transpose(1, 2, 0, 3)
             c = col[:, :, s0:s1]
@@ -281,7 +267,7 @@ class Convolution:
                 cg.fill(dcrop[s0:s1], qc[:n])  # padding stays zero
                 cc = ccol[:, :, : n * cg.L].reshape(G, Fg * kk, n, cg.L)
                 cg.unfold(qc[:n], cc.reshape(G, Fg, kk, n, cg.L).transpose(3, 0, 1, 2, 4))
-                self._product(WfT, cc, cg, dx[s0:s1], tmp)
+                self._product(WfT, cc, dx[s0:s1], tmp, step)
             else:  # col2im, a few channels at a time: their rows of dcol stay small
                 qn = qg[:n]
                 qn[...] = 0

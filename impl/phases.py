@@ -4,10 +4,8 @@ A stride-(sh, sw) window reads padded-input row ``y*sh + i*dh``. Split the padde
 into ``sh*sw`` phases (rows a, a+sh, ...; columns b, b+sw, ...) and that row becomes row
 ``y + (i*dh)//sh`` of phase ``((i*dh) % sh, (j*dw) % sw)``: inside its phase every kernel
 tap (i, j) is a stride-1 window at one fixed offset into the phase, stored as a flat row.
-The column matrix then takes one copy per tap, in runs of an output row (``ow``), or, with
-``wide`` rows, of all ``oh`` rows at once: each row is then ``Wq`` long, and its last
-``Wq - ow`` "junk" columns are cropped from the output and given zero gradients.
-With stride 1 there is a single phase: the zero-padded input itself.
+The column matrix then takes one copy per phase, for all of its taps at once, in contiguous
+runs of an output row. With stride 1 there is a single phase: the zero-padded input itself.
 """
 
 from __future__ import annotations
@@ -35,9 +33,9 @@ def _count(prog: tuple[int, int, int], k: int) -> int:
     return len(range(prog[0], k, prog[1]))
 
 
-def _rows(a: np.ndarray, oh: int, row: int) -> np.ndarray:
-    """View of ``a`` with its last axis split into (oh, row); never a copy."""
-    v = a.reshape(*a.shape[:-1], oh, row)
+def _rows(a: np.ndarray, oh: int, ow: int) -> np.ndarray:
+    """View of ``a`` with its last axis split into (oh, ow); never a copy."""
+    v = a.reshape(*a.shape[:-1], oh, ow)
     assert np.may_share_memory(v, a), "reshape copied: writes would be lost"
     return v
 
@@ -45,7 +43,7 @@ def _rows(a: np.ndarray, oh: int, row: int) -> np.ndarray:
 class Phases:
     """Where the taps of a convolution sit in the phase buffer ``(N, C, sh*sw, S)``."""
 
-    def __init__(self, in_hw, kernel, stride, dilation, pads, out_hw, wide: bool):
+    def __init__(self, in_hw, kernel, stride, dilation, pads, out_hw):
         self.H, self.W = in_hw
         self.kh, self.kw = kernel
         self.sh, self.sw = stride
@@ -55,9 +53,7 @@ class Phases:
         top, bottom, left, right = pads
         self.Hq = _ceil_div(self.H + top + bottom, self.sh)
         self.Wq = _ceil_div(self.W + left + right, self.sw)
-        self.row = self.Wq if wide else self.ow  # one output row in the column matrix
-        self.L = self.oh * self.row
-        self.junk = self.row > self.ow
+        self.L = self.oh * self.ow
         # The taps of one phase: rows i0, i0+pi, ..., columns j0, j0+pj, ..., at offsets
         # o0 + m*(ri*Wq) + n*rj; per phase (phase, (i0, pi, ri), (j0, pj, rj), o0).
         rows = [_progression(a, self.kh, self.dh, self.sh) for a in range(self.sh)]
@@ -68,8 +64,9 @@ class Phases:
         ]
         last = max(o0 + (_count(r, self.kh) - 1) * r[2] * self.Wq + (_count(c, self.kw) - 1) * c[2]
                    for _, r, c, o0 in self.tap_sets)
-        last += (self.oh - 1) * self.Wq + self.row
-        self.S = max(self.Hq * self.Wq, last)  # a wide row may read past the phase's end
+        last += (self.oh - 1) * self.Wq + self.ow
+        assert last <= self.Hq * self.Wq, "a window reaches past its phase"
+        self.S = self.Hq * self.Wq
         # per phase: (phase, its rows u0:u1 and columns v0:v1 that hold x, from x's row r0
         # and column c0 on, every sh-th row and sw-th column)
         self.parts = []
@@ -81,7 +78,7 @@ class Phases:
                 if u1 > u0 and v1 > v0:
                     self.parts.append((a * self.sw + b, u0, u1, v0, v1,
                                        a + self.sh * u0 - top, b + self.sw * v0 - left))
-        self.key = (self.H, self.W, kernel, stride, dilation, pads, out_hw, wide)
+        self.key = (self.H, self.W, kernel, stride, dilation, pads, out_hw)
 
     def shape(self, N: int, C: int) -> tuple[int, int, int, int]:
         """Shape of a phase buffer for N samples of C channels."""
@@ -108,13 +105,13 @@ class Phases:
 
     def _taps(self, buf: np.ndarray, cols: np.ndarray, writeable: bool = False):
         """Per phase: a view of its taps' window elements in ``buf`` and the matching view
-        of ``cols`` (N, G, C/G, kh*kw, L), both (N, G, C/G, taps down, taps across, oh, row).
+        of ``cols`` (N, G, C/G, kh*kw, L), both (N, G, C/G, taps down, taps across, oh, ow).
         """
         N, G, Cg = cols.shape[:3]
         c6 = cols.reshape(N, G, Cg, self.kh, self.kw, self.L)
         sn, sc, it = buf.strides[0], buf.strides[1], buf.itemsize
         for p, (i0, pi, ri), (j0, pj, rj), o0 in self.tap_sets:
-            dst = _rows(c6[:, :, :, i0::pi, j0::pj], self.oh, self.row)
+            dst = _rows(c6[:, :, :, i0::pi, j0::pj], self.oh, self.ow)
             src = as_strided(buf[:, :, p, o0:], dst.shape,
                              (sn, sc * Cg, sc, ri * self.Wq * it, rj * it, self.Wq * it, it),
                              writeable=writeable)
@@ -135,11 +132,3 @@ class Phases:
             for i in range(win.shape[3]):
                 for j in range(win.shape[4]):
                     win[:, :, :, i, j] += c[:, :, :, i, j]
-
-    def crop(self, wide: np.ndarray, out: np.ndarray) -> None:
-        """Output rows without their junk columns: ``wide`` (N, F, L) into ``out``."""
-        out[...] = _rows(wide, self.oh, self.row)[..., : self.ow]
-
-    def widen(self, dout: np.ndarray, wide: np.ndarray) -> None:
-        """``dout`` into the rows of ``wide`` (N, F, L); its junk columns are left as is."""
-        _rows(wide, self.oh, self.row)[..., : self.ow] = dout

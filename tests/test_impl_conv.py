@@ -174,19 +174,16 @@ def test_conv_kernel_message_names_sizes():
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("stacked", [False, True], ids=["per_sample", "stacked"])
-@pytest.mark.parametrize("wide", [False, True], ids=["narrow", "wide"])
 @pytest.mark.parametrize(("stride", "pad", "dilation", "groups"), [
     (1, 1, 1, 1), (2, 1, 1, 2), (1, 0, 2, 1), ((3, 2), (2, 0), (1, 2), 1)])
-def test_conv_every_layout_matches_torch(monkeypatch, dtype, stacked, wide, stride, pad,
-                                          dilation, groups):
-    """Each column layout (one product per sample or per chunk; rows of ow or of Wq
-    columns), over several chunks, with dx by col2im (one channel at a time) and, at
-    stride 1, by correlation."""
+def test_conv_every_layout_matches_torch(monkeypatch, dtype, stacked, stride, pad, dilation,
+                                          groups):
+    """Both column layouts (one product per sample, or one per chunk), over several
+    chunks, with dx by col2im (one channel at a time) and, at stride 1, by correlation."""
     import impl.conv as conv
 
     monkeypatch.setattr(conv, "_STACK_K", 1 if stacked else 10**9)
-    monkeypatch.setattr(conv, "_FOLD_BYTES", 1)
-    monkeypatch.setattr(conv, "FORCE_WIDE", wide)
+    monkeypatch.setattr(conv, "_FOLD_SHARE", 0)
     rng = np.random.default_rng(21)
     x = rng.standard_normal((20, 4, 11, 9)).astype(dtype)  # 20 samples: chunks of 2
     W = rng.standard_normal((6, 4 // groups, 3, 3)).astype(dtype)
@@ -194,9 +191,7 @@ def test_conv_every_layout_matches_torch(monkeypatch, dtype, stacked, wide, stri
     for path in ("col2im", "correlation"):
         monkeypatch.setattr(conv, "FORCE_DX_PATH", path)
         layer = check_conv(x, W, b, stride, pad, dilation, groups, rng)
-        g = layer.grid
         assert len(layer._chunks(20)) == 10
-        assert g.junk == (wide and g.Wq > g.ow)
         assert ("ccol" in layer._bufs) == (path == "correlation" and stride == 1)
 
 
