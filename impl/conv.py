@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._validate import (
@@ -16,9 +18,10 @@ from ._validate import (
 )
 from .phases import Phases
 
-# Samples are processed in chunks whose column block is at most about this many bytes
+# Backward processes samples in chunks whose column block is at most about this many bytes
 # (and at most 1/8 of the batch), so the temporaries of one chunk stay small next to the
-# column matrix.
+# column matrix. Forward, whose temporaries are smaller, takes halves of the batch: fewer,
+# larger products (2 threads: mnist f32 forward 1.5 -> 1.3 ms, c64 f64 12.1 -> 10.3 ms).
 _CHUNK_BYTES = 1 << 22
 
 # Where a column holds at least this many elements, a chunk's samples share one matrix
@@ -97,9 +100,12 @@ class Convolution:
         ow = conv_output_size(W, FW, self.stride[1], l, r, self.dilation[1], "width")
         return Phases((H, W), (FH, FW), self.stride, self.dilation, self.pads, (oh, ow))
 
-    def _chunks(self, N: int) -> list[tuple[int, int]]:
+    def _chunks(self, N: int, forward: bool = False) -> list[tuple[int, int]]:
         G, K, _, L = self.col.shape
-        step = max(1, min(_CHUNK_BYTES // (G * K * L * self.col.itemsize), N // 8))
+        if forward:
+            step = max(1, -(-N // 2))
+        else:
+            step = max(1, min(_CHUNK_BYTES // (G * K * L * self.col.itemsize), N // 8))
         return [(n, min(n + step, N)) for n in range(0, N, step)]
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype, key=None, zero=False):
@@ -133,14 +139,16 @@ class Convolution:
                  tmp: np.ndarray | None, step: int) -> None:
         """out (n, G*M, h, w) = Wm (G, M, K) times cols (G, K, n, h*w), sample by sample.
 
-        Stacked columns (one product for all n) land in ``tmp`` (G, M, >= n*h*w) first.
+        Stacked columns (one product for all n), or an out that is a strided view, go
+        through ``tmp`` (at least G*M*n*h*w elements).
         """
         G, K, n, L = cols.shape
         M = Wm.shape[1]
-        if self._stacked(K, step):
-            prod = tmp[:, :, : n * L].reshape(G, M, n, L)
-            _matmul(Wm, cols, prod, True)
-            out.reshape(n, G * M, L)[...] = prod.reshape(G * M, n, L).transpose(1, 0, 2)
+        stacked = self._stacked(K, step)
+        if stacked or not out.flags.c_contiguous:
+            prod = tmp.reshape(-1)[: G * M * n * L].reshape(G, M, n, L)
+            _matmul(Wm, cols, prod, stacked)
+            out[...] = prod.reshape(G * M, n, *out.shape[2:]).transpose(1, 0, 2, 3)
         else:
             _matmul(Wm, cols, out.reshape(n, G, M, L).transpose(1, 2, 0, 3), False)
 
@@ -161,11 +169,12 @@ class Convolution:
         self.col = col = self._buffer("col", (G, K1, N, g.L), x.dtype)
         self.x = x
         out = np.empty((N, FN, g.oh, g.ow), dtype=x.dtype)
-        chunks = self._chunks(N)
+        chunks = self._chunks(N, forward=True)
         step = chunks[0][1]
-        q = self._buffer("q", g.shape(step, C), x.dtype)  # padded input; dx's in backward
-        tmp = (self._buffer("prod", (G, FN // G, step * g.L), x.dtype)
-               if self._stacked(K1, step) else None)
+        # padded input and stacked products: temporaries, freed on return so that they
+        # do not add to backward's peak memory
+        q = np.empty(g.shape(step, C), x.dtype)
+        tmp = np.empty((G, FN // G, step * g.L), x.dtype) if self._stacked(K1, step) else None
 
         def samples(s0: int, s1: int) -> None:
             n = s1 - s0
@@ -183,38 +192,56 @@ class Convolution:
         return out[0] if self.unbatched else out
 
     def _use_correlation(self, C: int) -> bool:
-        """Whether dx is computed as a correlation of dout (stride 1 only).
+        """Whether dx is computed as correlations of dout (see _correlations).
 
-        Its column matrix has FN*FH*FW rows against the C*FH*FW of col2im's dcol, at the
-        same matrix-product cost, so it pays where FN <= C (measured, backward ms, 2 threads:
+        Their column matrices have FN*FH*FW rows against the C*FH*FW of col2im's dcol, at
+        the same matrix-product cost, but are filled by copies where col2im adds (slower
+        in NumPy), so they pay where FN <= C (measured, backward ms, 2 threads:
         (32,64,16,16) F=64 k3 p1 f32 13.4 -> 10.4, F=32 11.0 -> 6.5, F=96 15.0 -> 13.6
         but f64 a tie, F=128 17.8 -> 19.1; mnist (C=1, F=30) 4.9 -> 31).
         W must be finite: its products with dout's zero padding would be NaN otherwise.
         """
-        if self.stride != (1, 1) or not np.isfinite(self.W).all():
+        if not np.isfinite(self.W).all():
             return False
         if FORCE_DX_PATH is not None:
             return FORCE_DX_PATH == "correlation"
         return self.W.shape[0] <= C
 
-    def _correlation(self, d4: np.ndarray, C: int) -> tuple[np.ndarray, Phases, np.ndarray]:
-        """dx as a stride-1 convolution of dout with the flipped, channel-transposed W:
+    def _correlations(self, d4: np.ndarray, C: int) -> list[tuple]:
+        """dx as stride-1 convolutions of dout, one per phase of the input (impl.phases).
 
-        dx[c, y, x] = sum over f, i, j of dpad[f, y + d*i, x + d*j] * W[f, c, kh-1-i, kw-1-j],
-        dpad being dout padded by d*(k-1) - pad on each side (cropped where that is < 0).
-        Returns the cropped dout, its plan and the weights (G, C/G, FN/G*FH*FW).
+        In phase p, x's element (u, v) of the phase grid gets
+        sum over f and p's taps (i, j) of W[f, c, i, j] * dout[f, u - ri, v - rj],
+        (ri, rj) being the tap's offset: a correlation of dout, padded (or cropped), with
+        p's taps flipped. At stride 1 (one phase) that is dpad[f, y + d*i, x + d*j] times
+        W[f, c, kh-1-i, kw-1-j], dpad being dout padded by d*(k-1) - pad on each side.
+        Per part of x: (cropped dout, its plan, weights (G, C/G, FN/G*taps), part), with
+        None for the first three where no tap reaches that part (its gradient is 0).
         """
         g, G, FN = self.grid, self.groups, self.W.shape[0]
-        want = [d * (k - 1) - p for d, k, p in zip(
-            (g.dh, g.dh, g.dw, g.dw), (g.kh, g.kh, g.kw, g.kw), self.pads, strict=True)]
-        top, bottom, left, right = (max(0, -w) for w in want)
-        dcrop = d4[:, :, top : g.oh - bottom, left : g.ow - right]
-        K = FN // G * g.kh * g.kw
-        plan = Phases(dcrop.shape[2:], (g.kh, g.kw), (1, 1), (g.dh, g.dw),
-                      tuple(max(0, w) for w in want), (g.H, g.W))
-        Wf = self.W[:, :, ::-1, ::-1].reshape(G, FN // G, C // G, g.kh, g.kw)
-        WfT = np.ascontiguousarray(Wf.transpose(0, 2, 1, 3, 4)).reshape(G, C // G, K)
-        return dcrop, plan, WfT
+        taps = {p: (r, c) for p, r, c, _ in g.tap_sets}
+        plans = []
+        for part in g.parts:
+            p, u0, u1, v0, v1 = part[:5]
+            if p not in taps:
+                plans.append((None, None, None, part))
+                continue
+            (i0, pi, ri), (j0, pj, rj) = taps[p]
+            rows, cols = range(i0, g.kh, pi), range(j0, g.kw, pj)
+            r_first, c_first = i0 * g.dh // g.sh, j0 * g.dw // g.sw
+            pads = (r_first + (len(rows) - 1) * ri - u0, u1 - r_first - g.oh,
+                    c_first + (len(cols) - 1) * rj - v0, v1 - c_first - g.ow)
+            top, bottom, left, right = (max(0, -a) for a in pads)
+            dcrop = d4[:, :, top : g.oh - bottom, left : g.ow - right]
+            if 0 in dcrop.shape[2:]:
+                plans.append((None, None, None, part))
+                continue
+            plan = Phases(dcrop.shape[2:], (len(rows), len(cols)), (1, 1), (ri, rj),
+                          tuple(max(0, a) for a in pads), (u1 - u0, v1 - v0))
+            Wf = self.W[:, :, i0::pi, j0::pj][:, :, ::-1, ::-1]
+            Wf = Wf.reshape(G, FN // G, C // G, len(rows), len(cols)).transpose(0, 2, 1, 3, 4)
+            plans.append((dcrop, plan, np.ascontiguousarray(Wf).reshape(G, C // G, -1), part))
+        return plans
 
     def backward(self, dout):
         if self.x is None:
@@ -236,16 +263,16 @@ class Convolution:
             dL = self._buffer("dL", (G, Fg, step * g.L), dt)
         corr = self._use_correlation(C)
         if corr:
-            dcrop, cg, WfT = self._correlation(d4, C)
-            qc = self._buffer("qc", cg.shape(step, FN), dt, cg.key, zero=True)
-            ccol = self._buffer("ccol", (G, Fg * kk, step * cg.L), dt)
-            tmp = (self._buffer("dxprod", (G, Cg, step * cg.L), dt)
-                   if self._stacked(Fg * kk, step) else None)
+            plans = self._correlations(d4, C)
+            live = [(p, w) for _, p, w, _ in plans if p is not None]
+            qc = self._buffer("qc", (max(math.prod(p.shape(step, FN)) for p, _ in live),), dt)
+            ccol = self._buffer("ccol", (max(w.size // Cg * step * p.L for p, w in live),), dt)
+            tmp = self._buffer("dxprod", (max(C * step * p.L for p, _ in live),), dt)
         else:
             WgT = self.W.reshape(G, Fg, K).transpose(0, 2, 1)
             cb = max(1, min(Cg, int(_FOLD_SHARE * col.nbytes) // (kk * step * g.L * x.itemsize)))
             dcol = self._buffer("dcol", (1, cb * kk, step * g.L), dt)
-            qg = self._buffer("q", g.shape(step, C), dt)
+            qg = self._buffer("qg", g.shape(step, C), dt)
         parts = []  # dW (and db) per chunk
 
         def samples(s0: int, s1: int) -> None:
@@ -264,10 +291,18 @@ class Convolution:
                 parts.append(np.matmul(d.transpose(2, 0, 1, 3), c.transpose(2, 0, 3, 1))
                              .sum(axis=0))
             if corr:
-                cg.fill(dcrop[s0:s1], qc[:n])  # padding stays zero
-                cc = ccol[:, :, : n * cg.L].reshape(G, Fg * kk, n, cg.L)
-                cg.unfold(qc[:n], cc.reshape(G, Fg, kk, n, cg.L).transpose(3, 0, 1, 2, 4))
-                self._product(WfT, cc, dx[s0:s1], tmp, step)
+                for dcrop, cg, WfT, (_, u0, u1, v0, v1, r0, c0) in plans:
+                    part = dx[s0:s1, :, r0 :: g.sh, c0 :: g.sw][:, :, : u1 - u0, : v1 - v0]
+                    if cg is None:
+                        part[...] = 0
+                        continue
+                    q = qc[: math.prod(cg.shape(n, FN))].reshape(cg.shape(n, FN))
+                    q[...] = 0
+                    cg.fill(dcrop[s0:s1], q)
+                    K2 = WfT.shape[2]
+                    cc = ccol[: G * K2 * n * cg.L].reshape(G, K2, n, cg.L)
+                    cg.unfold(q, cc.reshape(G, Fg, K2 // Fg, n, cg.L).transpose(3, 0, 1, 2, 4))
+                    self._product(WfT, cc, part, tmp, step)
             else:  # col2im, a few channels at a time: their rows of dcol stay small
                 qn = qg[:n]
                 qn[...] = 0

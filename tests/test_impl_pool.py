@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 import torch
@@ -59,7 +61,7 @@ def disjoint(kernel, stride, dilation):
 @pytest.mark.parametrize("config", MAX_CONFIGS, ids=[str(i) for i in range(len(MAX_CONFIGS))])
 def test_maxpool_matches_torch(config, dtype, kind):
     kernel, stride, pad, dilation, ceil = config
-    rng = np.random.default_rng(abs(hash((str(config), kind, str(dtype)))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((str(config), kind, str(dtype))).encode()))
     x = make_x(kind, (2, 3, 9, 8), dtype, rng)
     x0 = x.copy()
     layer = Pooling(kernel[0], kernel[1], stride, pad, dilation, ceil)
@@ -124,7 +126,7 @@ AVG_CONFIGS = [
 @pytest.mark.parametrize("config", AVG_CONFIGS, ids=[str(i) for i in range(len(AVG_CONFIGS))])
 def test_avgpool_matches_torch(config, dtype):
     kernel, stride, pad, ceil, include, override = config
-    rng = np.random.default_rng(abs(hash((str(config), str(dtype)))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((str(config), str(dtype))).encode()))
     x = rng.standard_normal((2, 3, 9, 10)).astype(dtype)
     layer = AvgPooling(kernel[0], kernel[1], stride, pad, ceil, include, override)
     y = layer.forward(x)
