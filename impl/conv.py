@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ._validate import (
@@ -166,22 +164,19 @@ class Convolution:
         Wa = self._weights()
         K1 = Wa.shape[2]
         # im2col: per group, C/G*FH*FW rows (and a row of ones) of every sample's L columns
-        self.col = col = self._buffer("col", (G, K1, N, g.L), x.dtype)
+        # (kept: the elements that windows take from the padding stay zero)
+        self.col = col = self._buffer("col", (G, K1, N, g.L), x.dtype, g.key, zero=True)
         self.x = x
         out = np.empty((N, FN, g.oh, g.ow), dtype=x.dtype)
         chunks = self._chunks(N, forward=True)
         step = chunks[0][1]
-        # padded input and stacked products: temporaries, freed on return so that they
-        # do not add to backward's peak memory
-        q = np.empty(g.shape(step, C), x.dtype)
+        # stacked products: a temporary, freed on return (not part of backward's peak)
         tmp = np.empty((G, FN // G, step * g.L), x.dtype) if self._stacked(K1, step) else None
 
         def samples(s0: int, s1: int) -> None:
             n = s1 - s0
-            q[:n] = 0
-            g.fill(x4[s0:s1], q[:n])
             c = col[:, :, s0:s1]
-            g.unfold(q[:n], c[:, :K].reshape(G, C // G, g.kh * g.kw, n, g.L)
+            g.unfold(x4[s0:s1], c[:, :K].reshape(G, C // G, g.kh * g.kw, n, g.L)
                      .transpose(3, 0, 1, 2, 4))
             if self.b is not None:
                 c[:, K] = 1
@@ -265,8 +260,9 @@ class Convolution:
         if corr:
             plans = self._correlations(d4, C)
             live = [(p, w) for _, p, w, _ in plans if p is not None]
-            qc = self._buffer("qc", (max(math.prod(p.shape(step, FN)) for p, _ in live),), dt)
-            ccol = self._buffer("ccol", (max(w.size // Cg * step * p.L for p, w in live),), dt)
+            # per phase, columns of dout: kept, their padding stays zero
+            ccols = [self._buffer(f"ccol{k}", (G, w.shape[2], step, p.L), dt, p.key, zero=True)
+                     for k, (p, w) in enumerate(live)]
             tmp = self._buffer("dxprod", (max(C * step * p.L for p, _ in live),), dt)
         else:
             WgT = self.W.reshape(G, Fg, K).transpose(0, 2, 1)
@@ -291,17 +287,16 @@ class Convolution:
                 parts.append(np.matmul(d.transpose(2, 0, 1, 3), c.transpose(2, 0, 3, 1))
                              .sum(axis=0))
             if corr:
+                k = 0
                 for dcrop, cg, WfT, (_, u0, u1, v0, v1, r0, c0) in plans:
                     part = dx[s0:s1, :, r0 :: g.sh, c0 :: g.sw][:, :, : u1 - u0, : v1 - v0]
                     if cg is None:
                         part[...] = 0
                         continue
-                    q = qc[: math.prod(cg.shape(n, FN))].reshape(cg.shape(n, FN))
-                    q[...] = 0
-                    cg.fill(dcrop[s0:s1], q)
+                    cc, k = ccols[k][:, :, :n], k + 1
                     K2 = WfT.shape[2]
-                    cc = ccol[: G * K2 * n * cg.L].reshape(G, K2, n, cg.L)
-                    cg.unfold(q, cc.reshape(G, Fg, K2 // Fg, n, cg.L).transpose(3, 0, 1, 2, 4))
+                    cg.unfold(dcrop[s0:s1],
+                              cc.reshape(G, Fg, K2 // Fg, n, cg.L).transpose(3, 0, 1, 2, 4))
                     self._product(WfT, cc, part, tmp, step)
             else:  # col2im, a few channels at a time: their rows of dcol stay small
                 qn = qg[:n]

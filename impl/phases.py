@@ -91,14 +91,8 @@ class Phases:
         xs = x[:, :, r0 :: self.sh, c0 :: self.sw][:, :, : u1 - u0, : v1 - v0]
         return xs, img[:, :, u0:u1, v0:v1]
 
-    def fill(self, x: np.ndarray, buf: np.ndarray) -> None:
-        """Copy x into its places in ``buf``; the rest of ``buf`` (padding) is left as is."""
-        for part in self.parts:
-            xs, ph = self._x_and_phase(buf, x, part)
-            ph[...] = xs
-
     def gather(self, buf: np.ndarray, dx: np.ndarray) -> None:
-        """The inverse of :meth:`fill`: copy x's places in ``buf`` into ``dx``."""
+        """Copy x's places in the phase buffer ``buf`` into ``dx`` (dropping the padding)."""
         for part in self.parts:
             dxs, ph = self._x_and_phase(buf, dx, part)
             dxs[...] = ph
@@ -117,10 +111,30 @@ class Phases:
                              writeable=writeable)
             yield src, dst
 
-    def unfold(self, buf: np.ndarray, cols: np.ndarray) -> None:
-        """im2col: ``cols`` (N, G, C/G, kh*kw, L) gets every tap's window elements."""
-        for src, dst in self._taps(buf, cols):
-            np.copyto(dst, src)
+    @staticmethod
+    def _inside(i: int, d: int, s: int, pad: int, size: int, out: int) -> tuple[int, int, int]:
+        """Along one axis: the outputs y0:y1 whose tap i reads inside x, and x's index
+        that output y0 reads."""
+        y0 = min(out, max(0, _ceil_div(pad - i * d, s)))
+        y1 = max(y0, min(out, _ceil_div(size + pad - i * d, s)))
+        return y0, y1, y0 * s + i * d - pad
+
+    def unfold(self, x: np.ndarray, cols: np.ndarray) -> None:
+        """im2col straight from x: ``cols`` (N, G, C/G, kh*kw, L) gets, tap by tap, the
+        part of its windows inside x. Parts in the padding are not written: in a kept
+        buffer that started zeroed they stay zero."""
+        N, G, Cg = cols.shape[:3]
+        c6 = _rows(cols, self.oh, self.ow)
+        xg = x.reshape(N, G, Cg, self.H, self.W)
+        top, _, left, _ = self.pads
+        for i in range(self.kh):
+            y0, y1, r0 = self._inside(i, self.dh, self.sh, top, self.H, self.oh)
+            for j in range(self.kw):
+                x0, x1, c0 = self._inside(j, self.dw, self.sw, left, self.W, self.ow)
+                if y1 > y0 and x1 > x0:
+                    np.copyto(c6[:, :, :, i * self.kw + j, y0:y1, x0:x1],
+                              xg[:, :, :, r0 : r0 + (y1 - y0 - 1) * self.sh + 1 : self.sh,
+                                 c0 : c0 + (x1 - x0 - 1) * self.sw + 1 : self.sw])
 
     def fold(self, buf: np.ndarray, cols: np.ndarray) -> None:
         """col2im: add ``cols`` (N, G, C/G, kh*kw, L) into ``buf``; overlaps accumulate.
