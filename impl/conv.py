@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._threads import split
 from ._validate import (
     at_least,
     conv_output_size,
@@ -19,7 +20,11 @@ from .phases import Phases
 # Backward processes samples in chunks whose column block is at most about this many bytes
 # (and at most 1/8 of the batch), so the temporaries of one chunk stay small next to the
 # column matrix. Forward, whose temporaries are smaller, takes halves of the batch: fewer,
-# larger products (2 threads: mnist f32 forward 1.5 -> 1.3 ms, c64 f64 12.1 -> 10.3 ms).
+# larger products (2 threads: c64 f64 forward 12.1 -> 10.3 ms).
+#
+# Products too small for OpenBLAS to thread (it runs them on one thread whatever its
+# setting) are split sample-wise over Python threads (impl._threads), with their copies:
+# measured with 2 threads, cifar f32 forward 2.1 -> 1.2 ms.
 _CHUNK_BYTES = 1 << 22
 
 # Where a column holds at least this many elements, a chunk's samples share one matrix
@@ -100,7 +105,7 @@ class Convolution:
 
     def _chunks(self, N: int, forward: bool = False) -> list[tuple[int, int]]:
         G, K, _, L = self.col.shape
-        if forward:
+        if forward:  # (where products are stacked; else forward splits over threads)
             step = max(1, -(-N // 2))
         else:
             step = max(1, min(_CHUNK_BYTES // (G * K * L * self.col.itemsize), N // 8))
@@ -133,16 +138,16 @@ class Convolution:
         """Whether a chunk's samples share one product (columns of K rows, step samples)."""
         return K >= _STACK_K and step > 1
 
-    def _product(self, Wm: np.ndarray, cols: np.ndarray, out: np.ndarray,
-                 tmp: np.ndarray | None, step: int) -> None:
+    @staticmethod
+    def _product(Wm: np.ndarray, cols: np.ndarray, out: np.ndarray, tmp: np.ndarray | None,
+                 stacked: bool) -> None:
         """out (n, G*M, h, w) = Wm (G, M, K) times cols (G, K, n, h*w), sample by sample.
 
         Stacked columns (one product for all n), or an out that is a strided view, go
         through ``tmp`` (at least G*M*n*h*w elements).
         """
-        G, K, n, L = cols.shape
+        G, _, n, L = cols.shape
         M = Wm.shape[1]
-        stacked = self._stacked(K, step)
         if stacked or not out.flags.c_contiguous:
             prod = tmp.reshape(-1)[: G * M * n * L].reshape(G, M, n, L)
             _matmul(Wm, cols, prod, stacked)
@@ -169,9 +174,9 @@ class Convolution:
         self.x = x
         out = np.empty((N, FN, g.oh, g.ow), dtype=x.dtype)
         chunks = self._chunks(N, forward=True)
-        step = chunks[0][1]
+        stacked = self._stacked(K1, chunks[0][1])
         # stacked products: a temporary, freed on return (not part of backward's peak)
-        tmp = np.empty((G, FN // G, step * g.L), x.dtype) if self._stacked(K1, step) else None
+        tmp = np.empty((G, FN // G, chunks[0][1] * g.L), x.dtype) if stacked else None
 
         def samples(s0: int, s1: int) -> None:
             n = s1 - s0
@@ -180,10 +185,13 @@ class Convolution:
                      .transpose(3, 0, 1, 2, 4))
             if self.b is not None:
                 c[:, K] = 1
-            self._product(Wa, c, out[s0:s1], tmp, step)
+            self._product(Wa, c, out[s0:s1], tmp, stacked)
 
-        for n0, n1 in chunks:
-            samples(n0, n1)
+        if stacked:  # BLAS's threads share each product
+            for n0, n1 in chunks:
+                samples(n0, n1)
+        else:  # products too small for BLAS's threads: the samples are split over threads
+            split(samples, N, N * K1 * g.L)
         return out[0] if self.unbatched else out
 
     def _use_correlation(self, C: int) -> bool:
@@ -269,23 +277,33 @@ class Convolution:
             cb = max(1, min(Cg, int(_FOLD_SHARE * col.nbytes) // (kk * step * g.L * x.itemsize)))
             dcol = self._buffer("dcol", (1, cb * kk, step * g.L), dt)
             qg = self._buffer("qg", g.shape(step, C), dt)
-        parts = []  # dW (and db) per chunk
+        parts = {}  # dW (and db) per part of the batch, summed in a fixed order below
+        L = g.L
 
-        def samples(s0: int, s1: int) -> None:
+        def dout_cols(s0: int, s1: int) -> np.ndarray:
+            """dout of samples s0:s1 in the column layout (G, FN/G, n, L)."""
             n = s1 - s0
-            if stacked:  # dout into the column layout
-                d = dL[:, :, : n * g.L].reshape(G, Fg, n, g.L)
-                d.reshape(FN, n, g.L).transpose(1, 0, 2)[...] = d4[s0:s1].reshape(n, FN, -1)
-            else:  # dout is in that layout already, sample by sample
-                d = d4[s0:s1].reshape(n, G, Fg, g.L).transpose(1, 2, 0, 3)
-            c = col[:, :, s0:s1]
-            # dW, and db from the column matrix's row of ones
+            if not stacked:  # already so, sample by sample
+                return d4[s0:s1].reshape(n, G, Fg, L).transpose(1, 2, 0, 3)
+            d = dL[:, :, : n * L].reshape(G, Fg, n, L)
+            d.reshape(FN, n, L).transpose(1, 0, 2)[...] = d4[s0:s1].reshape(n, FN, L)
+            return d
+
+        def add_dW(s0: int, s1: int, d: np.ndarray) -> None:
+            """dW of samples s0:s1, and db from the column matrix's row of ones."""
+            n, c = s1 - s0, col[:, :, s0:s1]
             if stacked:
-                parts.append(np.matmul(d.reshape(G, Fg, n * g.L),
-                                       c.reshape(G, K1, n * g.L).transpose(0, 2, 1)))
+                parts[s0] = np.matmul(d.reshape(G, Fg, n * L),
+                                      c.reshape(G, K1, n * L).transpose(0, 2, 1))
             else:
-                parts.append(np.matmul(d.transpose(2, 0, 1, 3), c.transpose(2, 0, 3, 1))
-                             .sum(axis=0))
+                parts[s0] = np.matmul(d.transpose(2, 0, 1, 3), c.transpose(2, 0, 3, 1)).sum(0)
+
+        if not stacked:  # small products: the samples are split over threads (see forward)
+            split(lambda s0, s1: add_dW(s0, s1, dout_cols(s0, s1)), N, N * K1 * L)
+        for s0, s1 in chunks:
+            n, d = s1 - s0, dout_cols(s0, s1)
+            if stacked:
+                add_dW(s0, s1, d)
             if corr:
                 k = 0
                 for dcrop, cg, WfT, (_, u0, u1, v0, v1, r0, c0) in plans:
@@ -297,23 +315,25 @@ class Convolution:
                     K2 = WfT.shape[2]
                     cg.unfold(dcrop[s0:s1],
                               cc.reshape(G, Fg, K2 // Fg, n, cg.L).transpose(3, 0, 1, 2, 4))
-                    self._product(WfT, cc, part, tmp, step)
+                    self._product(WfT, cc, part, tmp, stacked and self._stacked(K2, step))
             else:  # col2im, a few channels at a time: their rows of dcol stay small
                 qn = qg[:n]
                 qn[...] = 0
                 for gi in range(G):
                     for c0 in range(0, Cg, cb):
                         c1 = min(Cg, c0 + cb)
-                        dc = dcol[:, : (c1 - c0) * kk, : n * g.L].reshape(1, -1, n, g.L)
-                        _matmul(WgT[gi : gi + 1, c0 * kk : c1 * kk], d[gi : gi + 1], dc,
-                                stacked)
+                        dc = dcol[:, : (c1 - c0) * kk, : n * L].reshape(1, -1, n, L)
+                        Wb, dg = WgT[gi : gi + 1, c0 * kk : c1 * kk], d[gi : gi + 1]
+                        if stacked:
+                            _matmul(Wb, dg, dc, True)
+                        else:
+                            split(lambda a, b, Wb=Wb, dg=dg, dc=dc: _matmul(
+                                Wb, dg[:, :, a:b], dc[:, :, a:b], False), n, dc.size)
                         g.fold(qn[:, gi * Cg + c0 : gi * Cg + c1],
-                               dc.reshape(1, c1 - c0, kk, n, g.L).transpose(3, 0, 1, 2, 4))
+                               dc.reshape(1, c1 - c0, kk, n, L).transpose(3, 0, 1, 2, 4))
                 g.gather(qn, dx[s0:s1])
 
-        for n0, n1 in chunks:
-            samples(n0, n1)
-        total = sum(parts)
+        total = sum(parts[s0] for s0 in sorted(parts))
         self.dW = np.ascontiguousarray(total[:, :, :K]).reshape(self.W.shape)
         self.db = None if self.b is None else total[:, :, -1].reshape(FN)
         return dx[0] if self.unbatched else dx

@@ -175,14 +175,20 @@ def test_conv_kernel_message_names_sizes():
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("stacked", [False, True], ids=["per_sample", "stacked"])
 @pytest.mark.parametrize(("stride", "pad", "dilation", "groups"), [
     (1, 1, 1, 1), (2, 1, 1, 2), (1, 0, 2, 1), ((3, 2), (2, 0), (1, 2), 1)])
-def test_conv_every_layout_matches_torch(monkeypatch, dtype, stacked, stride, pad, dilation,
-                                          groups):
+def test_conv_every_layout_matches_torch(monkeypatch, dtype, stacked, threads, stride, pad,
+                                          dilation, groups):
     """Both column layouts (one product per sample, or one per chunk), over several
-    chunks, with dx by col2im (one channel at a time) and by correlation."""
+    chunks, split over threads or not, with dx by col2im (one channel at a time) and by
+    correlation."""
+    import impl._threads
     import impl.conv as conv
+
+    monkeypatch.setattr(impl._threads, "THREADS", threads)
+    monkeypatch.setattr(impl._threads, "_MIN_PART", 1)  # split even these small chunks
 
     monkeypatch.setattr(conv, "_STACK_K", 1 if stacked else 10**9)
     monkeypatch.setattr(conv, "_FOLD_SHARE", 0)
