@@ -1,4 +1,13 @@
-"""Convolution layer (PyTorch ``conv2d`` semantics) built on im2col and matrix products."""
+"""Convolution layer (PyTorch ``conv2d`` semantics) built on im2col and matrix products.
+
+Forward copies every sample's windows into the column matrix ``col`` (G, C/G*kh*kw, N,
+oh*ow), tap by tap straight from x (impl.phases); with a bias it has one more row, of
+ones, so the product with [W | b] adds the bias and the dW product gives db.
+Backward: dW = dout @ colᵀ; dx either by col2im (dcol = Wᵀ @ dout, added back window by
+window) or, where there are no more filters than channels, as correlations of dout with
+the flipped W, one per phase of the stride (copies instead of adds: faster in NumPy).
+Work buffers are kept between calls; parts that windows take from the padding stay zero.
+"""
 
 from __future__ import annotations
 
@@ -38,9 +47,8 @@ _STACK_K = 128
 _FOLD_SHARE = 1 / 16
 
 # dx path for tests and measurements: None picks by the rule in _use_correlation,
-# "correlation" forces it wherever it applies (stride 1), "col2im" never uses it.
+# "correlation" forces it wherever W is finite, "col2im" never uses it.
 FORCE_DX_PATH: str | None = None
-
 
 
 def _matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray, stacked: bool) -> None:

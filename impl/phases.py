@@ -1,11 +1,16 @@
-"""The phase layout a convolution's column matrix is copied from, and folded back into.
+"""Where a convolution's kernel taps read their input: im2col from x, col2im into phases.
 
+im2col (:meth:`Phases.unfold`) copies, tap by tap, the part of the tap's windows that
+lies inside x straight into the column matrix; the rest is padding, zero in a kept buffer.
+
+col2im (:meth:`Phases.fold`) adds columns back into a padded buffer split into phases.
 A stride-(sh, sw) window reads padded-input row ``y*sh + i*dh``. Split the padded input
 into ``sh*sw`` phases (rows a, a+sh, ...; columns b, b+sw, ...) and that row becomes row
 ``y + (i*dh)//sh`` of phase ``((i*dh) % sh, (j*dw) % sw)``: inside its phase every kernel
-tap (i, j) is a stride-1 window at one fixed offset into the phase, stored as a flat row.
-The column matrix then takes one copy per phase, for all of its taps at once, in contiguous
-runs of an output row. With stride 1 there is a single phase: the zero-padded input itself.
+tap (i, j) is a stride-1 window at one fixed offset into the phase, stored as a flat row,
+so all the taps of a phase are one strided view. With stride 1 there is a single phase:
+the zero-padded input itself. The phases also split dx into the stride-1 correlations of
+Convolution's other dx path.
 """
 
 from __future__ import annotations
