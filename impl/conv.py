@@ -11,6 +11,8 @@ Work buffers are kept between calls; parts that windows take from the padding st
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._threads import split
@@ -26,15 +28,15 @@ from ._validate import (
 )
 from .phases import Phases
 
-# Backward processes samples in chunks whose column block is at most about this many bytes
-# (and at most 1/8 of the batch), so the temporaries of one chunk stay small next to the
-# column matrix. Forward, whose temporaries are smaller, takes halves of the batch: fewer,
-# larger products (2 threads: c64 f64 forward 12.1 -> 10.3 ms).
+# Backward computes dx chunk by chunk: as many samples at a time (at most half the batch)
+# as keep the chunk's buffers within this share of the column matrix and the output (the
+# memory goal's yardstick). Fewer, larger chunks pay (2 threads, mnist backward: 1/8 of
+# the batch 3.7 ms, 1/2 2.8 ms).
 #
 # Products too small for OpenBLAS to thread (it runs them on one thread whatever its
 # setting) are split sample-wise over Python threads (impl._threads), with their copies:
 # measured with 2 threads, cifar f32 forward 2.1 -> 1.2 ms.
-_CHUNK_BYTES = 1 << 22
+_CHUNK_SHARE = 1 / 4
 
 # Where a column holds at least this many elements, a chunk's samples share one matrix
 # product (their columns side by side) instead of one product each: fewer, larger
@@ -111,12 +113,11 @@ class Convolution:
         ow = conv_output_size(W, FW, self.stride[1], l, r, self.dilation[1], "width")
         return Phases((H, W), (FH, FW), self.stride, self.dilation, self.pads, (oh, ow))
 
-    def _chunks(self, N: int, forward: bool = False) -> list[tuple[int, int]]:
-        G, K, _, L = self.col.shape
-        if forward:  # (where products are stacked; else forward splits over threads)
-            step = max(1, -(-N // 2))
-        else:
-            step = max(1, min(_CHUNK_BYTES // (G * K * L * self.col.itemsize), N // 8))
+    def _chunks(self, N: int, per_sample: int) -> list[tuple[int, int]]:
+        """Sample ranges for backward, given the buffer elements one sample needs."""
+        out_size = N * self.W.shape[0] * self.col.shape[3]
+        room = int(_CHUNK_SHARE * (self.col.size + out_size)) // max(1, per_sample)
+        step = max(1, min(N // 2, room))
         return [(n, min(n + step, N)) for n in range(0, N, step)]
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype, key=None, zero=False):
@@ -181,10 +182,7 @@ class Convolution:
         self.col = col = self._buffer("col", (G, K1, N, g.L), x.dtype, g.key, zero=True)
         self.x = x
         out = np.empty((N, FN, g.oh, g.ow), dtype=x.dtype)
-        chunks = self._chunks(N, forward=True)
-        stacked = self._stacked(K1, chunks[0][1])
-        # stacked products: a temporary, freed on return (not part of backward's peak)
-        tmp = np.empty((G, FN // G, chunks[0][1] * g.L), x.dtype) if stacked else None
+        stacked = self._stacked(K1, N)
 
         def samples(s0: int, s1: int) -> None:
             n = s1 - s0
@@ -193,11 +191,12 @@ class Convolution:
                      .transpose(3, 0, 1, 2, 4))
             if self.b is not None:
                 c[:, K] = 1
+            # stacked, the product goes through a temporary, freed on return
+            tmp = np.empty((G, FN // G, n * g.L), x.dtype) if stacked else None
             self._product(Wa, c, out[s0:s1], tmp, stacked)
 
-        if stacked:  # BLAS's threads share each product
-            for n0, n1 in chunks:
-                samples(n0, n1)
+        if stacked:  # one product for the whole batch, on BLAS's threads
+            samples(0, N)
         else:  # products too small for BLAS's threads: the samples are split over threads
             split(samples, N, N * K1 * g.L)
         return out[0] if self.unbatched else out
@@ -254,6 +253,71 @@ class Convolution:
             plans.append((dcrop, plan, np.ascontiguousarray(Wf).reshape(G, C // G, -1), part))
         return plans
 
+    def _dx_by_correlation(self, d4: np.ndarray, dx: np.ndarray) -> None:
+        """dx, chunk by chunk, as correlations of dout (see _correlations)."""
+        g, G, FN = self.grid, self.groups, self.W.shape[0]
+        N, C, Fg, dt = dx.shape[0], dx.shape[1], FN // G, dx.dtype
+        plans = self._correlations(d4, C)
+        live = [(p, w) for _, p, w, _ in plans if p is not None]
+        chunks = self._chunks(N, sum(G * w.shape[2] * p.L + C * p.L for p, w in live))
+        step = chunks[0][1]
+        # per phase, columns of dout: kept, their padding stays zero
+        ccols = [self._buffer(f"ccol{k}", (G, w.shape[2], step, p.L), dt, p.key, zero=True)
+                 for k, (p, w) in enumerate(live)]
+        tmp = self._buffer("dxprod", (max([C * step * p.L for p, _ in live], default=0),), dt)
+        for s0, s1 in chunks:
+            n, k = s1 - s0, 0
+            for dcrop, cg, WfT, (_, u0, u1, v0, v1, r0, c0) in plans:
+                part = dx[s0:s1, :, r0 :: g.sh, c0 :: g.sw][:, :, : u1 - u0, : v1 - v0]
+                if cg is None:
+                    part[...] = 0
+                    continue
+                cc, k, K2 = ccols[k][:, :, :n], k + 1, WfT.shape[2]
+                cg.unfold(dcrop[s0:s1],
+                          cc.reshape(G, Fg, K2 // Fg, n, cg.L).transpose(3, 0, 1, 2, 4))
+                self._product(WfT, cc, part, tmp, self._stacked(K2, step))
+
+    def _dx_by_col2im(self, d4: np.ndarray, dx: np.ndarray) -> None:
+        """dx, chunk by chunk: dcol = Wᵀ @ dout added back window by window (col2im), a few
+        channels at a time so that their rows of dcol stay small."""
+        g, G, FN = self.grid, self.groups, self.W.shape[0]
+        (N, C), L, dt = dx.shape[:2], g.L, dx.dtype
+        Fg, Cg, kk = FN // G, C // G, g.kh * g.kw
+        per_sample = kk * L + math.prod(g.shape(1, C))
+        if self._stacked(self.col.shape[1], 2):
+            per_sample += FN * L
+        chunks = self._chunks(N, per_sample)
+        step = chunks[0][1]
+        stacked = self._stacked(self.col.shape[1], step)
+        WgT = self.W.reshape(G, Fg, Cg * kk).transpose(0, 2, 1)
+        cb = max(1, min(Cg, int(_FOLD_SHARE * self.col.nbytes) // (kk * step * L * dx.itemsize)))
+        dcol = self._buffer("dcol", (1, cb * kk, step * L), dt)
+        qg = self._buffer("qg", g.shape(step, C), dt)
+        if stacked:
+            dL = self._buffer("dL", (G, Fg, step * L), dt)
+        for s0, s1 in chunks:
+            n = s1 - s0
+            if stacked:  # dout in the column layout (G, FN/G, n, L)
+                d = dL[:, :, : n * L].reshape(G, Fg, n, L)
+                d.reshape(FN, n, L).transpose(1, 0, 2)[...] = d4[s0:s1].reshape(n, FN, L)
+            else:  # already so, sample by sample
+                d = d4[s0:s1].reshape(n, G, Fg, L).transpose(1, 2, 0, 3)
+            qn = qg[:n]
+            qn[...] = 0
+            for gi in range(G):
+                for c0 in range(0, Cg, cb):
+                    c1 = min(Cg, c0 + cb)
+                    dc = dcol[:, : (c1 - c0) * kk, : n * L].reshape(1, -1, n, L)
+                    Wb, dg = WgT[gi : gi + 1, c0 * kk : c1 * kk], d[gi : gi + 1]
+                    if stacked:
+                        _matmul(Wb, dg, dc, True)
+                    else:  # small products, split over threads (see forward)
+                        split(lambda a, b, Wb=Wb, dg=dg, dc=dc: _matmul(
+                            Wb, dg[:, :, a:b], dc[:, :, a:b], False), n, dc.size)
+                    g.fold(qn[:, gi * Cg + c0 : gi * Cg + c1],
+                           dc.reshape(1, c1 - c0, kk, n, L).transpose(3, 0, 1, 2, 4))
+            g.gather(qn, dx[s0:s1])
+
     def backward(self, dout):
         if self.x is None:
             raise ValueError("backward called before forward (x is None)")
@@ -265,83 +329,29 @@ class Convolution:
         FN, Cg, kk = self.W.shape[0], C // G, g.kh * g.kw
         Fg, K, K1 = FN // G, Cg * kk, col.shape[1]
         shape_is(d4, (N, FN, g.oh, g.ow), "dout")
-        dx = np.empty((N, C, g.H, g.W), dtype=x.dtype)
-        chunks = self._chunks(N)
-        step = chunks[0][1]
-        dt = x.dtype
-        stacked = self._stacked(K1, step)
-        if stacked:
-            dL = self._buffer("dL", (G, Fg, step * g.L), dt)
-        corr = self._use_correlation(C)
-        if corr:
-            plans = self._correlations(d4, C)
-            live = [(p, w) for _, p, w, _ in plans if p is not None]
-            # per phase, columns of dout: kept, their padding stays zero
-            ccols = [self._buffer(f"ccol{k}", (G, w.shape[2], step, p.L), dt, p.key, zero=True)
-                     for k, (p, w) in enumerate(live)]
-            tmp = self._buffer("dxprod", (max(C * step * p.L for p, _ in live),), dt)
+        L, dt = g.L, x.dtype
+
+        # dW, and db from the column matrix's row of ones
+        if self._stacked(K1, N):  # one product: dout (as columns) times colᵀ
+            dL = np.empty((G, Fg, N * L), dt)
+            dL.reshape(FN, N, L).transpose(1, 0, 2)[...] = d4.reshape(N, FN, L)
+            total = np.matmul(dL, col.reshape(G, K1, N * L).transpose(0, 2, 1))
+            del dL
+        else:  # one product per sample, the samples split over threads (see forward)
+            parts = {}
+
+            def add_dW(s0: int, s1: int) -> None:
+                d = d4[s0:s1].reshape(s1 - s0, G, Fg, L)
+                parts[s0] = np.matmul(d, col[:, :, s0:s1].transpose(2, 0, 3, 1)).sum(axis=0)
+
+            split(add_dW, N, N * K1 * L)
+            total = sum(parts[s0] for s0 in sorted(parts))  # in a fixed order
+
+        dx = np.empty((N, C, g.H, g.W), dtype=dt)
+        if self._use_correlation(C):
+            self._dx_by_correlation(d4, dx)
         else:
-            WgT = self.W.reshape(G, Fg, K).transpose(0, 2, 1)
-            cb = max(1, min(Cg, int(_FOLD_SHARE * col.nbytes) // (kk * step * g.L * x.itemsize)))
-            dcol = self._buffer("dcol", (1, cb * kk, step * g.L), dt)
-            qg = self._buffer("qg", g.shape(step, C), dt)
-        parts = {}  # dW (and db) per part of the batch, summed in a fixed order below
-        L = g.L
-
-        def dout_cols(s0: int, s1: int) -> np.ndarray:
-            """dout of samples s0:s1 in the column layout (G, FN/G, n, L)."""
-            n = s1 - s0
-            if not stacked:  # already so, sample by sample
-                return d4[s0:s1].reshape(n, G, Fg, L).transpose(1, 2, 0, 3)
-            d = dL[:, :, : n * L].reshape(G, Fg, n, L)
-            d.reshape(FN, n, L).transpose(1, 0, 2)[...] = d4[s0:s1].reshape(n, FN, L)
-            return d
-
-        def add_dW(s0: int, s1: int, d: np.ndarray) -> None:
-            """dW of samples s0:s1, and db from the column matrix's row of ones."""
-            n, c = s1 - s0, col[:, :, s0:s1]
-            if stacked:
-                parts[s0] = np.matmul(d.reshape(G, Fg, n * L),
-                                      c.reshape(G, K1, n * L).transpose(0, 2, 1))
-            else:
-                parts[s0] = np.matmul(d.transpose(2, 0, 1, 3), c.transpose(2, 0, 3, 1)).sum(0)
-
-        if not stacked:  # small products: the samples are split over threads (see forward)
-            split(lambda s0, s1: add_dW(s0, s1, dout_cols(s0, s1)), N, N * K1 * L)
-        for s0, s1 in chunks:
-            n, d = s1 - s0, dout_cols(s0, s1)
-            if stacked:
-                add_dW(s0, s1, d)
-            if corr:
-                k = 0
-                for dcrop, cg, WfT, (_, u0, u1, v0, v1, r0, c0) in plans:
-                    part = dx[s0:s1, :, r0 :: g.sh, c0 :: g.sw][:, :, : u1 - u0, : v1 - v0]
-                    if cg is None:
-                        part[...] = 0
-                        continue
-                    cc, k = ccols[k][:, :, :n], k + 1
-                    K2 = WfT.shape[2]
-                    cg.unfold(dcrop[s0:s1],
-                              cc.reshape(G, Fg, K2 // Fg, n, cg.L).transpose(3, 0, 1, 2, 4))
-                    self._product(WfT, cc, part, tmp, stacked and self._stacked(K2, step))
-            else:  # col2im, a few channels at a time: their rows of dcol stay small
-                qn = qg[:n]
-                qn[...] = 0
-                for gi in range(G):
-                    for c0 in range(0, Cg, cb):
-                        c1 = min(Cg, c0 + cb)
-                        dc = dcol[:, : (c1 - c0) * kk, : n * L].reshape(1, -1, n, L)
-                        Wb, dg = WgT[gi : gi + 1, c0 * kk : c1 * kk], d[gi : gi + 1]
-                        if stacked:
-                            _matmul(Wb, dg, dc, True)
-                        else:
-                            split(lambda a, b, Wb=Wb, dg=dg, dc=dc: _matmul(
-                                Wb, dg[:, :, a:b], dc[:, :, a:b], False), n, dc.size)
-                        g.fold(qn[:, gi * Cg + c0 : gi * Cg + c1],
-                               dc.reshape(1, c1 - c0, kk, n, L).transpose(3, 0, 1, 2, 4))
-                g.gather(qn, dx[s0:s1])
-
-        total = sum(parts[s0] for s0 in sorted(parts))
+            self._dx_by_col2im(d4, dx)
         self.dW = np.ascontiguousarray(total[:, :, :K]).reshape(self.W.shape)
         self.db = None if self.b is None else total[:, :, -1].reshape(FN)
         return dx[0] if self.unbatched else dx

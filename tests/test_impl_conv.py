@@ -189,6 +189,8 @@ def test_conv_every_layout_matches_torch(monkeypatch, dtype, stacked, threads, s
 
     monkeypatch.setattr(impl._threads, "THREADS", threads)
     monkeypatch.setattr(impl._threads, "_MIN_PART", 1)  # split even these small chunks
+    monkeypatch.setattr(conv.Convolution, "_chunks",  # chunks of 2 samples
+                        lambda self, N, per_sample: [(n, min(n + 2, N)) for n in range(0, N, 2)])
 
     monkeypatch.setattr(conv, "_STACK_K", 1 if stacked else 10**9)
     monkeypatch.setattr(conv, "_FOLD_SHARE", 0)
@@ -199,7 +201,6 @@ def test_conv_every_layout_matches_torch(monkeypatch, dtype, stacked, threads, s
     for path in ("col2im", "correlation"):
         monkeypatch.setattr(conv, "FORCE_DX_PATH", path)
         layer = check_conv(x, W, b, stride, pad, dilation, groups, rng)
-        assert len(layer._chunks(20)) == 10
         assert any(k.startswith("ccol") for k in layer._bufs) == (path == "correlation")
 
 
@@ -256,3 +257,13 @@ def test_conv_kept_buffers_do_not_leak_between_calls(monkeypatch, path, stride, 
     assert np.array_equal(used.forward(x2), y2)
     assert np.array_equal(used.backward(dout), fresh.backward(dout))
     assert np.array_equal(used.dW, fresh.dW) and np.array_equal(used.db, fresh.db)
+
+
+@pytest.mark.parametrize("N", [1, 2, 7, 20])
+@pytest.mark.parametrize("per_sample", [1, 10**3, 10**9])
+def test_conv_backward_chunks_cover_the_batch_in_order(N, per_sample):
+    layer = Convolution(np.ones((4, 3, 3, 3)), np.zeros(4), 1, 1)
+    layer.forward(np.ones((N, 3, 8, 8)))
+    chunks = layer._chunks(N, per_sample)
+    assert [s for c in chunks for s in range(*c)] == list(range(N))
+    assert max(s1 - s0 for s0, s1 in chunks) <= max(1, N // 2)
