@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from ._threads import split
+from ._threads import blas_single, split
 from ._validate import (
     at_least,
     conv_output_size,
@@ -28,20 +28,22 @@ from ._validate import (
 )
 from .phases import Phases
 
+# Threads: every step is split sample-wise over impl's threads (impl._threads), with BLAS
+# on one thread per call. OpenBLAS runs small products on one thread whatever its setting,
+# and after a large one its workers spin on, slowing the next step (2 threads: cifar f32
+# forward 2.1 -> 1.2 ms, C=64 f32 forward 5.3 -> 3.7 ms).
+#
 # Backward computes dx chunk by chunk: as many samples at a time (at most half the batch)
 # as keep the chunk's buffers within this share of the column matrix and the output (the
 # memory goal's yardstick). Fewer, larger chunks pay (2 threads, mnist backward: 1/8 of
 # the batch 3.7 ms, 1/2 2.8 ms).
-#
-# Products too small for OpenBLAS to thread (it runs them on one thread whatever its
-# setting) are split sample-wise over Python threads (impl._threads), with their copies:
-# measured with 2 threads, cifar f32 forward 2.1 -> 1.2 ms.
 _CHUNK_SHARE = 1 / 4
 
-# Where a column holds at least this many elements, a chunk's samples share one matrix
-# product (their columns side by side) instead of one product each: fewer, larger
-# products run nearer BLAS's peak (C=64 3x3 f32: 2.9 ms against 4.0 for 32 samples), at
-# the price of a transposed copy of the product, small next to it only for such columns.
+# Where a column holds at least this many elements, the samples of a thread's part share
+# one matrix product (their columns side by side) instead of one product each: fewer,
+# larger products run nearer BLAS's peak (C=64 3x3 f32: 2.9 ms against 4.0 for 32
+# samples), at the price of a transposed copy of the product, small next to it only for
+# such columns.
 _STACK_K = 128
 
 # col2im computes dx's columns for as many channels at a time as fit in this share of the
@@ -182,7 +184,6 @@ class Convolution:
         self.col = col = self._buffer("col", (G, K1, N, g.L), x.dtype, g.key, zero=True)
         self.x = x
         out = np.empty((N, FN, g.oh, g.ow), dtype=x.dtype)
-        stacked = self._stacked(K1, N)
 
         def samples(s0: int, s1: int) -> None:
             n = s1 - s0
@@ -191,13 +192,11 @@ class Convolution:
                      .transpose(3, 0, 1, 2, 4))
             if self.b is not None:
                 c[:, K] = 1
-            # stacked, the product goes through a temporary, freed on return
+            stacked = self._stacked(K1, n)  # then the product goes through a temporary
             tmp = np.empty((G, FN // G, n * g.L), x.dtype) if stacked else None
             self._product(Wa, c, out[s0:s1], tmp, stacked)
 
-        if stacked:  # one product for the whole batch, on BLAS's threads
-            samples(0, N)
-        else:  # products too small for BLAS's threads: the samples are split over threads
+        with blas_single():
             split(samples, N, N * K1 * g.L)
         return out[0] if self.unbatched else out
 
@@ -265,58 +264,65 @@ class Convolution:
         ccols = [self._buffer(f"ccol{k}", (G, w.shape[2], step, p.L), dt, p.key, zero=True)
                  for k, (p, w) in enumerate(live)]
         tmp = self._buffer("dxprod", (max([C * step * p.L for p, _ in live], default=0),), dt)
-        for s0, s1 in chunks:
-            n, k = s1 - s0, 0
-            for dcrop, cg, WfT, (_, u0, u1, v0, v1, r0, c0) in plans:
-                part = dx[s0:s1, :, r0 :: g.sh, c0 :: g.sw][:, :, : u1 - u0, : v1 - v0]
-                if cg is None:
-                    part[...] = 0
-                    continue
-                cc, k, K2 = ccols[k][:, :, :n], k + 1, WfT.shape[2]
+        work = list(enumerate(plan for plan in plans if plan[1] is not None))
+        zero = [plan for plan in plans if plan[1] is None]
+
+        def part(s0: int, s1: int, i0: int) -> None:
+            """Samples s0:s1, rows i0:i0+n of the chunk's buffers."""
+            n = s1 - s0
+            for k, (dcrop, cg, WfT, (_, u0, u1, v0, v1, r0, c0)) in work:
+                out = dx[s0:s1, :, r0 :: g.sh, c0 :: g.sw][:, :, : u1 - u0, : v1 - v0]
+                cc, K2 = ccols[k][:, :, i0 : i0 + n], WfT.shape[2]
                 cg.unfold(dcrop[s0:s1],
                           cc.reshape(G, Fg, K2 // Fg, n, cg.L).transpose(3, 0, 1, 2, 4))
-                self._product(WfT, cc, part, tmp, self._stacked(K2, step))
+                self._product(WfT, cc, out, tmp[i0 * C * cg.L :], self._stacked(K2, n))
+
+        for *_, (_, u0, u1, v0, v1, r0, c0) in zero:  # no tap reaches these
+            dx[:, :, r0 :: g.sh, c0 :: g.sw][:, :, : u1 - u0, : v1 - v0] = 0
+        per_sample = sum(c[:, :, 0].size for c in ccols)  # column elements
+        for s0, s1 in chunks:
+            split(lambda a, b, s0=s0: part(s0 + a, s0 + b, a), s1 - s0, (s1 - s0) * per_sample)
 
     def _dx_by_col2im(self, d4: np.ndarray, dx: np.ndarray) -> None:
         """dx, chunk by chunk: dcol = Wᵀ @ dout added back window by window (col2im), a few
         channels at a time so that their rows of dcol stay small."""
         g, G, FN = self.grid, self.groups, self.W.shape[0]
         (N, C), L, dt = dx.shape[:2], g.L, dx.dtype
-        Fg, Cg, kk = FN // G, C // G, g.kh * g.kw
+        Fg, Cg, kk, K1 = FN // G, C // G, g.kh * g.kw, self.col.shape[1]
         per_sample = kk * L + math.prod(g.shape(1, C))
-        if self._stacked(self.col.shape[1], 2):
+        if self._stacked(K1, 2):
             per_sample += FN * L
         chunks = self._chunks(N, per_sample)
         step = chunks[0][1]
-        stacked = self._stacked(self.col.shape[1], step)
         WgT = self.W.reshape(G, Fg, Cg * kk).transpose(0, 2, 1)
         cb = max(1, min(Cg, int(_FOLD_SHARE * self.col.nbytes) // (kk * step * L * dx.itemsize)))
         dcol = self._buffer("dcol", (1, cb * kk, step * L), dt)
         qg = self._buffer("qg", g.shape(step, C), dt)
-        if stacked:
+        if self._stacked(K1, 2):
             dL = self._buffer("dL", (G, Fg, step * L), dt)
-        for s0, s1 in chunks:
+
+        def part(s0: int, s1: int, i0: int) -> None:
+            """Samples s0:s1, rows i0:i0+n of the chunk's buffers."""
             n = s1 - s0
+            stacked = self._stacked(K1, n)
             if stacked:  # dout in the column layout (G, FN/G, n, L)
-                d = dL[:, :, : n * L].reshape(G, Fg, n, L)
+                d = dL[:, :, i0 * L : (i0 + n) * L].reshape(G, Fg, n, L)
                 d.reshape(FN, n, L).transpose(1, 0, 2)[...] = d4[s0:s1].reshape(n, FN, L)
             else:  # already so, sample by sample
                 d = d4[s0:s1].reshape(n, G, Fg, L).transpose(1, 2, 0, 3)
-            qn = qg[:n]
+            qn = qg[i0 : i0 + n]
             qn[...] = 0
             for gi in range(G):
                 for c0 in range(0, Cg, cb):
                     c1 = min(Cg, c0 + cb)
-                    dc = dcol[:, : (c1 - c0) * kk, : n * L].reshape(1, -1, n, L)
-                    Wb, dg = WgT[gi : gi + 1, c0 * kk : c1 * kk], d[gi : gi + 1]
-                    if stacked:
-                        _matmul(Wb, dg, dc, True)
-                    else:  # small products, split over threads (see forward)
-                        split(lambda a, b, Wb=Wb, dg=dg, dc=dc: _matmul(
-                            Wb, dg[:, :, a:b], dc[:, :, a:b], False), n, dc.size)
+                    dc = dcol[:, : (c1 - c0) * kk, i0 * L : (i0 + n) * L].reshape(1, -1, n, L)
+                    _matmul(WgT[gi : gi + 1, c0 * kk : c1 * kk], d[gi : gi + 1], dc, stacked)
                     g.fold(qn[:, gi * Cg + c0 : gi * Cg + c1],
                            dc.reshape(1, c1 - c0, kk, n, L).transpose(3, 0, 1, 2, 4))
             g.gather(qn, dx[s0:s1])
+
+        for s0, s1 in chunks:
+            split(lambda a, b, s0=s0: part(s0 + a, s0 + b, a), s1 - s0, (s1 - s0) * kk * L * C)
 
     def backward(self, dout):
         if self.x is None:
@@ -331,27 +337,28 @@ class Convolution:
         shape_is(d4, (N, FN, g.oh, g.ow), "dout")
         L, dt = g.L, x.dtype
 
-        # dW, and db from the column matrix's row of ones
-        if self._stacked(K1, N):  # one product: dout (as columns) times colᵀ
-            dL = np.empty((G, Fg, N * L), dt)
-            dL.reshape(FN, N, L).transpose(1, 0, 2)[...] = d4.reshape(N, FN, L)
-            total = np.matmul(dL, col.reshape(G, K1, N * L).transpose(0, 2, 1))
-            del dL
-        else:  # one product per sample, the samples split over threads (see forward)
-            parts = {}
+        # dW, and db from the column matrix's row of ones: per part of the batch (a product
+        # for each sample, or one for the part), summed in a fixed order
+        parts = {}
 
-            def add_dW(s0: int, s1: int) -> None:
-                d = d4[s0:s1].reshape(s1 - s0, G, Fg, L)
-                parts[s0] = np.matmul(d, col[:, :, s0:s1].transpose(2, 0, 3, 1)).sum(axis=0)
-
-            split(add_dW, N, N * K1 * L)
-            total = sum(parts[s0] for s0 in sorted(parts))  # in a fixed order
+        def add_dW(s0: int, s1: int) -> None:
+            n, c = s1 - s0, col[:, :, s0:s1]
+            if self._stacked(K1, n):  # dout as columns, times colᵀ
+                d = np.empty((G, Fg, n * L), dt)
+                d.reshape(FN, n, L).transpose(1, 0, 2)[...] = d4[s0:s1].reshape(n, FN, L)
+                parts[s0] = np.matmul(d, c.reshape(G, K1, n * L).transpose(0, 2, 1))
+            else:
+                d = d4[s0:s1].reshape(n, G, Fg, L)
+                parts[s0] = np.matmul(d, c.transpose(2, 0, 3, 1)).sum(axis=0)
 
         dx = np.empty((N, C, g.H, g.W), dtype=dt)
-        if self._use_correlation(C):
-            self._dx_by_correlation(d4, dx)
-        else:
-            self._dx_by_col2im(d4, dx)
+        with blas_single():
+            split(add_dW, N, N * K1 * L)
+            if self._use_correlation(C):
+                self._dx_by_correlation(d4, dx)
+            else:
+                self._dx_by_col2im(d4, dx)
+        total = sum(parts[s0] for s0 in sorted(parts))
         self.dW = np.ascontiguousarray(total[:, :, :K]).reshape(self.W.shape)
         self.db = None if self.b is None else total[:, :, -1].reshape(FN)
         return dx[0] if self.unbatched else dx

@@ -187,3 +187,28 @@ def test_relu_split_over_threads_is_bit_identical_to_torch(dtype, monkeypatch) -
     ints = np.int32 if dtype == np.float32 else np.int64
     assert np.array_equal(out.view(ints), yt.detach().numpy().view(ints)), "forward bits differ"
     assert np.array_equal(dx.view(ints), gt.numpy().view(ints)), "gradient bits differ"
+
+
+@pytest.mark.parametrize(("omp", "want"), [(None, None), ("1", 1), ("64", None), ("x", None)])
+def test_impl_thread_budget_follows_omp_num_threads(monkeypatch, omp, want):
+    import impl._threads as threads
+
+    cores = min(4, threads._cores())
+    if omp is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", omp)
+    assert threads._budget() == (cores if want is None else want)
+
+
+def test_impl_blas_single_limits_blas_and_restores_it(monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import impl._threads as threads
+
+    monkeypatch.setattr(threads, "THREADS", 2)
+    with threadpool_limits(2, user_api="blas"):
+        with threads.blas_single():
+            inside = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+        after = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    assert inside == {1} and after == {2}
