@@ -102,9 +102,10 @@ class Phases:
             dxs, ph = self._x_and_phase(buf, dx, part)
             dxs[...] = ph
 
-    def _taps(self, buf: np.ndarray, cols: np.ndarray, writeable: bool = False):
-        """Per phase: a view of its taps' window elements in ``buf`` and the matching view
-        of ``cols`` (N, G, C/G, kh*kw, L), both (N, G, C/G, taps down, taps across, oh, ow).
+    def _taps(self, buf: np.ndarray, cols: np.ndarray):
+        """Per phase: a writeable view of its taps' window elements in ``buf`` and the
+        matching view of ``cols`` (N, G, C/G, kh*kw, L), both shaped
+        (N, G, C/G, taps down, taps across, oh, ow).
         """
         N, G, Cg = cols.shape[:3]
         c6 = cols.reshape(N, G, Cg, self.kh, self.kw, self.L)
@@ -113,7 +114,7 @@ class Phases:
             dst = _rows(c6[:, :, :, i0::pi, j0::pj], self.oh, self.ow)
             src = as_strided(buf[:, :, p, o0:], dst.shape,
                              (sn, sc * Cg, sc, ri * self.Wq * it, rj * it, self.Wq * it, it),
-                             writeable=writeable)
+                             writeable=True)
             yield src, dst
 
     @staticmethod
@@ -147,7 +148,7 @@ class Phases:
         One add per tap: the windows of a phase's taps overlap, and an add into a view that
         overlaps itself would keep one of the sums, not all of them.
         """
-        for win, c in self._taps(buf, cols, writeable=True):
+        for win, c in self._taps(buf, cols):
             for i in range(win.shape[3]):
                 for j in range(win.shape[4]):
                     win[:, :, :, i, j] += c[:, :, :, i, j]
