@@ -67,6 +67,14 @@ def _matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray, stacked: bool) -> Non
         np.matmul(A, B.transpose(2, 0, 1, 3), out=out.transpose(2, 0, 1, 3))
 
 
+def _as_columns(dout: np.ndarray, buf: np.ndarray, G: int) -> np.ndarray:
+    """dout (n, FN, oh, ow) copied into ``buf`` in the column layout (G, FN/G, n, oh*ow)."""
+    n, FN = dout.shape[:2]
+    d = buf[: FN * n * dout[0, 0].size].reshape(G, FN // G, n, -1)
+    d.reshape(FN, n, -1).transpose(1, 0, 2)[...] = dout.reshape(n, FN, -1)
+    return d
+
+
 def _conv_padding(pad, kernel, stride, dilation) -> tuple[int, int, int, int]:
     if isinstance(pad, str):
         if pad == "valid":
@@ -290,7 +298,8 @@ class Convolution:
         (N, C), L, dt = dx.shape[:2], g.L, dx.dtype
         Fg, Cg, kk, K1 = FN // G, C // G, g.kh * g.kw, self.col.shape[1]
         per_sample = kk * L + math.prod(g.shape(1, C))
-        if self._stacked(K1, 2):
+        may_stack = self._stacked(K1, 2)
+        if may_stack:
             per_sample += FN * L
         chunks = self._chunks(N, per_sample)
         step = chunks[0][1]
@@ -298,16 +307,15 @@ class Convolution:
         cb = max(1, min(Cg, int(_FOLD_SHARE * self.col.nbytes) // (kk * step * L * dx.itemsize)))
         dcol = self._buffer("dcol", (1, cb * kk, step * L), dt)
         qg = self._buffer("qg", g.shape(step, C), dt)
-        if self._stacked(K1, 2):
-            dL = self._buffer("dL", (G, Fg, step * L), dt)
+        if may_stack:
+            dL = self._buffer("dL", (step * FN * L,), dt)
 
         def part(s0: int, s1: int, i0: int) -> None:
             """Samples s0:s1, rows i0:i0+n of the chunk's buffers."""
             n = s1 - s0
             stacked = self._stacked(K1, n)
-            if stacked:  # dout in the column layout (G, FN/G, n, L)
-                d = dL[:, :, i0 * L : (i0 + n) * L].reshape(G, Fg, n, L)
-                d.reshape(FN, n, L).transpose(1, 0, 2)[...] = d4[s0:s1].reshape(n, FN, L)
+            if stacked:  # dout in the column layout (G, FN/G, n, L), in this part's room
+                d = _as_columns(d4[s0:s1], dL[i0 * FN * L :], G)
             else:  # already so, sample by sample
                 d = d4[s0:s1].reshape(n, G, Fg, L).transpose(1, 2, 0, 3)
             qn = qg[i0 : i0 + n]
@@ -344,9 +352,9 @@ class Convolution:
         def add_dW(s0: int, s1: int) -> None:
             n, c = s1 - s0, col[:, :, s0:s1]
             if self._stacked(K1, n):  # dout as columns, times colᵀ
-                d = np.empty((G, Fg, n * L), dt)
-                d.reshape(FN, n, L).transpose(1, 0, 2)[...] = d4[s0:s1].reshape(n, FN, L)
-                parts[s0] = np.matmul(d, c.reshape(G, K1, n * L).transpose(0, 2, 1))
+                d = _as_columns(d4[s0:s1], np.empty(FN * n * L, dt), G)
+                parts[s0] = np.matmul(d.reshape(G, Fg, n * L),
+                                      c.reshape(G, K1, n * L).transpose(0, 2, 1))
             else:
                 d = d4[s0:s1].reshape(n, G, Fg, L)
                 parts[s0] = np.matmul(d, c.transpose(2, 0, 3, 1)).sum(axis=0)
