@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reports.student import StudentReport
+from cases.student.checker import StudentReport
 
 MAX_SCORE = 10.0
 POLICY_MAX_SCORE = 10.0

@@ -12,9 +12,9 @@ from typing import Any
 
 from tabulate import tabulate
 
+from cases.student.checker import PHASES_ORDER, StudentReport, check_submission, is_fast
 from reports.gradescope import write_gradescope
 from reports.options import LAYERS, csv_of
-from reports.student import PHASES_ORDER, StudentReport, check_submission, is_fast
 from reports.student_render import student_html, student_markdown
 
 DTYPE_NAMES = {"f32": "f32", "f64": "f64", "float32": "f32", "float64": "f64"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import html
 
+from cases.student.checker import StudentReport
 from reports.frame import to_frame
-from reports.student import StudentReport
 
 
 def _section(report: StudentReport) -> tuple[str, str]:

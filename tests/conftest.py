@@ -1,7 +1,7 @@
 """Shared fixtures: the implementation under test and cached per-case results.
 
 `pytest --impl STUDENT.py` runs the conformance suite against a student's file instead of
-impl/: the file runs in a sandboxed worker process (reports.student.StudentSession), with
+impl/: the file runs in a sandboxed worker process (cases.student.checker.StudentSession), with
 the same test ids; cases the student's API cannot express are skipped with the reason.
 """
 
@@ -45,8 +45,8 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("--impl", default=None)
     if path is None:
         return
-    from cases.loader import LoadError
-    from reports.student import StudentSession
+    from cases.student.checker import StudentSession
+    from cases.student.loader import LoadError
 
     try:
         session = StudentSession(path, timeout=config.getoption("--impl-timeout"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cases.sandbox import _NoGlobals
+from cases.student.worker import _NoGlobals
 from reports.cli import main
 from reports.gradescope import POLICY_TEST
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from reports.student import check_submission
+from cases.student.checker import check_submission
 
 STUDENTS = Path(__file__).parent / "students"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.student import check_submission
+from cases.student.checker import check_submission
 
 STUDENTS = Path(__file__).parent / "students"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.student import StudentReport, check_submission
+from cases.student.checker import StudentReport, check_submission
 
 SEED = Path(__file__).parent / "students" / "seed_notes.py"
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from cases.adapters import Run, modified_inputs
 from cases.case import Case
-from cases.loader import FUNCTION_NAMES
+from cases.student.loader import FUNCTION_NAMES
 
 
 def supports(case: Case) -> bool:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import itertools
 
 from cases.case import Case
-from cases.functional import supports
 from cases.grids import BATCH, CHANNELS, FILTERS, KERNELS, PADS, SIZES, STRIDES
 from cases.inputs import rejection
 from cases.pairwise import all_pairs
+from cases.student.functional import supports
 
 POOL_KINDS = ("normal", "ties", "negative")
 AVGPOOL_KINDS = ("normal", "negative")

@@ -33,7 +33,7 @@ FILE_LIMIT = 1 << 20
 CPU_LIMIT = 600
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-        "from cases.sandbox import worker_main; worker_main()")
+        "from cases.student.worker import worker_main; worker_main()")
 _HEADER = struct.Struct("<Q")
 
 
@@ -232,7 +232,7 @@ def _framework_dirs() -> tuple[str, ...]:
     """Install folders of the frameworks the policy rule watches (found without importing)."""
     import importlib.util
 
-    from cases.loader import FORBIDDEN
+    from cases.student.loader import FORBIDDEN
 
     dirs = []
     for name in FORBIDDEN:
@@ -314,7 +314,7 @@ def _one_case(mod: Any, api: str, case: Case, arrays: dict, variant: int,
     """Run one case; before backward, a {"phase": "backward", "outputs": ...} note goes to
     `out` (the reply pipe), so that a hang there is known to be in backward."""
     from cases.adapters import run_class
-    from cases.functional import run_functional
+    from cases.student.functional import run_functional
 
     name = "loss" if case.layer == "softmax" else "out"
 
@@ -340,7 +340,7 @@ def _one_case(mod: Any, api: str, case: Case, arrays: dict, variant: int,
 
 def worker_main() -> None:
     """Entry point of the worker process: import the student file, then serve cases."""
-    from cases.loader import FORBIDDEN, LAYER_NAMES
+    from cases.student.loader import FORBIDDEN, LAYER_NAMES
 
     proto_in = os.fdopen(os.dup(0), "rb")
     proto_out = os.fdopen(os.dup(1), "wb")
@@ -353,7 +353,7 @@ def worker_main() -> None:
     import importlib.util  # noqa: F401  (everything the worker needs, before the guard)
     import traceback
 
-    import cases.functional  # noqa: F401
+    import cases.student.functional  # noqa: F401
     sys.dont_write_bytecode = True
     violations = install_guard(_framework_dirs())
     try:

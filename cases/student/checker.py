@@ -1,6 +1,6 @@
 """Check one student submission: sandboxed runs, verdicts computed here, patterns, shrinking.
 
-The student's code runs only in the worker (cases.sandbox); references and verdicts are
+The student's code runs only in the worker (cases.student.worker); references and verdicts are
 computed in this process from the plain arrays the worker sends back.
 """
 
@@ -18,17 +18,17 @@ import torch
 
 from cases.adapters import CLASS_NAMES, Run
 from cases.case import Case
-from cases.functional import functional_inputs
 from cases.inputs import make_inputs, outputs
-from cases.loader import FUNCTION_NAMES, LoadError, Submission, load
 from cases.runner import verdicts
-from cases.sandbox import Worker
-from cases.student_grid import student_grid
-from reference.diagnose import diagnose_error, shape_words
+from cases.student.explain import diagnose_error, shape_words
+from cases.student.functional import functional_inputs
+from cases.student.grid import student_grid
+from cases.student.loader import FUNCTION_NAMES, LoadError, Submission, load
+from cases.student.patterns import pattern_lines
+from cases.student.shrink import reproducer, shrink
+from cases.student.worker import Worker
 from reference.oracle import Truth, reference
 from reference.result import Result
-from reports.patterns import pattern_lines
-from reports.shrink import reproducer, shrink
 
 LAYERS_BY_API = {"class": ("conv", "pool", "avgpool", "affine", "relu", "softmax"),
                  "functional": ("conv", "pool", "affine", "relu", "softmax")}
@@ -347,9 +347,9 @@ class StudentSession:
 
     def skip_reason(self, case: Case) -> str | None:
         """Why the case is not run for this student (None: it is run)."""
-        from cases.functional import supports
         from cases.inputs import rejection
-        from cases.student_grid import extras_used, notes_shaped
+        from cases.student.functional import supports
+        from cases.student.grid import extras_used, notes_shaped
 
         if case.layer not in LAYERS_BY_API[self.sub.api]:
             return f"the {self.sub.api} API has no {case.layer} layer"

@@ -7,8 +7,8 @@ import dataclasses
 from collections.abc import Callable
 
 from cases.case import Case
-from cases.functional import supports
 from cases.inputs import rejection
+from cases.student.functional import supports
 
 MAX_STEPS = 40
 

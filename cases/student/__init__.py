@@ -1,0 +1,1 @@
+"""Checking a student submission: loading, isolated worker, adapters, grid, checker, shrinking."""
