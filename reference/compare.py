@@ -8,7 +8,7 @@ import numpy as np
 
 from cases.case import Case
 from reference.diagnose import diagnose_values, shape_hint
-from reference.oracle import Expected
+from reference.expected import Expected
 from reference.result import Result
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as Fn
 
 from cases.case import Case
 from cases.inputs import output_shape, pad_amounts
 from reference.bounds import UNIT_ROUNDOFF
 
 if TYPE_CHECKING:
-    from reference.oracle import Expected
+    from reference.expected import Expected
 
 
 def shape_hint(case: Case, output: str) -> str:
@@ -44,6 +42,9 @@ def _worst(a: np.ndarray, exp: Expected, bad: np.ndarray) -> str:
 
 def _window_cover(case: Case, x: np.ndarray, tied_only: bool) -> np.ndarray:
     """How many windows (or tied-maximum windows) cover each input element."""
+    import torch  # here, not at import: a cached-truth run needs no torch
+    import torch.nn.functional as Fn
+
     xt = torch.tensor(np.asarray(x, dtype=np.float64))
     if not case.batched:
         xt = xt[None]
@@ -166,6 +167,9 @@ def _at_border(case: Case, bad: np.ndarray) -> bool:
 
 def _flipped_kernel(case: Case, a: np.ndarray, exp: Expected, inputs: dict) -> bool:
     x, W, b = (np.asarray(inputs[k], dtype=np.float64) for k in ("x", "W", "b"))
+    import torch
+    import torch.nn.functional as Fn
+
     t, _, l, _ = pad_amounts(case)
     y = Fn.conv2d(torch.tensor(x), torch.tensor(W[:, :, ::-1, ::-1].copy()), torch.tensor(b),
                   stride=case.stride, padding=(t, l))

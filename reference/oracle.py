@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -13,24 +12,13 @@ from torch import nn
 
 from cases.case import Case
 from reference.bounds import SAFETY, UNDERFLOW, bound
+from reference.expected import Expected, Truth
 
 F64 = torch.float64
 
 
-@dataclass
-class Expected:
-    """Truth for one output: float64 values, elementwise error bound, and phase."""
-
-    phase: str
-    value: np.ndarray
-    bound: np.ndarray
-
-
 class Rejected(Exception):
     """PyTorch rejects the configuration; a correct implementation must too."""
-
-
-Truth = dict[str, Expected]
 
 
 def _t(a: np.ndarray | None, grad: bool = False) -> torch.Tensor | None:

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from cases.adapters import CLASS_NAMES, Run
 from cases.case import Case
 from cases.inputs import make_inputs, outputs
 from cases.runner import verdicts
+from cases.student import truths
 from cases.student.explain import diagnose_error, shape_words
 from cases.student.functional import functional_inputs
 from cases.student.grid import student_grid
@@ -27,7 +26,7 @@ from cases.student.loader import FUNCTION_NAMES, LoadError, Submission, load
 from cases.student.patterns import pattern_lines
 from cases.student.shrink import reproducer, shrink
 from cases.student.worker import Worker
-from reference.oracle import Truth, reference
+from reference.expected import Truth
 from reference.result import Result
 
 LAYERS_BY_API = {"class": ("conv", "pool", "avgpool", "affine", "relu", "softmax"),
@@ -105,11 +104,12 @@ def _finite(v: float | None) -> float | None:
 
 
 def inputs_and_truth(case: Case, api: str) -> tuple[dict, Truth]:
-    """The case's arrays as the API is judged on, and the float64 truth for them."""
+    """The case's arrays as the API is judged on, and the float64 truth for them (cached on
+    disk by cases.student.truths: PyTorch is imported only on a cache miss)."""
     arrays = make_inputs(case)
     if api == "functional":
         arrays = functional_inputs(case, arrays)
-    return arrays, reference(case, arrays)
+    return arrays, truths.truth(case, arrays)
 
 
 def judge(case: Case, arrays: dict, truth: Truth, run: Run) -> list[Result]:
@@ -181,7 +181,6 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
                      progress: Callable[[int, int], None] | None = None) -> StudentReport:
     """Check a student file (or a folder holding one) over the student grid."""
     t0 = time.monotonic()
-    torch.set_num_threads(1)  # tiny tensors: more threads only spin (100x slower under load)
     report = StudentReport(str(target), required=tuple(layers or ()))
     try:
         sub = load(target, api)
@@ -338,7 +337,6 @@ class StudentSession:
     """One student file behind a long-lived worker, for `pytest --impl STUDENT.py`."""
 
     def __init__(self, target: str | Path, api: str | None = None, timeout: float = 5.0) -> None:
-        torch.set_num_threads(1)
         self.sub = load(target, api)
         self.checker = Checker(self.sub, timeout, budget=float("inf"))
         hello = self.checker.worker.start()
