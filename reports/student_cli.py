@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor
+import time
 from pathlib import Path
 from typing import Any
 
 from tabulate import tabulate
+from tqdm import tqdm
 
-from cases.student.checker import PHASES_ORDER, StudentReport, check_submission, is_fast
+from cases.student.checker import PHASES_ORDER, StudentReport, is_fast
+from reports.batch import (
+    content_hash,
+    exit_code,
+    grader_error,
+    report_from_json,
+    run_dask,
+    run_local,
+)
 from reports.gradescope import write_gradescope
 from reports.options import LAYERS, csv_of
+from reports.prairielearn import write_prairielearn
 from reports.student_render import student_html, student_markdown
 
 DTYPE_NAMES = {"f32": "f32", "f64": "f64", "float32": "f32", "float64": "f64"}
@@ -50,10 +59,6 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
             "do_shrink": not args.no_shrink}
 
 
-def _check(target: str, options: dict[str, Any]) -> StudentReport:
-    return check_submission(target, **options)
-
-
 def _table(report: StudentReport) -> str:
     rows = []
     for layer, fast in ((layer, fast) for layer in report.layers for fast in (False, True)):
@@ -62,19 +67,38 @@ def _table(report: StudentReport) -> str:
                   and is_fast(r) == fast]
             if not rs:
                 continue
-            ids = {r.id for r in rs}
-            failed = {r.id for r in rs if not r.passed}
-            status = {s: sum(r.status == s for r in rs) for s in ("fail", "error", "timeout")}
+            worst = _case_status(rs)
+            ids = set(worst)
+            failed = {i for i, st in worst.items() if st != "pass"}
+            status = {st: sum(v == st for v in worst.values())
+                      for st in ("fail", "error", "timeout")}
             missing = all(r.status == "missing" for r in rs)
             rows.append({"layer": f"{layer} (fast)" if fast else layer, "phase": phase,
                          "passed": "missing" if missing else f"{len(ids - failed)}/{len(ids)}",
                          **{k: v or "" for k, v in status.items()}})
-    return tabulate(rows, headers="keys", tablefmt="github")
+    return ("Cases (each with all its outputs) by layer and phase; a case counts once, under "
+            "its worst status:\n" + tabulate(rows, headers="keys", tablefmt="github"))
+
+
+_WORST = ("timeout", "error", "fail", "missing", "pass")
+
+
+def _case_status(results: list) -> dict[str, str]:
+    """Each case's status: the worst of its outputs' (timeout > error > fail > ...)."""
+    out: dict[str, str] = {}
+    for r in results:
+        old = out.get(r.id, "pass")
+        rank = _WORST.index(r.status) if r.status in _WORST else 0
+        out[r.id] = r.status if rank < _WORST.index(old) else old
+    return out
 
 
 def terminal_summary(report: StudentReport, reproducers: int = 3) -> str:
     """What a student reads first: verdict per layer and phase, patterns, smallest failures."""
     lines = [f"== {report.implementation} ({report.api or '?'} API)"]
+    if grader_error(report):
+        return "\n".join([*lines, f"GRADER ERROR (not the student's fault): "
+                                  f"{grader_error(report)}"])
     if report.load_error is not None:
         return "\n".join([*lines, f"cannot be loaded: {report.load_error}"])
     s = report.summary()
@@ -98,49 +122,124 @@ def terminal_summary(report: StudentReport, reproducers: int = 3) -> str:
 def _out_path(base: str, report: StudentReport, many: bool, suffix: str) -> Path:
     if not many:
         return Path(base)
-    name = Path(report.implementation).name.replace(".py", "")
+    name = Path(report.implementation).name.removesuffix(".py")
     return Path(base) / f"{name}{suffix}"
+
+
+def report_json(report: StudentReport, sha256: str | None = None) -> dict[str, Any]:
+    """The --json document: the report's own JSON, what resuming and class reports need."""
+    data = report.to_json()
+    data.setdefault("load_error", report.load_error)
+    data.setdefault("grader_error", grader_error(report))
+    data.setdefault("exit_code", exit_code(report))
+    data.setdefault("required", list(report.required))
+    data.setdefault("seconds", round(report.seconds, 3))
+    if sha256:
+        data["content_sha256"] = sha256
+    return data
+
+
+def _write(path: Path, text: str) -> None:
+    """Write through a temporary file, so a stopped batch never leaves half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def write_report(report: StudentReport, args: argparse.Namespace, many: bool,
+                 sha256: str | None = None) -> None:
+    """--json, --md, --html, --gradescope and --prairielearn files of one report."""
+    if args.json:
+        _write(_out_path(args.json, report, many, ".json"),
+               json.dumps(report_json(report, sha256), indent=1))
+    if args.md:
+        _write(_out_path(args.md, report, many, ".md"), student_markdown(report))
+    if args.html:
+        _write(_out_path(args.html, report, many, ".html"), student_html(report))
+    if args.gradescope:
+        write_gradescope(report, _out_path(args.gradescope, report, many, ".results.json"))
+    if getattr(args, "prairielearn", None):
+        write_prairielearn(report, _out_path(args.prairielearn, report, many, ".results.json"))
 
 
 def write_outputs(reports: list[StudentReport], args: argparse.Namespace) -> None:
     """--json, --md, --html and --gradescope for each report (a folder when several)."""
-    many = len(reports) > 1
     for r in reports:
-        if args.json:
-            p = _out_path(args.json, r, many, ".json")
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(json.dumps(r.to_json(), indent=1))
-        if args.md:
-            p = _out_path(args.md, r, many, ".md")
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(student_markdown(r))
-        if args.html:
-            p = _out_path(args.html, r, many, ".html")
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(student_html(r))
-        if args.gradescope:
-            write_gradescope(r, _out_path(args.gradescope, r, many, ".results.json"))
+        write_report(r, args, len(reports) > 1)
+
+
+def _layer_cell(report: StudentReport, layer: str) -> str:
+    rs = [x for x in report.results if x.layer == layer]
+    ids = {x.id for x in rs}
+    bad = {x.id for x in rs if not x.passed}
+    if grader_error(report):
+        return "grader error"
+    if report.load_error is not None:
+        return "not loaded"
+    if rs and all(x.status == "missing" for x in rs):
+        return "missing"
+    return f"{len(ids - bad)}/{len(ids)}" if ids else ""
 
 
 def batch_table(reports: list[StudentReport]) -> str:
-    """Summary table: one row per submission, one column per layer (passed/total cases)."""
+    """One row per submission, one column per layer: cases passed / cases checked."""
     layers = list(dict.fromkeys(layer for r in reports for layer in r.layers)) or list(LAYERS)
     rows = []
     for r in reports:
-        row: dict[str, Any] = {"file": Path(r.implementation).name, "exit": r.exit_code()}
-        for layer in layers:
-            rs = [x for x in r.results if x.layer == layer]
-            ids = {x.id for x in rs}
-            bad = {x.id for x in rs if not x.passed}
-            if r.load_error is not None:
-                row[layer] = "not loaded"
-            elif rs and all(x.status == "missing" for x in rs):
-                row[layer] = "missing"
-            else:
-                row[layer] = f"{len(ids - bad)}/{len(ids)}" if ids else ""
+        row: dict[str, Any] = {"file": Path(r.implementation).name, "exit": exit_code(r)}
+        row.update({layer: _layer_cell(r, layer) for layer in layers})
         row["policy"] = "violation" if r.policy else ""
+        row["seconds"] = f"{r.seconds:.1f}"
         rows.append(row)
     return tabulate(rows, headers="keys", tablefmt="github")
+
+
+def batch_footer(reports: list[StudentReport], wall: float, workers: int) -> str:
+    """Counts by exit code and the wall time per submission per core."""
+    codes = [exit_code(r) for r in reports]
+    words = {0: "pass", 1: "fail", 2: "not loaded", 3: "grader error"}
+    counts = ", ".join(f"{codes.count(c)} {w} (exit {c})" for c, w in words.items()
+                       if codes.count(c))
+    per = wall * max(workers, 1) / max(len(reports), 1)
+    return (f"Layer columns: cases passed / cases checked. {len(reports)} submissions: "
+            f"{counts}. Wall {wall:.1f} s on {workers} worker(s): {per:.2f} s per submission "
+            f"per worker.")
+
+
+def _resumed(target: str, args: argparse.Namespace, many: bool,
+             sha: str) -> StudentReport | None:
+    """The report already written for this content (--resume), or None."""
+    path = _out_path(args.json, StudentReport(target), many, ".json")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("content_sha256") != sha or data.get(
+            "grader_error"):
+        return None  # changed since, or the grader failed on it: check it again
+    try:
+        return report_from_json(data)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+OUTPUT_OPTIONS = ("json", "md", "html", "gradescope", "prairielearn")
+
+
+def _output_problem(args: argparse.Namespace, many: bool) -> str | None:
+    """Why the output paths cannot be written, checked before any submission is run."""
+    for name in OUTPUT_OPTIONS:
+        base = getattr(args, name, None)
+        if not base:
+            continue
+        p = Path(base)
+        if many and p.exists() and not p.is_dir():
+            return (f"--{name} {base} is a file, but several submissions need a folder "
+                    f"(one report each): give a folder path")
+        if not many and p.is_dir():
+            return f"--{name} {base} is a folder; give a file path for one submission"
+    return None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -148,21 +247,62 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not targets:
         print("layercheck check: no submissions found in the given folders", file=sys.stderr)
         return 2
+    if getattr(args, "resume", False) and not args.json:
+        print("layercheck check: --resume needs --json FOLDER (where finished reports are "
+              "found)", file=sys.stderr)
+        return 2
     options = _options(args)
-    if args.jobs > 1 and len(targets) > 1:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
-            reports = list(pool.map(_check, targets, [options] * len(targets)))
-    else:
-        reports = [_check(t, options) for t in targets]
-    for r in reports:
-        if not args.quiet or len(reports) == 1:
-            print(terminal_summary(r))
-            print()
+    many = len(targets) > 1 or bool(getattr(args, "each", None))
+    single = len(targets) == 1
+    problem = _output_problem(args, many)
+    if problem:
+        print(f"layercheck check: {problem}", file=sys.stderr)
+        return 2
+    hashes = {t: content_hash(t) for t in targets}
+    done: dict[str, StudentReport] = {}
+    todo = []
+    for t in targets:
+        old = _resumed(t, args, many, hashes[t]) if getattr(args, "resume", False) else None
+        if old is None:
+            todo.append(t)
+        else:
+            done[t] = old
+    bar = tqdm(total=len(targets), initial=len(done), unit="submission", file=sys.stderr,
+               dynamic_ncols=True, disable=single or getattr(args, "no_progress", False))
+    if done:
+        bar.write(f"--resume: {len(done)} of {len(targets)} submissions already checked "
+                  f"(same content), skipped", file=sys.stderr)
+
+    def on_done(target: str, report: StudentReport) -> None:
+        done[target] = report
+        try:
+            write_report(report, args, many, hashes.get(target))
+        except OSError as e:
+            bar.write(f"layercheck check: cannot write the report of {target}: {e}",
+                      file=sys.stderr)
+        if not args.quiet or single:
+            bar.write(terminal_summary(report) + "\n", file=sys.stdout)
+        elif grader_error(report):
+            bar.write(f"{Path(target).name}: {grader_error(report).splitlines()[0]}",
+                      file=sys.stderr)
+        bar.update(1)
+
+    t0 = time.monotonic()
+    scheduler = getattr(args, "scheduler", None)
+    try:
+        if scheduler:
+            run_dask(todo, options, on_done,
+                     scheduler=None if scheduler == "local" else scheduler, jobs=args.jobs)
+        else:
+            run_local(todo, options, args.jobs, on_done)
+    finally:
+        bar.close()
+    reports = [done[t] for t in targets if t in done]
     if len(reports) > 1:
         print(batch_table(reports))
-    write_outputs(reports, args)
-    return max(r.exit_code() for r in reports)
+        print(batch_footer(reports, time.monotonic() - t0,
+                           args.jobs if scheduler is None else max(args.jobs, 1)))
+    return max(exit_code(r) for r in reports)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -196,4 +336,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="skip searching for the smallest failing case")
     c.add_argument("--quiet", action="store_true",
                    help="with several submissions, print only the summary table")
+    c.add_argument("--prairielearn", metavar="PATH",
+                   help="write PrairieLearn results.json (a folder if several)")
+    c.add_argument("--resume", action="store_true",
+                   help="skip submissions whose --json report exists for the same content")
+    c.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask cluster: tcp://HOST:8786, or 'local' for a "
+                        "LocalCluster of --jobs workers (default: local processes)")
+    c.add_argument("--no-progress", action="store_true",
+                   help="no progress bar on stderr")
     c.set_defaults(func=cmd_check)

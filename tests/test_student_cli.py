@@ -29,7 +29,7 @@ def test_correct_file_exits_0_and_writes_json_in_the_issue_format(tmp_path, caps
                 str(out))
     assert rc == 0
     d = json.loads(out.read_text())
-    assert set(d) == {"implementation", "api", "summary", "policy", "cases"}
+    assert {"implementation", "api", "summary", "policy", "cases"} <= set(d)
     assert d["api"] == "class" and d["policy"] == []
     assert set(d["summary"]) == {"total", *STATUSES}
     assert d["summary"]["total"] == len(d["cases"]) == d["summary"]["pass"]
