@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -28,10 +30,15 @@ def print_bench(b: Bench) -> None:
     if not b.memory.empty:
         print("\n## conv peak memory, forward+backward (tracemalloc)\n")
         print(md_table(memory_table(b)))
-    print("\n## goals (issue 5)\n")
+    print("\n## goals (issue 15)\n")
     print(md_table(goals_table(b)))
     for n in b.notes:
         print(f"note: {n}")
+    note = blas_note()
+    if note:
+        print(f"note: {note}")
+    elif blas_kernels():
+        print(f"note: NumPy's OpenBLAS runs its {blas_kernels()} kernels")
     print(f"\nthread pools: {b.threads_seen}\n({b.seconds:.0f} s)")
 
 
@@ -43,7 +50,69 @@ def write_bench_json(b: Bench, path: str | Path) -> Path:
     return path
 
 
+# NumPy's OpenBLAS reads OPENBLAS_CORETYPE once, when NumPy is imported. Left alone, on this
+# project's AMD (AVX-512) machine it picks its SkylakeX kernels; the environment there pins
+# Haswell (AVX2): NumPy's matmul peak, 2 threads, was 239 GFLOP/s f32 and 114 f64 pinned,
+# 485 and 199 with SkylakeX. PyTorch's MKL and oneDNN use AVX-512 either way. The bench
+# times NumPy as loaded and says so; --blas-coretype NAME times it in a new process with
+# NAME instead.
+_CHILD = "LAYERCHECK_BENCH_CHILD"
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return set(line.partition(":")[2].split())
+
+
+def blas_kernels() -> str:
+    """The kernel set(s) NumPy's OpenBLAS runs, e.g. 'Haswell'; '' for another BLAS."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return ""
+    return ", ".join(sorted({str(i.get("architecture")) for i in threadpool_info()
+                             if i.get("internal_api") == "openblas"}))
+
+
+def blas_note() -> str | None:
+    """A note where OpenBLAS runs AVX2 kernels on a CPU with AVX-512 (PyTorch uses it)."""
+    kernels = blas_kernels()
+    if kernels not in ("Haswell", "Zen") or "avx512f" not in _cpu_flags():
+        return None
+    pinned = os.environ.get("OPENBLAS_CORETYPE")
+    why = f"OPENBLAS_CORETYPE={pinned} in the environment" if pinned else "its own choice"
+    return (f"NumPy's OpenBLAS runs its {kernels} (AVX2) kernels ({why}) on a CPU with "
+            f"AVX-512, which PyTorch uses: impl's matrix products run at about half the "
+            f"speed they could (--blas-coretype SkylakeX to time with those kernels)")
+
+
+def _child_argv(args: argparse.Namespace) -> list[str]:
+    argv = ["bench", "--threads", str(args.threads)]
+    for opt in ("repeats", "shapes", "json"):
+        if getattr(args, opt) is not None:
+            argv += [f"--{opt}", str(getattr(args, opt))]
+    for opt in ("layers", "dtype"):
+        if getattr(args, opt) is not None:
+            argv += [f"--{opt}", ",".join(getattr(args, opt))]
+    return argv + (["--quick"] if args.quick else [])
+
+
+def _rerun_with_blas(args: argparse.Namespace, coretype: str) -> int:
+    """This benchmark in a new process whose OpenBLAS loads with `coretype`."""
+    print(f"layercheck bench: timing in a new process with OPENBLAS_CORETYPE={coretype}",
+          file=sys.stderr, flush=True)
+    env = {**os.environ, "OPENBLAS_CORETYPE": coretype, _CHILD: "1"}
+    code = "import sys; from reports.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *_child_argv(args)], env=env).returncode
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.blas_coretype and not os.environ.get(_CHILD):
+        return _rerun_with_blas(args, args.blas_coretype)
     shapes = select_shapes(args.layers, args.dtype,
                            args.shapes.split(",") if args.shapes else None)
     if not shapes:
@@ -64,15 +133,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Time impl/ against PyTorch on the benchmark shapes, in one process with "
                     "the thread count fixed; print the Compare-style table (median ms [IQR]), "
                     "impl/PyTorch ratios, geometric means, conv GFLOP/s against the NumPy "
-                    "matmul peak, conv peak memory, and the issue-5 goals as pass/miss.")
+                    "matmul peak, conv peak memory, and the issue-15 goals as pass/miss.")
     b.add_argument("--threads", type=int, default=2, metavar="N",
                    help="threads for torch and NumPy's BLAS (default: 2)")
     b.add_argument("--repeats", type=int, default=None, metavar="R",
                    help="timed blocks per cell (default: 15, or 3 with --quick)")
     b.add_argument("--quick", action="store_true",
                    help="few short blocks and a small matmul: rough figures, for tests")
-    b.add_argument("--layers", type=csv_of(LAYERS), default=None,
-                   help="comma-separated layers to time (default: all)")
+    b.add_argument("--layers", type=csv_of((*LAYERS, "train")), default=None,
+                   help="comma-separated layers to time, 'train' for the training steps "
+                        "(default: all)")
     b.add_argument("--dtype", type=csv_of(DTYPES), default=None,
                    help="comma-separated dtypes to time (default: both)")
     b.add_argument("--shapes", default=None, metavar="NAMES",
@@ -80,4 +150,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "'conv mnist f32' (default: all)")
     b.add_argument("--json", default=None, metavar="PATH",
                    help="also write every figure to this JSON file")
+    b.add_argument("--blas-coretype", default=None, metavar="NAME",
+                   help="time in a new process with OPENBLAS_CORETYPE=NAME (e.g. SkylakeX): "
+                        "the kernels NumPy's OpenBLAS runs (default: as the environment "
+                        "loads it)")
     b.set_defaults(func=cmd_bench)

@@ -41,10 +41,11 @@ class BenchShape:
 
     name: str
     case: Case
+    net: str | None = None  # a training step of this network (the case gives x's shape)
 
     @property
     def layer(self) -> str:
-        return self.case.layer
+        return "train" if self.net else self.case.layer
 
     @property
     def dtype(self) -> str:
@@ -64,9 +65,13 @@ class BenchShape:
         """The shape in words, e.g. ``x 100×1×28×28, 30 filters 5×5, stride 1, pad 0``."""
         c = self.case
         x = "×".join(map(str, c.x_shape))
+        if self.net:
+            return (f"{self.net} training step (forward, backward, SGD update) on x {x}, "
+                    f"integer labels")
         if c.layer == "conv":
+            g = f", groups {c.groups}" if c.groups != 1 else ""
             return (f"x {x}, {c.F} filters {c.kernel[0]}×{c.kernel[1]}, stride {c.stride[0]}, "
-                    f"pad {c.pad[0]}")
+                    f"pad {c.pad[0]}{g}")
         if c.layer in ("pool", "avgpool"):
             return (f"x {x}, window {c.kernel[0]}×{c.kernel[1]}, stride {c.stride[0]}, "
                     f"pad {c.pad[0]}")
@@ -78,8 +83,9 @@ class BenchShape:
 
 
 def _conv(name: str, N: int, C: int, H: int, W: int, F: int, k: int, s: int, p: int,
-          dtype: str) -> BenchShape:
-    return BenchShape(name, Case("conv", N, C, H, W, F, (k, k), (s, s), (p, p), dtype))
+          g: int = 1, *, dtype: str) -> BenchShape:
+    return BenchShape(name, Case("conv", N, C, H, W, F, (k, k), (s, s), (p, p), dtype,
+                                 groups=g))
 
 
 def _pool(layer: str, name: str, N: int, C: int, H: int, k: int, s: int, p: int) -> BenchShape:
@@ -91,7 +97,16 @@ CONV_SHAPES: dict[str, tuple[int, ...]] = {
     "cifar": (64, 3, 32, 32, 32, 3, 1, 1),
     "c64": (32, 64, 16, 16, 64, 3, 1, 1),
     "s2": (8, 16, 64, 64, 16, 3, 2, 1),
+    "dw": (32, 64, 32, 32, 64, 3, 1, 1, 64),  # depthwise (groups = C), as in MobileNet
+    "1x1": (32, 64, 16, 16, 128, 1, 1, 0),  # pointwise
 }
+
+# Training steps: the network's name in impl, and the case whose x shape it trains on.
+NET_SHAPES: dict[str, tuple[int, ...]] = {
+    "SimpleConvNet": (100, 1, 28, 28),  # the notes' default sizes
+    "LeNet": (100, 1, 28, 28),
+}
+LEARNING_RATE = 0.1
 
 SHAPES: tuple[BenchShape, ...] = (
     *(_conv(n, *v, dtype=dt) for dt in ("f32", "f64") for n, v in CONV_SHAPES.items()),
@@ -101,13 +116,24 @@ SHAPES: tuple[BenchShape, ...] = (
     BenchShape("mnist hidden", Case("affine", 100, 30, 12, 12, 100, dtype="f32")),
     BenchShape("mnist", Case("relu", 100, 30, 24, 24, dtype="f32")),
     BenchShape("mnist", Case("softmax", N=100, C=10, dtype="f32")),
+    *(BenchShape(n, Case("conv", *v, F=1, dtype=dt), net=n)
+      for dt in ("f32", "f64") for n, v in NET_SHAPES.items()),
 )
 
-# The issue-5 goals: (label, layer, dtype, shapes' layer names, limit) on fwd+bwd geomeans.
+# The issue-15 goals on impl/PyTorch ratios: (label, layer, dtype or None for all, phase,
+# "worst" shape or "geomean" over shapes, limit).
 SPEED_GOALS = (
-    ("conv fwd+bwd f32 geomean impl/PyTorch", "conv", "f32", 1.5),
-    ("conv fwd+bwd f64 geomean impl/PyTorch", "conv", "f64", 1.0),
-    ("max pool fwd+bwd f32 geomean impl/PyTorch", "pool", "f32", 1.5),
+    ("conv fwd+bwd f32, worst shape", "conv", "f32", "fwd+bwd", "worst", 1.25),
+    ("conv fwd+bwd f64, worst shape", "conv", "f64", "fwd+bwd", "worst", 1.0),
+    ("max pool fwd+bwd geomean", "pool", None, "fwd+bwd", "geomean", 1.2),
+    ("max pool forward geomean", "pool", None, "forward", "geomean", 1.2),
+    ("max pool backward geomean", "pool", None, "backward", "geomean", 1.2),
+    ("avg pool fwd+bwd geomean", "avgpool", None, "fwd+bwd", "geomean", 1.2),
+    ("relu fwd+bwd geomean", "relu", None, "fwd+bwd", "geomean", 1.2),
+    ("affine fwd+bwd geomean", "affine", None, "fwd+bwd", "geomean", 1.2),
+    ("softmax fwd+bwd geomean", "softmax", None, "fwd+bwd", "geomean", 1.2),
+    ("training step f32, worst net", "train", "f32", "fwd+bwd", "worst", 1.0),
+    ("training step f64, worst net", "train", "f64", "fwd+bwd", "worst", 1.0),
 )
 MEMORY_GOAL = 1.5
 
@@ -180,7 +206,8 @@ def impl_side(mod: ModuleType, case: Case, a: dict[str, Any]) -> Side:
     s, p = case.stride[0], case.pad[0]
     try:
         if case.layer == "conv":
-            layer = cls(a["W"], a["b"], s, p)
+            layer = cls(a["W"], a["b"], s, p, **({"groups": case.groups}
+                                                  if case.groups != 1 else {}))
         elif case.layer in ("pool", "avgpool"):
             layer = cls(kh, kw, s, p)
         elif case.layer == "affine":
@@ -215,7 +242,8 @@ def torch_side(case: Case, a: dict[str, Any]) -> Side:
     if case.layer == "conv":
         W, b = (torch.from_numpy(a[k]).requires_grad_() for k in ("W", "b"))
         wrt += [W, b]
-        f: Callable[[], torch.Tensor] = lambda: TF.conv2d(x, W, b, s, p)  # noqa: E731
+        f: Callable[[], torch.Tensor] = lambda: TF.conv2d(  # noqa: E731
+            x, W, b, s, p, groups=case.groups)
     elif case.layer == "pool":
         f = lambda: TF.max_pool2d(x, case.kernel, s, p)  # noqa: E731
     elif case.layer == "avgpool":
@@ -239,6 +267,67 @@ def torch_side(case: Case, a: dict[str, Any]) -> Side:
         return torch.autograd.grad(f(), wrt, dout)
 
     return Side(f, bwd, both)
+
+
+def net_inputs(shape: BenchShape) -> dict[str, np.ndarray]:
+    """A training batch for a network shape: x (normal) and integer labels t in [0, 10)."""
+    rng = np.random.default_rng(shape.case.seed)
+    x = rng.standard_normal(shape.case.x_shape).astype(shape.case.np_dtype)
+    return {"x": x, "t": rng.integers(0, 10, size=shape.case.N)}
+
+
+def impl_net_side(mod: ModuleType, shape: BenchShape, a: dict[str, np.ndarray]) -> Side:
+    """`mod`'s network (e.g. impl.SimpleConvNet, seed 0) at the shape's dtype: forward is
+    the loss; fwd+bwd a training step, gradient() then an in-place SGD update."""
+    cls = getattr(mod, shape.net, None)
+    if cls is None:
+        return Side(error=f"{mod.__name__} has no {shape.net}")
+    x, t = a["x"], a["t"]
+    try:
+        net = cls(input_dim=x.shape[1:], rng=0, dtype=x.dtype)
+        lr = x.dtype.type(LEARNING_RATE)
+
+        def step() -> Any:
+            grads = net.gradient(x, t)
+            for k, g in grads.items():
+                p = net.params[k]
+                p -= lr * g
+            return grads
+
+        step()  # runs once here so a broken network is reported, not timed
+    except Exception as e:
+        return Side(error=f"{type(e).__name__}: {e}")
+    return Side(forward=lambda: net.loss(x, t), both=step)
+
+
+def torch_net_side(mod: ModuleType, shape: BenchShape, a: dict[str, np.ndarray]) -> Side:
+    """The PyTorch twin (reference.convnet.twin) of `mod`'s network, same weights and dtype:
+    forward is the loss (graph built, as in training); fwd+bwd zero_grad, loss, backward
+    and torch.optim.SGD's step."""
+    from reference.convnet import twin
+
+    cls = getattr(mod, shape.net, None)
+    if cls is None:
+        return Side(error=f"{mod.__name__} has no {shape.net}")
+    try:
+        model = twin(cls(input_dim=a["x"].shape[1:], rng=0, dtype=a["x"].dtype))[0]
+    except Exception as e:
+        return Side(error=f"no PyTorch twin: {type(e).__name__}: {e}")
+    model = model.to(torch.from_numpy(a["x"][:0]).dtype)
+    x, t = torch.from_numpy(a["x"]), torch.from_numpy(a["t"]).long()
+    opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+
+    def loss() -> torch.Tensor:
+        return TF.cross_entropy(model(x), t)
+
+    def step() -> Any:
+        opt.zero_grad()
+        out = loss()
+        out.backward()
+        opt.step()
+        return out
+
+    return Side(forward=loss, both=step)
 
 
 # --- the timing loop ---------------------------------------------------------------------
@@ -304,7 +393,7 @@ def conv_flops(case: Case) -> int:
         return 0
     N, F, OH, OW = shape
     kh, kw = case.kernel
-    return 2 * N * F * OH * OW * case.C * kh * kw
+    return 2 * N * F * OH * OW * (case.C // case.groups) * kh * kw
 
 
 def matmul_peak(dtype: str, n: int = 1024, repeats: int = 5) -> float:
@@ -327,7 +416,7 @@ def conv_memory(mod: ModuleType, case: Case) -> dict[str, Any]:
     item = np.dtype(case.np_dtype).itemsize
     kh, kw = case.kernel
     N, F, OH, OW = shape or (0, 0, 0, 0)
-    col_out = (N * OH * OW * case.C * kh * kw + N * F * OH * OW) * item
+    col_out = (N * OH * OW * case.C * kh * kw + N * F * OH * OW) * item  # every group's
     row: dict[str, Any] = {"shape": case.id, "dtype": case.dtype,
                            "col_plus_out_mib": col_out / 2**20}
     cls = getattr(mod, "Convolution", None)
@@ -338,7 +427,8 @@ def conv_memory(mod: ModuleType, case: Case) -> dict[str, Any]:
     try:
         base = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
-        layer = cls(a["W"], a["b"], case.stride[0], case.pad[0])
+        layer = cls(a["W"], a["b"], case.stride[0], case.pad[0],
+                    **({"groups": case.groups} if case.groups != 1 else {}))
         layer.forward(a["x"])
         layer.backward(a["dout"])
         peak = tracemalloc.get_traced_memory()[1] - base
@@ -438,15 +528,23 @@ class Bench:
                                            "impl_share_of_peak"])
 
     def goals(self) -> list[dict[str, Any]]:
-        """The issue-5 goals present in this run: label, value, limit, met (True/False/None)."""
-        g = self.geomeans()
+        """The issue-15 goals present in this run: label, value, limit, met (True/False/None).
+
+        "worst" goals take the largest ratio over their shapes (unknown when one is
+        missing); the others the geometric mean."""
+        r = self.ratios()
         out = []
-        for label, layer, dt, limit in SPEED_GOALS:
-            sel = g[(g["layer"] == layer) & (g["dtype"] == dt)]
+        for label, layer, dt, phase, how, limit in SPEED_GOALS:
+            sel = r[(r["layer"] == layer) & (r["phase"] == phase)
+                    & ((r["dtype"] == dt) if dt else True)]["ratio"]
             if sel.empty:
                 continue
-            v = float(sel["geomean_ratio"].iloc[0])
-            out.append({"goal": label, "value": v, "limit": limit,
+            vals = [v for v in sel if v is not None and np.isfinite(v)]
+            if how == "worst":
+                v = max(vals) if len(vals) == len(sel) else math.nan  # any untimed: unknown
+            else:
+                v = geomean(vals)
+            out.append({"goal": f"{label} impl/PyTorch", "value": v, "limit": limit,
                         "met": bool(v <= limit) if np.isfinite(v) else None})
         if not self.memory.empty:
             vals = [v for v in self.memory["ratio"] if v is not None and np.isfinite(v)]
@@ -505,8 +603,16 @@ def run_bench(mod: ModuleType, shapes: Sequence[BenchShape] | None = None, threa
     with fixed_threads(threads) as seen:
         say("setup")
         for shape in shapes:
-            a = make_inputs(shape.case)
-            sides = {"impl": impl_side(mod, shape.case, a), "PyTorch": torch_side(shape.case, a)}
+            if shape.net:
+                a = net_inputs(shape)
+                sides = {"impl": impl_net_side(mod, shape, a),
+                         "PyTorch": torch_net_side(mod, shape, a)}
+            else:
+                a = make_inputs(shape.case)
+                sides = {"impl": impl_side(mod, shape.case, a),
+                         "PyTorch": torch_side(shape.case, a)}
+            if sides["PyTorch"].error:
+                notes.append(f"{shape.key}: PyTorch not timed ({sides['PyTorch'].error})")
             if sides["impl"].error:
                 notes.append(f"{shape.key}: impl not timed ({sides['impl'].error})")
             cells += [(shape, phase, side, sides[side].fn(phase))

@@ -6,6 +6,7 @@ import json
 import math
 import types
 
+import pandas as pd
 import pytest
 import torch
 
@@ -13,7 +14,14 @@ import impl
 from cases.case import Case
 from reports.bench import write_bench_json
 from reports.cli import main
-from reports.timing import BenchShape, fixed_threads, geomean, run_bench, select_shapes
+from reports.timing import (
+    Bench,
+    BenchShape,
+    fixed_threads,
+    geomean,
+    run_bench,
+    select_shapes,
+)
 
 TINY = BenchShape("tiny", Case("conv", 2, 2, 6, 6, 2, (3, 3), (1, 1), (1, 1), "f64"))
 
@@ -34,13 +42,61 @@ def test_fixed_threads_sets_and_restores_torch_threads():
 
 def test_default_shapes_cover_the_issue_goals():
     conv = select_shapes(["conv"])
-    assert {s.dtype for s in conv} == {"f32", "f64"} and len(conv) == 8
+    assert {s.dtype for s in conv} == {"f32", "f64"} and len(conv) == 12
     mnist = [s.case for s in conv if s.name == "mnist"]
     assert all((c.N, c.C, c.H, c.W, c.F, c.kernel) == (100, 1, 28, 28, 30, (5, 5))
                for c in mnist)
+    assert any(s.case.groups == s.case.C > 1 for s in conv), "no depthwise conv shape"
+    assert any(s.case.kernel == (1, 1) for s in conv), "no 1x1 conv shape"
     assert len(select_shapes(["pool"], ["f32"])) == 2
     assert {s.layer for s in select_shapes()} == {"conv", "pool", "avgpool", "affine",
-                                                   "relu", "softmax"}
+                                                   "relu", "softmax", "train"}
+    train = select_shapes(["train"])
+    assert {(s.net, s.dtype) for s in train} == {(n, d) for n in ("SimpleConvNet", "LeNet")
+                                                  for d in ("f32", "f64")}
+    assert all(s.case.x_shape == (100, 1, 28, 28) for s in train)
+
+
+def _bench_of(ratios: dict[tuple[str, str, str, str], float]) -> Bench:
+    """A Bench whose impl takes ratio ms where PyTorch takes 1 ms, per (shape, layer,
+    dtype, phase)."""
+    rows = [{"shape": k[0], "layer": k[1], "dtype": k[2], "phase": k[3], "side": side,
+             "median_ms": ms, "iqr_ms": 0.0, "min_ms": ms, "repeats": 1}
+            for k, r in ratios.items() for side, ms in (("impl", r), ("PyTorch", 1.0))]
+    return Bench([], 2, 1, pd.DataFrame(rows))
+
+
+def test_conv_goal_is_the_worst_shape_not_the_mean():
+    b = _bench_of({("a", "conv", "f32", "fwd+bwd"): 0.5, ("b", "conv", "f32", "fwd+bwd"): 1.3})
+    (g,) = [g for g in b.goals() if g["goal"].startswith("conv fwd+bwd f32")]
+    assert g["value"] == pytest.approx(1.3) and g["met"] is False, (
+        "a conv shape at 1.3x must miss the per-shape 1.25 goal even when the mean passes")
+
+
+def test_pool_backward_has_its_own_goal():
+    b = _bench_of({("p", "pool", "f32", "fwd+bwd"): 0.6, ("p", "pool", "f32", "backward"): 3.0,
+                   ("p", "pool", "f32", "forward"): 0.4})
+    goals = {g["goal"]: g for g in b.goals()}
+    back = goals["max pool backward geomean impl/PyTorch"]
+    assert back["value"] == pytest.approx(3.0) and back["met"] is False
+    assert goals["max pool fwd+bwd geomean impl/PyTorch"]["met"] is True
+
+
+def test_untimed_training_net_leaves_its_goal_unknown():
+    b = _bench_of({("n", "train", "f64", "fwd+bwd"): float("nan"),
+                   ("m", "train", "f64", "fwd+bwd"): 0.5})
+    (g,) = [g for g in b.goals() if g["goal"].startswith("training step f64")]
+    assert g["met"] is None, "a net that was not timed must not let the goal pass"
+
+
+def test_quick_bench_times_a_training_step():
+    net = BenchShape("tiny net", Case("conv", 2, 1, 12, 12, 1, dtype="f64"),
+                     net="SimpleConvNet")
+    b = run_bench(impl, [net], threads=1, repeats=1, quick=True)
+    assert not b.notes or all("load average" in n for n in b.notes), b.notes
+    r = b.ratios().set_index("phase")
+    assert r.loc["fwd+bwd", "impl_ms"] > 0 and r.loc["fwd+bwd", "torch_ms"] > 0
+    assert r.loc["forward", "ratio"] > 0
 
 
 def test_quick_bench_json_has_ratio_fields(tmp_path):
