@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cases.adapters import CLASS_NAMES, Run
+from cases.adapters import CLASS_NAMES, Run, convention_inputs
 from cases.case import Case
 from cases.inputs import make_inputs, outputs
 from cases.runner import verdicts
 from cases.student import truths
 from cases.student.explain import diagnose_error, shape_words
-from cases.student.functional import functional_inputs
 from cases.student.grid import student_grid
 from cases.student.loader import FUNCTION_NAMES, LoadError, Submission, load
 from cases.student.patterns import pattern_lines
@@ -67,6 +66,8 @@ class StudentReport:
     seconds: float = 0.0
     restarts: int = 0
     cases: dict[str, Case] = field(default_factory=dict)
+    file: str | None = None  # the graded file, relative to the folder given
+    warnings: list[str] = field(default_factory=list)  # right values, questionable habits
 
     def summary(self) -> dict[str, int]:
         """Counts by status, and the total."""
@@ -90,6 +91,8 @@ class StudentReport:
         return {
             "implementation": self.implementation,
             "api": self.api,
+            "file": self.file,
+            "warnings": self.warnings,
             "summary": self.summary(),
             "policy": self.policy,
             "cases": [{"id": r.id, "layer": r.layer, "phase": r.phase, "output": r.output,
@@ -106,9 +109,7 @@ def _finite(v: float | None) -> float | None:
 def inputs_and_truth(case: Case, api: str) -> tuple[dict, Truth]:
     """The case's arrays as the API is judged on, and the float64 truth for them (cached on
     disk by cases.student.truths: PyTorch is imported only on a cache miss)."""
-    arrays = make_inputs(case)
-    if api == "functional":
-        arrays = functional_inputs(case, arrays)
+    arrays = convention_inputs(case, make_inputs(case))  # a loss layer's dx at dout = 1
     return arrays, truths.truth(case, arrays)
 
 
@@ -160,6 +161,10 @@ class Checker:
     def __init__(self, sub: Submission, timeout: float, budget: float) -> None:
         self.sub = sub
         self.worker = Worker(sub.path, sub.root, sub.api, timeout=timeout)
+        self.worker.extra_config = sub.worker_config()  # package, notebook cells, name map
+        if sub.needs_root():  # imports reach beyond the file's own folder: stage the root
+            self.worker.whole_root = True
+        self.dout_changed: dict[str, list[str]] = {}  # layer -> ids of cases
         self.deadline = time.monotonic() + budget
         self.budget = budget
 
@@ -171,6 +176,9 @@ class Checker:
                       error=f"not run: the total budget of {self.budget:g} s was used up")
         else:
             run = self.worker.run(case, arrays, variant)
+            if "dout" in run.modified:  # a side effect on dout is a warning, not a failure
+                run.modified = [m for m in run.modified if m != "dout"]
+                self.dout_changed.setdefault(case.layer, []).append(case.id)
         return judge(case, arrays, truth, run)
 
 
@@ -178,16 +186,22 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
                      dtypes: tuple[str, ...] = ("f64",), api: str | None = None,
                      timeout: float = 5.0, budget: float = 600.0, allow_torch: bool = False,
                      do_shrink: bool = True,
-                     progress: Callable[[int, int], None] | None = None) -> StudentReport:
-    """Check a student file (or a folder holding one) over the student grid."""
+                     progress: Callable[[int, int], None] | None = None,
+                     file: str | None = None,
+                     names: dict[str, str] | None = None) -> StudentReport:
+    """Check one submission (a file, a notebook or a folder) over the student grid.
+
+    `file` picks the graded file inside a folder; `names` maps layers to the student's
+    names ({"conv": "MyConv"}).
+    """
     t0 = time.monotonic()
     report = StudentReport(str(target), required=tuple(layers or ()))
     try:
-        sub = load(target, api)
+        sub = load(target, api, file=file, names=names)
     except LoadError as e:
         report.load_error = str(e)
         return report
-    report.api = sub.api
+    report.api, report.file = sub.api, sub.graded
     if not allow_torch:
         report.policy += [{"rule": "no-framework", "detail": f"{d} (a framework that would "
                                                              f"do the work; --allow-torch "
@@ -214,6 +228,7 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
                               for m in checker.worker.forbidden if m not in listed]
         report.layers = tuple(layers or LAYERS_BY_API[sub.api])
         _run_grid(report, checker, dtypes, progress)
+        report.warnings += dout_warnings(report, checker.dout_changed)
         if do_shrink:
             _shrink_failures(report, checker)
         report.restarts = checker.worker.restarts
@@ -222,6 +237,20 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
         report.policy += sandbox_policy(checker.worker.violations)
         report.seconds = time.monotonic() - t0
     return report
+
+
+def dout_warnings(report: StudentReport, changed: dict[str, list[str]]) -> list[str]:
+    """One warning per layer whose backward changed dout in place (never a failure)."""
+    out = []
+    for layer, ids in changed.items():
+        total = len({r.id for r in report.results if r.layer == layer})
+        bad = {r.id for r in report.results if r.id in set(ids) and not r.passed}
+        values = ("the values are right" if not bad else
+                  f"{len(bad)} of these cases also fail, see below")
+        out.append(f"{layer}: backward modifies dout in place (in {len(set(ids))} of {total} "
+                   f"cases); {values}, but a caller that reuses dout sees it changed: "
+                   f"write dx = dout.copy() before changing it")
+    return out
 
 
 def sandbox_policy(violations: list[str]) -> list[dict[str, str]]:
@@ -252,7 +281,8 @@ def _run_grid(report: StudentReport, checker: Checker, dtypes: tuple[str, ...],
     for i, case in enumerate(cases):
         name = _defines(case.layer, sub.api, checker.worker.has)
         if name is not None:
-            report.results += missing_results(case, f"{name} is not defined")
+            report.results += missing_results(case, f"{name} is not defined"
+                                                    + sub.missing_hint(name))
         else:
             report.results += _run_counted(checker, case, 0, timeouts)
         if progress:

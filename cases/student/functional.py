@@ -1,7 +1,7 @@
 """Adapter for the CS231n-style functional API (`conv_forward_naive(x, w, b, conv_param)`, ...).
 
 Only numpy is imported here, so it runs inside the sandboxed worker. softmax_loss(x, y)
-returns d(loss)/dx: the caller judges it with dout = 1 (see `functional_inputs`).
+returns d(loss)/dx: the caller judges it with dout = 1 (see `cases.adapters.convention_inputs`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from cases.adapters import Run, modified_inputs
+from cases.adapters import FUNCTION_NAMES, Run, convention_inputs, modified_inputs
 from cases.case import Case
-from cases.student.loader import FUNCTION_NAMES
 
 
 def supports(case: Case) -> bool:
@@ -32,9 +31,7 @@ def supports(case: Case) -> bool:
 
 def functional_inputs(case: Case, arrays: dict) -> dict:
     """The arrays as the functional API is judged on: softmax_loss's dx is at dout = 1."""
-    if case.layer != "softmax":
-        return arrays
-    return {**arrays, "dout": np.array(1.0, dtype=case.np_dtype)}
+    return convention_inputs(case, arrays)
 
 
 def _pair(result: Any, what: str) -> tuple[Any, Any]:

@@ -1,27 +1,45 @@
-"""Finding a submission's layer file and reading it without running it (AST only)."""
+"""Finding a submission's layer file and reading it without running it (AST only).
+
+A submission is one path: a file, a notebook, or a folder (a repository, an extracted zip).
+
+- **Import root**: the folder the file's imports resolve from, as Python and pytest find
+  it: up through packages (folders with `__init__.py`), as many levels as its relative
+  imports climb, and up to the folder where its absolute imports of the student's own
+  modules resolve (`from common.util import im2col` from `ch07/` resolves one level up).
+  The file is imported as part of its package (`common.layers`), so relative imports work.
+- **Which file** in a folder: among the files that *define* layers (def/class, not
+  imports), prefer the student's own over a library: a file imported by another
+  layer-defining file, or from outside its own folder (the book's `common/layers.py` that
+  the student's chapter files use), or lying in a vendored folder (`common/`, `vendor/`,
+  `lib/`, ...) is chosen only when nothing else defines layers; then the file defining the
+  most layers, the shallowest, the first by name. `--file RELPATH` overrides the choice.
+"""
 
 from __future__ import annotations
 
 import ast
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from cases.adapters import CLASS_NAMES
+from cases.adapters import CLASS_NAMES, FUNCTION_NAMES
+from cases.student import names as naming
+from cases.student.notebook import Cell, NotebookError, cells_module, read_cells
 
-# Functional (CS231n-style) names per layer: (forward, backward) pairs, naive first.
-FUNCTION_NAMES = {
-    "conv": (("conv_forward_naive", "conv_backward_naive"),
-             ("conv_forward_fast", "conv_backward_fast")),
-    "pool": (("max_pool_forward_naive", "max_pool_backward_naive"),
-             ("max_pool_forward_fast", "max_pool_backward_fast")),
-    "affine": (("affine_forward", "affine_backward"),),
-    "relu": (("relu_forward", "relu_backward"),),
-    "softmax": (("softmax_loss", None),),
-}
+__all__ = ["FORBIDDEN", "FUNCTION_NAMES", "LAYER_NAMES", "LoadError", "Submission", "load"]
+
 LAYER_NAMES = (*CLASS_NAMES.values(),
                *(n for pairs in FUNCTION_NAMES.values() for pair in pairs for n in pair if n))
 FORBIDDEN = ("torch", "tensorflow", "jax", "keras", "mxnet", "paddle", "cupy")
-SKIP_DIRS = {"__pycache__", ".git", ".venv", "venv", "node_modules"}
+SKIP_DIRS = {"__pycache__", ".git", ".venv", "venv", "node_modules", ".ipynb_checkpoints",
+             "site-packages"}
+VENDOR_DIRS = {"common", "vendor", "vendored", "third_party", "thirdparty", "external",
+               "lib", "libs", "dist-packages"}
+MAX_CLIMB = 4  # a single file's import root lies at most this many folders above it
+# Top-level names the worker itself has imported: a student package of that name could
+# not be imported as such, so such a file is imported by path instead.
+TAKEN = {"cases", "numpy", "reference", "impl", "reports", "tests", "layercheck"}
 
 
 class LoadError(Exception):
@@ -38,12 +56,48 @@ class Submission:
     names: set[str] = field(default_factory=set)
     forbidden_imports: list[str] = field(default_factory=list)
     accepts: dict[str, set[str]] = field(default_factory=dict)  # class -> __init__ params
+    module: str | None = None  # dotted import name from `root` (None: imported by path)
+    given: Path | None = None  # what was given: the file, notebook or folder
+    cells: list[Cell] = field(default_factory=list)  # a notebook's kept code cells
+    name_map: dict[str, str] = field(default_factory=dict)  # canonical -> student's name
 
     def layers(self) -> list[str]:
         """Layers the file defines in its API (by name, as read from the source)."""
-        if self.api == "class":
-            return [k for k, v in CLASS_NAMES.items() if v in self.names]
-        return [k for k, pairs in FUNCTION_NAMES.items() if pairs[0][0] in self.names]
+        have = self.names | set(self.name_map)
+        return [k for k, v in naming.canonical_names(self.api).items() if v in have]
+
+    @property
+    def graded(self) -> str:
+        """The graded file, relative to the folder given (or its name)."""
+        base = self.given if self.given is not None and self.given.is_dir() else None
+        if base is not None and self.path.is_relative_to(base.resolve()):
+            return str(self.path.relative_to(base.resolve()))
+        return self.path.name
+
+    def missing_hint(self, name: str) -> str:
+        """'; did you mean X? ...' for a required name that is missing, or ''."""
+        used = set(self.name_map.values()) | set(naming.canonical_names(self.api).values())
+        pool = {n for n in self.names if n[:1].isupper()} if self.api == "class" else {
+            n for n in self.names if n[:1].islower()}
+        return naming.did_you_mean(name, pool, used)
+
+    def needs_root(self) -> bool:
+        """Whether the worker needs the whole import root (a folder, a notebook, a file
+        whose imports resolve above its own folder), not just the file and its imports."""
+        return (self.given is not None and self.given.is_dir()) or bool(self.cells) or (
+            self.root != self.path.parent)
+
+    def worker_config(self) -> dict[str, Any]:
+        """What the worker needs to import the submission (see cases.student.importing)."""
+        return {"module": self.module, "paths": _search_paths(self.path, self.root),
+                "cells": [(c.label(self.path), c.source) for c in self.cells],
+                "names": dict(self.name_map)}
+
+
+def _search_paths(path: Path, root: Path) -> list[str]:
+    """sys.path entries for the student: the import root, and the file's own folder (where
+    `python file.py` would look first)."""
+    return list(dict.fromkeys([str(root), str(path.parent)]))
 
 
 def init_params(tree: ast.Module) -> dict[str, set[str]]:
@@ -72,6 +126,12 @@ def defined_names(tree: ast.Module) -> set[str]:
     return names
 
 
+def own_definitions(tree: ast.Module) -> set[str]:
+    """Names the module itself defines with def or class (not imports)."""
+    return {n.name for n in tree.body
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+
+
 def imported_modules(tree: ast.AST) -> set[str]:
     """Top-level package names imported anywhere in the tree (including `__import__('x')`)."""
     mods: set[str] = set()
@@ -88,6 +148,22 @@ def imported_modules(tree: ast.AST) -> set[str]:
     return mods
 
 
+def _absolute_imports(tree: ast.AST) -> set[str]:
+    """Full dotted names of the absolute imports in the tree (`common.util`, `layers`)."""
+    mods: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            mods |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            mods.add(node.module)
+    return mods
+
+
+def _relative_level(tree: ast.AST) -> int:
+    """How many package levels the deepest relative import climbs (0: none)."""
+    return max((n.level for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)), default=0)
+
+
 def parse(path: Path) -> ast.Module:
     """The file's syntax tree; `LoadError` with the line for a syntax error."""
     try:
@@ -98,41 +174,116 @@ def parse(path: Path) -> ast.Module:
         return ast.parse(source, filename=str(path))
     except SyntaxError as e:
         raise LoadError(f"syntax error in {path.name} line {e.lineno}: {e.msg}") from e
+    except ValueError as e:  # null bytes
+        raise LoadError(f"{path.name} is not Python source: {e}") from e
 
 
-def detect_api(names: set[str]) -> str | None:
+def _parse_any(path: Path) -> ast.Module:
+    """A .py file's tree, or a notebook's kept cells as one tree."""
+    if path.suffix == ".ipynb":
+        try:
+            return cells_module(read_cells(path))
+        except NotebookError as e:
+            raise LoadError(str(e)) from e
+    return parse(path)
+
+
+def _present(api: str, names: set[str], explicit: dict[str, str] | None = None) -> int:
+    """How many layers of the API the names hold (canonical names, aliases, explicit map)."""
+    found = naming.resolve(api, names, explicit)
+    return sum((found.get(v) or v) in names for v in naming.canonical_names(api).values())
+
+
+def detect_api(names: set[str], explicit: dict[str, str] | None = None) -> str | None:
     """'class' or 'functional' from the names defined, or None when neither matches."""
-    n_class = sum(v in names for v in CLASS_NAMES.values())
-    n_func = sum(pairs[0][0] in names for pairs in FUNCTION_NAMES.values())
+    n_class, n_func = _present("class", names, explicit), _present("functional", names, explicit)
     if not (n_class or n_func):
         return None
     return "class" if n_class >= n_func else "functional"
 
 
-def _candidates(folder: Path) -> list[Path]:
+def _layer_count(defined: set[str]) -> int:
+    """How many layers of either API these names define (aliases included)."""
+    return max(_present("class", defined), _present("functional", defined))
+
+
+def _candidates(folder: Path, suffix: str = ".py") -> list[Path]:
     files = []
-    for p in sorted(folder.rglob("*.py")):
-        if not SKIP_DIRS & set(p.relative_to(folder).parts):
+    for p in sorted(folder.rglob(f"*{suffix}")):
+        if not SKIP_DIRS & set(p.relative_to(folder).parts) and p.is_file():
             files.append(p)
     return files
 
 
-def find_layer_file(folder: Path) -> Path:
-    """The file in a submission folder that defines the most layer names."""
-    best, best_n = None, 0
+def _module_file(dotted: str, bases: list[Path]) -> Path | None:
+    """The student's own file a dotted import names (`common.util` -> common/util.py)."""
+    parts = dotted.split(".")
+    for base in bases:
+        for n in range(len(parts), 0, -1):
+            p = base.joinpath(*parts[:n])
+            if p.with_suffix(".py").is_file():
+                return p.with_suffix(".py")
+            if (p / "__init__.py").is_file():
+                return p / "__init__.py"
+    return None
+
+
+def _imports_of(path: Path, tree: ast.Module, folder: Path) -> set[Path]:
+    """The submission's own files that `path` imports (absolute from the folder or the
+    file's own folder, and relative)."""
+    found = {_module_file(m, [path.parent, folder]) for m in _absolute_imports(tree)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = path.parents[node.level - 1] if node.level <= len(path.parents) else None
+            if base is not None:
+                mods = [node.module] if node.module else [a.name for a in node.names]
+                found |= {_module_file(m, [base]) for m in mods}
+    return {p.resolve() for p in found if p is not None}
+
+
+def choose_file(folder: Path) -> Path:
+    """The file of a submission folder that holds the student's layers (rule: module doc)."""
+    trees: dict[Path, ast.Module] = {}
     for p in _candidates(folder):
         try:
-            names = defined_names(parse(p))
+            trees[p.resolve()] = parse(p)
         except LoadError:
             continue
-        n = sum(v in names for v in CLASS_NAMES.values()) + sum(
-            pairs[0][0] in names for pairs in FUNCTION_NAMES.values())
-        if n > best_n:
-            best, best_n = p, n
-    if best is None:
+    defining = {p: n for p, t in trees.items() if (n := _layer_count(own_definitions(t)))}
+    if not defining:
+        notebooks = [p for p in _candidates(folder, ".ipynb")
+                     if _safe_count(p)]
+        if notebooks:
+            return max(notebooks, key=_safe_count)
         raise LoadError(f"no file in {folder} defines any layer "
                         f"({', '.join(CLASS_NAMES.values())} or conv_forward_naive, ...)")
-    return best
+    root = folder.resolve()
+    imported_by: dict[Path, set[Path]] = {}
+    for p, t in trees.items():
+        for q in _imports_of(p, t, root):
+            imported_by.setdefault(q, set()).add(p)
+
+    def library(p: Path) -> bool:
+        users = imported_by.get(p, set()) - {p}
+        return any(u in defining or not u.is_relative_to(p.parent) for u in users)
+
+    def vendored(p: Path) -> bool:
+        return bool(VENDOR_DIRS & set(p.relative_to(root).parts[:-1]))
+
+    return min(defining, key=lambda p: (library(p), vendored(p), -defining[p],
+                                        len(p.relative_to(root).parts), str(p)))
+
+
+def _safe_count(p: Path) -> int:
+    try:
+        return _layer_count(defined_names(_parse_any(p)))
+    except LoadError:
+        return 0
+
+
+def find_layer_file(folder: Path) -> Path:
+    """The file in a submission folder that holds the student's layers."""
+    return choose_file(folder)
 
 
 def scan_forbidden(files: list[Path]) -> list[str]:
@@ -140,57 +291,146 @@ def scan_forbidden(files: list[Path]) -> list[str]:
     found = []
     for p in files:
         try:
-            mods = imported_modules(parse(p))
+            mods = imported_modules(_parse_any(p))
         except LoadError:
             continue
         found += [f"{p.name} imports {m}" for m in sorted(mods & set(FORBIDDEN))]
     return found
 
 
-def _star_names(tree: ast.Module, root: Path, seen: set[Path] | None = None) -> set[str]:
-    """Names a `from sibling import *` brings in from the student's own modules (chained)."""
+def _star_names(tree: ast.Module, bases: list[Path], seen: set[Path] | None = None) -> set[str]:
+    """Names a `from module import *` brings in from the student's own modules (chained)."""
     names: set[str] = set()
     seen = set() if seen is None else seen
     for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module and any(
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level and any(
                 a.name == "*" for a in node.names):
-            f = root.joinpath(*node.module.split(".")).with_suffix(".py")
-            if f.is_file() and f not in seen:
+            f = _module_file(node.module, bases)
+            if f is not None and f not in seen:
                 seen.add(f)
-                sub = parse(f)
-                names |= defined_names(sub) | _star_names(sub, root, seen)
+                try:
+                    sub = parse(f)
+                except LoadError:
+                    continue
+                names |= defined_names(sub) | _star_names(sub, [f.parent, *bases], seen)
     return names
 
 
-def _local_imports(path: Path, root: Path) -> list[Path]:
+def _ancestors(path: Path, stop: Path | None) -> list[Path]:
+    """The file's folder and the folders above it, nearest first: up to `stop` (a folder
+    given as the submission), else up to MAX_CLIMB levels or a repository's top (.git)."""
+    out = []
+    for i, d in enumerate(path.parents):
+        out.append(d)
+        if stop is not None:
+            if d == stop:
+                break
+        elif i >= MAX_CLIMB or (d / ".git").exists() or d == Path.home() or d.parent == d:
+            break
+    return out
+
+
+def import_root(path: Path, tree: ast.Module, stop: Path | None = None) -> Path:
+    """The folder the file's imports resolve from (see the module doc)."""
+    levels = _ancestors(path, stop)
+    root_i = 0
+    while root_i + 1 < len(levels) and (levels[root_i] / "__init__.py").is_file():
+        root_i += 1  # up through packages, as pytest's rootdir-less "prepend" mode does
+    root_i = max(root_i, min(_relative_level(tree), len(levels) - 1))
+    own = set(sys.stdlib_module_names) | set(FORBIDDEN) | {"numpy", "scipy"}
+    for m in _absolute_imports(tree):
+        top = m.split(".")[0]
+        if top in own:
+            continue
+        for i, d in enumerate(levels):
+            if (d / top).is_dir() or (d / f"{top}.py").is_file():
+                root_i = max(root_i, i)
+                break
+    return levels[root_i]
+
+
+def module_name(path: Path, root: Path) -> str | None:
+    """The dotted name the file has from `root` (`common.layers`); None where a part is no
+    identifier or the top-level name is taken (then it is imported by path)."""
+    if path.suffix != ".py" or not path.is_relative_to(root):
+        return None
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    if not parts or not all(p.isidentifier() for p in parts):
+        return None
+    if parts[0] in TAKEN or parts[0] in sys.stdlib_module_names:
+        return None
+    return ".".join(parts)
+
+
+def _local_imports(path: Path, root: Path, tree: ast.Module) -> list[Path]:
     """The student's own modules that `path` imports (root/pkg/** or root/mod.py)."""
     files: list[Path] = []
-    for m in imported_modules(parse(path)):
-        if (root / m).is_dir():
-            files += _candidates(root / m)
-        elif (root / f"{m}.py").is_file():
-            files.append(root / f"{m}.py")
+    for m in imported_modules(tree):
+        for base in dict.fromkeys([root, path.parent]):
+            if (base / m).is_dir():
+                files += _candidates(base / m)
+            elif (base / f"{m}.py").is_file():
+                files.append(base / f"{m}.py")
     return files
 
 
-def load(target: str | Path, api: str | None = None) -> Submission:
-    """Read a submission (a file, or a folder holding one) without executing it."""
+def _pick(target: Path, file: str | None) -> Path:
+    """The graded file of the given path (a folder's chosen file, or `file` inside it)."""
+    if file is None:
+        return choose_file(target) if target.is_dir() else target
+    base = target if target.is_dir() else target.parent
+    p = (base / file).resolve()
+    if not p.is_relative_to(base.resolve()):
+        raise LoadError(f"--file {file}: not inside {base}")
+    if not p.is_file():
+        found = [str(q.relative_to(base)) for q in _candidates(base)
+                 if _safe_count(q)][:8]
+        raise LoadError(f"--file {file}: no such file in {base}"
+                        + (f" (files defining layers: {', '.join(found)})" if found else ""))
+    return p
+
+
+def load(target: str | Path, api: str | None = None, file: str | None = None,
+         names: dict[str, str] | None = None) -> Submission:
+    """Read a submission (a file, a notebook or a folder) without executing it.
+
+    `file` picks the graded file inside a folder; `names` maps layers to the student's
+    names explicitly ({"conv": "MyConv"}, see `names.parse_name_map`).
+    """
     target = Path(target)
     if not target.exists():
         raise LoadError(f"{target}: no such file or folder")
-    if target.is_dir():
-        path, root = find_layer_file(target), target
+    path = _pick(target, file).resolve()
+    if path.suffix not in (".py", ".ipynb"):
+        raise LoadError(f"{path}: not a Python file or notebook (.py, .ipynb)")
+    cells: list[Cell] = []
+    if path.suffix == ".ipynb":
+        try:
+            cells = read_cells(path, tuple(naming.canonical_names("class").values()))
+        except NotebookError as e:
+            raise LoadError(str(e)) from e
+        tree = cells_module(cells)
     else:
-        path, root = target, target.parent
-    if path.suffix != ".py":
-        raise LoadError(f"{path}: not a Python file")
-    tree = parse(path)
-    names = defined_names(tree) | _star_names(tree, root)
-    found = api or detect_api(names)
+        tree = parse(path)
+    stop = target.resolve() if target.is_dir() else None
+    root = import_root(path, tree, stop)
+    names_seen = defined_names(tree) | _star_names(tree, [path.parent, root])
+    found = api or detect_api(names_seen, names)
     if found is None:
+        hint = naming.did_you_mean("Convolution", {n for n in names_seen if n[:1].isupper()})
         raise LoadError(f"{path.name} defines no layer: expected the notes' classes "
                         f"({', '.join(CLASS_NAMES.values())}) or CS231n functions "
-                        f"(conv_forward_naive, max_pool_forward_naive, affine_forward, ...)")
-    siblings = _candidates(root) if target.is_dir() else [path, *_local_imports(path, root)]
-    return Submission(path.resolve(), root.resolve(), found, names, scan_forbidden(siblings),
-                      init_params(tree))
+                        f"(conv_forward_naive, max_pool_forward_naive, affine_forward, ...)"
+                        + hint)
+    name_map = naming.resolve(found, names_seen, names)
+    accepts = init_params(tree)
+    for canonical, actual in name_map.items():
+        if actual in accepts:
+            accepts[canonical] = accepts[actual]
+    siblings = (_candidates(target) if target.is_dir()
+                else [path, *_local_imports(path, root, tree)])
+    return Submission(path, root.resolve(), found, names_seen, scan_forbidden(siblings),
+                      accepts, None if cells else module_name(path, root.resolve()),
+                      target.resolve(), cells, name_map)

@@ -1,5 +1,5 @@
 # ruff: noqa  (student code, kept as students write it)
-"""Wrong: SoftmaxWithLoss.backward ignores dout (the book's version)."""
+"""Right: the book's SoftmaxWithLoss.backward(dout=1) ignores dout (a terminal loss)."""
 import numpy as np
 
 from good_im2col import *  # noqa: F403

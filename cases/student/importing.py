@@ -1,0 +1,84 @@
+"""Import a submission inside the worker, as its configuration (from the parent) says.
+
+Worker-side: imports only the standard library. The configuration (see
+`cases.student.loader.Submission.worker_config`) names the file, its import root and
+dotted module name, a notebook's kept cells, and the student's names for the layers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import linecache
+import os
+import sys
+import types
+from typing import Any
+
+STANDINS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "standins")
+
+
+def add_paths(cfg: dict[str, Any]) -> None:
+    """The student's folders first on sys.path, then the display stand-ins (IPython,
+    matplotlib, tqdm), so a leftover `import matplotlib.pyplot as plt` costs nothing."""
+    paths = [str(p) for p in cfg.get("paths") or [cfg["root"]]]
+    standins = str(cfg.get("standins") or STANDINS)
+    new = [p for p in (*paths, standins) if p not in sys.path[:len(paths) + 1]]
+    sys.path[0:0] = new
+    tmp = os.getcwd()  # the worker's own temporary folder
+    for var in ("MPLCONFIGDIR", "IPYTHONDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        os.environ[var] = tmp
+    os.environ["MPLBACKEND"] = "Agg"
+
+
+def _by_path(path: str) -> types.ModuleType:
+    stem = os.path.splitext(os.path.basename(path))[0]
+    name = stem if stem.isidentifier() and stem not in sys.modules else f"_student_{stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _by_name(module: str, path: str) -> types.ModuleType:
+    """The module imported by its dotted name (relative imports work), unless that name is
+    already someone else's (then by path)."""
+    if module.split(".")[0] in sys.modules:
+        return _by_path(path)
+    return importlib.import_module(module)
+
+
+def run_cells(cells: list[tuple[str, str]], name: str = "notebook") -> types.ModuleType:
+    """A notebook's kept cells run in order in one module; each compiled under its label
+    ('NOTEBOOK, cell N'), so tracebacks name the cell and the line."""
+    mod = types.ModuleType(name)
+    mod.__file__ = cells[0][0].rsplit(", cell ", 1)[0] if cells else name
+    sys.modules[name] = mod
+    for label, source in cells:
+        lines = source.splitlines(keepends=True)
+        linecache.cache[label] = (len(source), None, lines, label)
+        exec(compile(source, label, "exec"), mod.__dict__)  # the student's cells, in order
+    return mod
+
+
+def apply_names(mod: types.ModuleType, names: dict[str, str]) -> None:
+    """Give the module the canonical names the adapters call (Relu for ReLU, ...)."""
+    for canonical, actual in names.items():
+        if hasattr(mod, actual):
+            setattr(mod, canonical, getattr(mod, actual))
+
+
+def load_student(cfg: dict[str, Any]) -> types.ModuleType:
+    """Import the submission the configuration describes and apply its name map."""
+    add_paths(cfg)
+    if cfg.get("cells"):
+        mod = run_cells([(str(a), str(b)) for a, b in cfg["cells"]], "_student_notebook")
+    elif cfg.get("module"):
+        mod = _by_name(str(cfg["module"]), str(cfg["path"]))
+    else:
+        mod = _by_path(str(cfg["path"]))
+    apply_names(mod, dict(cfg.get("names") or {}))
+    return mod
