@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
-from cases.case import Case
+from cases.case import CURRICULA_LAYERS, LAYERS, Case
 from cases.inputs import KINDS
 from cases.pairwise import all_pairs
 
@@ -62,6 +62,60 @@ def _dense(layer: str) -> Iterator[Case]:
         if layer == "relu" and f != 1:
             continue
         yield Case(layer, n, c, h, w, f if layer == "affine" else 1, dtype=dt, kind=kind)
+
+
+# The curricula's other layers (cases/case.py CURRICULA_LAYERS). Quick: every setting that
+# changes the arithmetic (mode, steps, groups, LRN constants, kind, dtype), sizes cycled;
+# full: the sizes crossed too.
+NORM_SIZES = ((4, 5), (3, 3), (1, 2))
+BN_MODES = ((True, 1), (True, 3), (False, 1))  # (train, steps)
+LRN_CONSTANTS = ((1e-4, 0.75, 1.0), (0.1, 0.75, 2.0), (1.0, 0.5, 1.0))
+DROPOUT_RATES = (0.3, 0.5, 0.8)
+
+
+def _cycle(full: bool, sizes: tuple, rows: list[tuple]) -> Iterator[tuple]:
+    """Each row with every size (full) or with the sizes cycled through the rows (quick)."""
+    for i, row in enumerate(rows):
+        for size in (sizes if full else (sizes[i % len(sizes)],)):
+            yield (*row, size)
+
+
+def _curricula(layer: str, full: bool) -> Iterator[Case]:
+    kinds = KINDS[layer]
+    if layer in ("sigmoid", "svm"):
+        shapes = ((1, 2, 1, 1), (2, 10, 1, 1), (5, 3, 1, 1)) if layer == "svm" else \
+            ((1, 1, 1, 1), (2, 3, 4, 5), (3, 2, 6, 9))
+        for dt, kind, (n, c, h, w) in _cycle(full, shapes, list(itertools.product(
+                DTYPES, kinds)) * (3 if full else 2)):
+            yield Case(layer, n, c, h, w, dtype=dt, kind=kind)
+    elif layer in ("batchnorm", "spatialbn"):
+        ndims = (2, 4) if layer == "batchnorm" else (4,)
+        rows = list(itertools.product(ndims, BN_MODES, DTYPES, kinds))
+        for i, (nd, (train, steps), dt, kind, (h, w)) in enumerate(
+                _cycle(full, NORM_SIZES, rows)):
+            yield Case(layer, N=(2, 5)[i % 2], C=(1, 3)[(i // 2) % 2], H=h, W=w, ndim=nd,
+                       train=train, steps=steps, dtype=dt, kind=kind)
+    elif layer == "layernorm":
+        for dt, kind, (n, c) in _cycle(full, ((1, 4), (3, 7), (4, 1)),
+                                       list(itertools.product(DTYPES, kinds)) * 2):
+            yield Case(layer, N=n, C=c, dtype=dt, kind=kind)
+    elif layer == "groupnorm":
+        rows = list(itertools.product(((4, 1), (4, 2), (6, 3), (4, 4)), DTYPES, kinds))
+        for i, ((c, g), dt, kind, (h, w)) in enumerate(_cycle(full, NORM_SIZES, rows)):
+            yield Case(layer, N=(1, 2)[i % 2], C=c, H=h, W=w, groups=g, dtype=dt, kind=kind)
+        yield Case(layer, C=4, groups=3)  # rejected: G must divide C
+    elif layer in ("dropout", "invdropout"):
+        rates = DROPOUT_RATES if full else DROPOUT_RATES[::2]
+        for train, rate, dt in itertools.product((True, False), rates, DTYPES):
+            yield Case(layer, N=4, C=8, H=8, W=8, rate=rate, train=train, dtype=dt)
+    elif layer == "lrn":
+        rows = list(itertools.product((1, 2, 3, 5), LRN_CONSTANTS, DTYPES, kinds))
+        if not full:
+            rows = [r for i, r in enumerate(rows) if i % 3 == 0 or r[0] == 5]
+        for i, (n, (a, b, k), dt, kind, (h, w)) in enumerate(
+                _cycle(full, ((3, 4), (2, 2)), rows)):
+            yield Case(layer, N=(1, 2)[i % 2], C=(3, 7)[(i // 2) % 2], H=h, W=w,
+                       lrn=(n, a, b, k), dtype=dt, kind=kind)
 
 
 # Pairwise grid: PyTorch's full Conv2d / MaxPool2d / AvgPool2d arguments, every pair of
@@ -129,13 +183,15 @@ def grid(name: str = "quick", layers: tuple[str, ...] | None = None,
     """Cases of the named grid (quick, full, pairwise), optionally filtered; ids unique."""
     if name not in GRIDS:
         raise ValueError(f"grid must be one of {GRIDS}, got grid={name!r}")
-    chosen = layers or ("conv", "pool", "avgpool", "affine", "relu", "softmax")
+    chosen = layers or LAYERS
     cases: dict[str, Case] = {}
     for layer in chosen:
         if name == "pairwise":
             gen = _pairwise(layer) if layer in PAIRWISE else iter(())
         else:
-            gen = _windowed(layer, name == "full") if layer in WINDOWED else _dense(layer)
+            full = name == "full"
+            gen = (_windowed(layer, full) if layer in WINDOWED else
+                   _curricula(layer, full) if layer in CURRICULA_LAYERS else _dense(layer))
         for case in gen:
             if dtypes is None or case.dtype in dtypes:
                 cases.setdefault(case.id, case)

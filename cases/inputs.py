@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from cases.case import Case
+from cases.case import DROPOUT_LAYERS, NORM_LAYERS, Case
 
 # Input kinds per layer. "ties": small integers, so windows hold equal maxima;
 # "negative": all values < 0, so zero padding would win a max; "nan": a few NaNs.
@@ -18,6 +18,15 @@ KINDS = {
     "affine": ("normal",),
     "relu": ("normal", "ties"),
     "softmax": ("normal", "onehot", "large"),
+    "sigmoid": ("normal", "wide"),
+    "batchnorm": ("normal", "shifted"),
+    "spatialbn": ("normal", "shifted"),
+    "layernorm": ("normal", "shifted"),
+    "groupnorm": ("normal", "shifted"),
+    "dropout": ("normal",),
+    "invdropout": ("normal",),
+    "lrn": ("normal", "wide"),
+    "svm": ("normal",),
 }
 
 
@@ -46,8 +55,10 @@ def _pool_size(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
 def output_shape(case: Case) -> tuple[int, ...] | None:
     """Output shape PyTorch gives for the case, or None where the size is < 1."""
     N, C, H, W = case.N, case.C, case.H, case.W
-    if case.layer in ("relu",):
+    if case.layer in ("relu", "sigmoid", "lrn", *NORM_LAYERS, *DROPOUT_LAYERS):
         return case.x_shape
+    if case.layer == "svm":
+        return ()
     if case.layer == "affine":
         return (N, case.F)
     if case.layer == "softmax":
@@ -78,6 +89,10 @@ def _x(case: Case, rng: np.random.Generator) -> np.ndarray:
         return -np.abs(rng.standard_normal(shape)) - 0.5
     if case.kind == "large":
         return 1000.0 + 30.0 * rng.standard_normal(shape)
+    if case.kind == "wide":  # exp overflows in float32 past |x| = 88
+        return 40.0 * rng.standard_normal(shape)
+    if case.kind == "shifted":  # mean far from zero: E[x^2] - E[x]^2 cancels
+        return 5.0 + 0.5 * rng.standard_normal(shape)
     x = rng.standard_normal(shape)
     if case.kind == "nan":
         flat = x.reshape(-1)
@@ -106,17 +121,39 @@ def make_inputs(case: Case) -> dict[str, np.ndarray | None]:
         D = case.C * case.H * case.W
         W = rng.standard_normal((D, case.F)) / math.sqrt(D)
         b = rng.standard_normal(case.F)
-    elif case.layer == "softmax":
+    elif case.layer in ("softmax", "svm"):
         t = rng.integers(0, case.C, size=case.N)
         if case.kind == "onehot":
             t = np.eye(case.C)[t]
     shape = output_shape(case)
     dout = None if shape is None else rng.standard_normal(shape)
-    if case.layer == "softmax":
+    if case.layer in ("softmax", "svm"):
         dout = np.array(rng.uniform(0.5, 2.0))
     arrays = {"x": x, "W": W, "b": b, "dout": dout}
+    if case.layer in NORM_LAYERS:
+        arrays.update(_norm_inputs(case, rng))
     out = {k: None if v is None else np.array(v, dtype=dt, order="C") for k, v in arrays.items()}
     out["t"] = t if t is None or t.ndim == 1 else t.astype(dt)
+    return out
+
+
+def norm_features(case: Case) -> int:
+    """How many gamma/beta values a normalization case has (features or channels)."""
+    if case.layer == "batchnorm":
+        return math.prod(case.x_shape[1:])
+    return case.C
+
+
+def _norm_inputs(case: Case, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """gamma, beta; running statistics (test mode); the earlier batches (training steps)."""
+    D = norm_features(case)
+    out = {"gamma": 1.0 + 0.5 * rng.standard_normal(D), "beta": rng.standard_normal(D)}
+    if case.layer in ("batchnorm", "spatialbn"):
+        if not case.train:
+            out["running_mean"] = 0.5 * rng.standard_normal(D)
+            out["running_var"] = rng.uniform(0.5, 2.0, D)
+        elif case.steps > 1:
+            out["xs"] = np.stack([_x(case, rng) for _ in range(case.steps - 1)])
     return out
 
 
@@ -152,6 +189,11 @@ def rejection(case: Case) -> Rejection | None:
     if case.layer in ("pool", "avgpool") and any(
             p > k // 2 for p, k in zip(case.pad, case.kernel, strict=True)):
         return Rejection("pad", f"pad {case.pad} should be at most half of kernel {case.kernel}")
+    if case.layer == "groupnorm" and (case.groups < 1 or case.C % case.groups):
+        return Rejection("G", f"G={case.groups} groups must divide C={case.C}")
+    if (case.layer in ("batchnorm", "spatialbn") and case.train
+            and math.prod(case.x_shape) // norm_features(case) < 2):
+        return Rejection("x", "training needs more than one value per channel")
     if case.layer == "avgpool" and case.divisor_override == 0:
         return Rejection("divisor_override", "divisor_override must be non-zero")
     if windowed and output_shape(case) is None:
@@ -161,8 +203,16 @@ def rejection(case: Case) -> Rejection | None:
 
 def outputs(case: Case) -> tuple[str, ...]:
     """Names of the outputs a valid case is judged on."""
-    if case.layer == "softmax":
+    if case.layer in ("softmax", "svm"):
         return ("loss", "dx")
+    if case.layer in NORM_LAYERS:
+        stats = ("running_mean", "running_var") if case.layer in ("batchnorm", "spatialbn") \
+            else ()
+        return ("out", "dx", "dgamma", "dbeta", *stats)
+    if case.layer in DROPOUT_LAYERS:
+        if case.train:
+            return ("out", "dx", "keep")
+        return ("out",) if case.layer == "dropout" else ("out", "dx")
     if case.layer in ("conv", "affine"):
         return ("out", "dx", "dW", "db") if case.bias else ("out", "dx", "dW")
     return ("out", "dx")

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
+import numpy as np
+
 from cases.adapters import Run, run_class
-from cases.case import Case
+from cases.case import CURRICULA_LAYERS, DROPOUT_LAYERS, Case
 from cases.inputs import make_inputs
+from cases.student import curricula
+from reference import dropout_judge
 from reference.compare import compare
 from reference.expected import Truth
 from reference.result import Result
@@ -17,7 +21,11 @@ RunFn = Callable[[Case, dict], Run]
 
 def module_runner(mod: ModuleType) -> RunFn:
     """Run cases in this process through a trusted module's class API (e.g. impl)."""
-    return lambda case, arrays: run_class(mod, case, arrays)
+    def run(case: Case, arrays: dict) -> Run:
+        if case.layer in CURRICULA_LAYERS:
+            return curricula.run_class(mod, case, arrays)
+        return run_class(mod, case, arrays)
+    return run
 
 
 def truth_for(case: Case) -> tuple[dict, Truth | None, str | None]:
@@ -38,7 +46,7 @@ def check(case: Case, run_fn: RunFn) -> list[Result]:
 
 
 def _rejection(case: Case, rejected: str, run: Run) -> Result:
-    out = "loss" if case.layer == "softmax" else "out"
+    out = "loss" if case.layer in ("softmax", "svm") else "out"
     res = Result(case.id, case.layer, "forward", out, "fail", params=case.params())
     if run.missing:
         res.status, res.diagnosis = "missing", "layer not defined"
@@ -54,18 +62,48 @@ def _rejection(case: Case, rejected: str, run: Run) -> Result:
     return res
 
 
+def _state_dtype(case: Case, name: str, value: object) -> object:
+    """Running statistics kept in float64 for a float32 case, as the notes' zeros(D) start
+    them, are judged after rounding to float32 (state, not an output; the bound allows it)."""
+    if (name.startswith("running_") and case.dtype == "f32" and type(value) is np.ndarray
+            and value.dtype == np.float64):
+        return value.astype(np.float32)
+    return value
+
+
+def _keep(case: Case, exp) -> Result:
+    """The keep-rate verdict: a binomial test of the kept count (reference/dropout_judge)."""
+    from reference.diagnose_curricula import keep_words
+
+    p_value = float(exp.bound)
+    ratio = dropout_judge.keep_ratio(p_value)
+    want = dropout_judge.keep_probability(case)
+    got = float(exp.value)
+    res = Result(case.id, case.layer, "forward", "keep", "pass" if ratio <= 1 else "fail",
+                 max_abs_err=abs(got - want), max_rel_err=abs(got - want) / want,
+                 err_over_bound=ratio, mismatched=int(ratio > 1), size=1,
+                 params=case.params())
+    if ratio > 1:
+        res.diagnosis = keep_words(case, got, p_value)
+    return res
+
+
 def verdicts(case: Case, arrays: dict, truth: Truth | None, rejected: str | None,
              run: Run) -> list[Result]:
     """Judge a `Run` against the truth: one `Result` per expected output."""
     if truth is None:
         return [_rejection(case, rejected or "", run)]
+    if case.layer in DROPOUT_LAYERS and case.train:  # the truth follows the drawn mask
+        truth = dropout_judge.truth(case, arrays, run.outputs)
     results = []
     for name, exp in truth.items():
         res = Result(case.id, case.layer, exp.phase, name, "error", params=case.params())
         if run.missing:
             res.status, res.diagnosis = "missing", "layer not defined"
+        elif name == "keep" and "out" in run.outputs:
+            res = _keep(case, exp)
         elif name in run.outputs:
-            res = compare(case, name, run.outputs[name], exp, arrays)
+            res = compare(case, name, _state_dtype(case, name, run.outputs[name]), exp, arrays)
         elif run.error:
             where = "forward" if run.error_phase == "forward" else "backward"
             res.diagnosis = f"{where} raised {run.error}"

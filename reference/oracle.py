@@ -13,6 +13,7 @@ from torch import nn
 from cases.case import Case
 from reference.bounds import SAFETY, UNDERFLOW, bound
 from reference.expected import Expected, Truth
+from reference.oracle_curricula import REFERENCES as CURRICULA_REFERENCES
 
 F64 = torch.float64
 
@@ -192,6 +193,7 @@ def softmax(case: Case, a: dict) -> Truth:
 REFERENCES: dict[str, Callable[[Case, dict], Truth]] = {
     "conv": conv, "pool": pool, "avgpool": avgpool,
     "affine": affine, "relu": relu, "softmax": softmax,
+    **CURRICULA_REFERENCES,
 }
 
 

@@ -58,3 +58,24 @@ def test_rejects_like_pytorch(results, case: Case) -> None:
     res = results(case)[outputs(case)[0]]
     assert param in res.diagnosis, (
         f"{case.id}: the ValueError should name the parameter {param!r}: {res.diagnosis}")
+
+
+@pytest.mark.parametrize("case", _params(VALID, "dgamma"))
+def test_grad_dgamma(results, case: Case) -> None:
+    _assert_passes(results, case, "dgamma")
+
+
+@pytest.mark.parametrize("case", _params(VALID, "dbeta"))
+def test_grad_dbeta(results, case: Case) -> None:
+    _assert_passes(results, case, "dbeta")
+
+
+@pytest.mark.parametrize("case", _params(VALID, "running_mean"))
+def test_running_stats(results, case: Case) -> None:
+    _assert_passes(results, case, "running_mean")
+    _assert_passes(results, case, "running_var")
+
+
+@pytest.mark.parametrize("case", _params(VALID, "keep"))
+def test_dropout_keep_rate(results, case: Case) -> None:
+    _assert_passes(results, case, "keep")

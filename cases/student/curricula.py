@@ -1,0 +1,220 @@
+"""Adapters for the curricula's other layers (issue 13), both APIs; runs inside the worker.
+
+Only numpy, the standard library, cases.case and cases.adapters (imported when a case runs,
+since cases.adapters merges the name tables below) are used here.
+
+The notes' classes: ``Sigmoid()``, ``BatchNormalization(gamma, beta, momentum=0.9,
+running_mean=None, running_var=None)`` with ``forward(x, train_flg)``, ``Dropout(
+dropout_ratio)``; impl/ adds the others under the names in CLASS_NAMES. CS231n's
+functions: ``batchnorm_forward(x, gamma, beta, bn_param)`` -> (out, cache),
+``batchnorm_backward(dout, cache)`` (or ``_alt``) -> (dx, dgamma, dbeta), the spatial and
+layer/group variants, ``dropout_forward(x, dropout_param)`` (inverted, ``p`` keeps) and
+``svm_loss(x, y)`` -> (loss, dx).
+
+Batch norm's training cases first run forward on the case's earlier batches (``xs``) so
+that the running statistics after several steps can be judged; the momentum passed is the
+curricula's 0.9.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from cases.case import Case
+
+CLASS_NAMES = {
+    "sigmoid": "Sigmoid", "batchnorm": "BatchNormalization",
+    "spatialbn": "SpatialBatchNormalization", "layernorm": "LayerNormalization",
+    "groupnorm": "GroupNormalization", "dropout": "Dropout", "invdropout": "InvertedDropout",
+    "lrn": "LRN", "svm": "SVMLoss",
+}
+# the notes define these three; the others are impl/'s own
+BOOK_CLASSES = ("sigmoid", "batchnorm", "dropout")
+FUNCTION_NAMES = {
+    "batchnorm": (("batchnorm_forward", "batchnorm_backward"),
+                  ("batchnorm_forward", "batchnorm_backward_alt")),
+    "spatialbn": (("spatial_batchnorm_forward", "spatial_batchnorm_backward"),),
+    "layernorm": (("layernorm_forward", "layernorm_backward"),),
+    "groupnorm": (("spatial_groupnorm_forward", "spatial_groupnorm_backward"),),
+    "invdropout": (("dropout_forward", "dropout_backward"),),
+    "svm": (("svm_loss", None),),
+}
+LOSS_LAYERS = ("svm",)
+MOMENTUM = 0.9
+
+
+def _copy(v: Any) -> Any:
+    return v.copy() if type(v) is np.ndarray else v
+
+
+def _flat(v: Any, size: int) -> Any:
+    """A gradient for a per-channel parameter as (size,) when it holds size values."""
+    return v.reshape(size) if type(v) is np.ndarray and v.size == size else v
+
+
+def _triple(grads: Any, name: str) -> tuple[Any, Any, Any]:
+    if not isinstance(grads, tuple | list) or len(grads) != 3:
+        raise TypeError(f"{name} must return (dx, dgamma, dbeta), got "
+                        f"{type(grads).__name__}")
+    return grads[0], grads[1], grads[2]
+
+
+def _pair(result: Any, name: str) -> tuple[Any, Any]:
+    if not isinstance(result, tuple | list) or len(result) != 2:
+        raise TypeError(f"{name} must return a pair (value, cache), got "
+                        f"{type(result).__name__}")
+    return result[0], result[1]
+
+
+# --- the notes' class API (and impl/) -------------------------------------------------
+
+
+def _make(mod: ModuleType, case: Case, a: dict) -> Any:
+    from cases.adapters import Missing
+
+    cls = getattr(mod, CLASS_NAMES[case.layer], None)
+    if cls is None:
+        raise Missing(CLASS_NAMES[case.layer])
+    L = case.layer
+    eps = {} if case.eps is None else {"eps": case.eps}
+    if L in ("batchnorm", "spatialbn"):
+        return cls(a["gamma"], a["beta"], MOMENTUM, a.get("running_mean"),
+                   a.get("running_var"), **eps)
+    if L == "layernorm":
+        return cls(a["gamma"], a["beta"], **eps)
+    if L == "groupnorm":
+        return cls(a["gamma"], a["beta"], case.groups, **eps)
+    if L in ("dropout", "invdropout"):
+        return cls(case.rate)
+    if L == "lrn":
+        return cls(*case.lrn)
+    return cls()
+
+
+def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any]) -> Any:
+    """Construct, forward (after the earlier batches), backward; read the layer's state."""
+    from cases.adapters import Missing, Run, call_backward, modified_inputs
+
+    run = Run()
+    a = {k: None if v is None else v.copy() for k, v in arrays.items()}
+    L = case.layer
+    phase = "forward"
+    try:
+        layer = _make(mod, case, a)
+        if L == "svm":
+            run.outputs["loss"] = _copy(layer.forward(a["x"], a["t"]))
+        elif L in ("batchnorm", "spatialbn", "dropout", "invdropout"):
+            for xb in (a["xs"] if a.get("xs") is not None else ()):
+                layer.forward(xb.copy(), True)
+            run.outputs["out"] = _copy(layer.forward(a["x"], case.train))
+        else:
+            run.outputs["out"] = _copy(layer.forward(a["x"]))
+        if L in ("batchnorm", "spatialbn"):
+            _state(run, layer)
+        if L != "dropout" or case.train:
+            phase = "backward"
+            dout = a["dout"][()] if a["dout"].ndim == 0 else a["dout"]
+            run.outputs["dx"] = call_backward(layer, dout)
+        if L in ("batchnorm", "spatialbn", "layernorm", "groupnorm"):
+            size = a["gamma"].size
+            run.outputs["dgamma"] = _flat(getattr(layer, "dgamma", None), size)
+            run.outputs["dbeta"] = _flat(getattr(layer, "dbeta", None), size)
+    except Missing:
+        run.missing = True
+    except Exception as e:  # the implementation's own failure, reported as data
+        run.record_error(phase, e)
+    run.modified = modified_inputs(arrays, a)
+    return run
+
+
+def _state(run: Any, layer: Any) -> None:
+    """Running statistics right after forward (before backward could touch them)."""
+    for name in ("running_mean", "running_var"):
+        run.outputs[name] = _copy(getattr(layer, name, None))
+
+
+# --- CS231n's functions --------------------------------------------------------------------
+
+
+def seed_of(case: Case) -> int:
+    """The dropout_param seed a case passes (from its id, so reruns draw the same mask)."""
+    return case.seed % (2**31)
+
+
+def _forward(f: Any, case: Case, a: dict, param: dict, x: np.ndarray) -> tuple[Any, Any]:
+    L, name = case.layer, getattr(f, "__name__", "forward")
+    if L == "svm":
+        return _pair(f(x, a["t"]), name)
+    if L == "invdropout":
+        return _pair(f(x, param), name)
+    if L == "groupnorm":
+        shape = (1, case.C, 1, 1)
+        return _pair(f(x, a["gamma"].reshape(shape), a["beta"].reshape(shape), case.groups,
+                       param), name)
+    return _pair(f(x, a["gamma"], a["beta"], param), name)
+
+
+def _param(case: Case, a: dict) -> dict:
+    L = case.layer
+    if L == "invdropout":
+        return {"mode": "train" if case.train else "test", "p": case.rate,
+                "seed": seed_of(case)}
+    param: dict[str, Any] = {"eps": case.eps_value}
+    if L in ("batchnorm", "spatialbn"):
+        param.update(mode="train" if case.train else "test", momentum=MOMENTUM)
+        if not case.train:
+            param.update(running_mean=a["running_mean"], running_var=a["running_var"])
+    return param
+
+
+def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any],
+                   variant: int = 0) -> Any:
+    """Run one case through the module's functions; `variant` 1 is batchnorm_backward_alt."""
+    from cases.adapters import Run, modified_inputs
+
+    run = Run()
+    pairs = FUNCTION_NAMES[case.layer]
+    if variant >= len(pairs) or not hasattr(mod, pairs[variant][0]):
+        run.missing = True
+        return run
+    fwd_name, bwd_name = pairs[variant]
+    a = {k: None if v is None else v.copy() for k, v in arrays.items()}
+    param = _param(case, a)
+    phase = "forward"
+    try:
+        fwd = getattr(mod, fwd_name)
+        for xb in (a["xs"] if a.get("xs") is not None else ()):
+            _forward(fwd, case, a, param, xb.copy())
+        value, cache = _forward(fwd, case, a, param, a["x"])
+        if case.layer == "svm":
+            run.outputs["loss"], run.outputs["dx"] = value, cache
+        else:
+            run.outputs["out"] = _copy(value)
+            if case.layer in ("batchnorm", "spatialbn"):
+                for name in ("running_mean", "running_var"):
+                    run.outputs[name] = _copy(param.get(name))
+            phase = "backward"
+            bwd = getattr(mod, bwd_name, None)
+            if bwd is None:
+                raise NameError(f"{bwd_name} is not defined")
+            grads = bwd(a["dout"], cache)
+            if case.layer == "invdropout":
+                run.outputs["dx"] = grads
+            else:
+                dx, dg, db = _triple(grads, bwd_name)
+                size = a["gamma"].size
+                run.outputs.update(dx=dx, dgamma=_flat(dg, size), dbeta=_flat(db, size))
+    except Exception as e:  # the implementation's own failure, reported as data
+        run.record_error(phase, e)
+    run.modified = modified_inputs(arrays, a)
+    return run
+
+
+def supports_functional(case: Case) -> bool:
+    """Whether CS231n's functions can express the case (batchnorm: 2-D input only)."""
+    if case.layer not in FUNCTION_NAMES:
+        return False
+    return not (case.layer == "batchnorm" and case.ndim != 2)
