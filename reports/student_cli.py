@@ -39,24 +39,40 @@ def _dtypes(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(DTYPE_NAMES[t] for t in items))
 
 
-def submissions(targets: list[str]) -> list[str]:
-    """Files as given; a folder holds one submission per entry (a file or a subfolder)."""
-    out = []
-    for t in targets:
-        p = Path(t)
-        if p.is_dir():
-            out += [str(e) for e in sorted(p.iterdir())
-                    if e.name not in SKIP and not e.name.startswith(".")
-                    and (e.is_dir() or e.suffix == ".py")]
-        else:
-            out.append(t)
+def submissions(targets: list[str], each: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The submissions to check: every path in `targets` is ONE submission (a file, a
+    notebook, or a folder such as a repository or an extracted zip); every folder in
+    `each` holds one submission per entry (a .py file, a notebook or a subfolder)."""
+    out = list(targets)
+    for folder in each:
+        out += [str(e) for e in sorted(Path(folder).iterdir())
+                if e.name not in SKIP and not e.name.startswith(".")
+                and (e.is_dir() or e.suffix in (".py", ".ipynb"))]
     return out
+
+
+def _folder(text: str) -> str:
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is not a folder (--each FOLDER checks each "
+                                         f"entry of a folder as one submission)")
+    return text
+
+
+def _name_map(text: str) -> dict[str, str]:
+    from cases.student.names import NameMapError, parse_name_map
+
+    try:
+        return parse_name_map([text])
+    except NameMapError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     return {"layers": args.layers, "dtypes": args.dtype, "api": args.api,
             "timeout": args.timeout, "budget": args.budget, "allow_torch": args.allow_torch,
-            "do_shrink": not args.no_shrink}
+            "do_shrink": not args.no_shrink, "file": getattr(args, "file", None),
+            "names": {k: v for m in getattr(args, "name", None) or [] for k, v in m.items()}
+            or None}
 
 
 def _table(report: StudentReport) -> str:
@@ -96,6 +112,8 @@ def _case_status(results: list) -> dict[str, str]:
 def terminal_summary(report: StudentReport, reproducers: int = 3) -> str:
     """What a student reads first: verdict per layer and phase, patterns, smallest failures."""
     lines = [f"== {report.implementation} ({report.api or '?'} API)"]
+    if getattr(report, "file", None) and report.file != Path(report.implementation).name:
+        lines.append(f"graded file: {report.file}")
     if grader_error(report):
         return "\n".join([*lines, f"GRADER ERROR (not the student's fault): "
                                   f"{grader_error(report)}"])
@@ -107,6 +125,7 @@ def terminal_summary(report: StudentReport, reproducers: int = 3) -> str:
                  f"{s['missing']} missing")
     lines += [f"POLICY: {p['detail']}" for p in report.policy]
     lines += [f"REQUIRED LAYER MISSING: {layer}" for layer in report.required_missing()]
+    lines += [f"WARNING: {w}" for w in getattr(report, "warnings", [])]
     lines += ["", _table(report)]
     if report.patterns:
         lines += ["", "Patterns across the grid:"] + [f"  {p}" for p in report.patterns]
@@ -243,9 +262,10 @@ def _output_problem(args: argparse.Namespace, many: bool) -> str | None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    targets = submissions(args.targets)
+    targets = submissions(args.targets, getattr(args, "each", None) or ())
     if not targets:
-        print("layercheck check: no submissions found in the given folders", file=sys.stderr)
+        print("layercheck check: no submissions: give a path (one submission each) or "
+              "--each FOLDER (one submission per entry of FOLDER)", file=sys.stderr)
         return 2
     if getattr(args, "resume", False) and not args.json:
         print("layercheck check: --resume needs --json FOLDER (where finished reports are "
@@ -312,8 +332,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "code runs in a separate, resource-limited worker process. Exit code: 0 "
                     "all checked cases pass and no policy violated, 1 otherwise, 2 when a "
                     "file cannot be loaded.")
-    c.add_argument("targets", nargs="+", metavar="STUDENT",
-                   help="student .py files, or folders holding one submission per entry")
+    c.add_argument("targets", nargs="*", metavar="SUBMISSION",
+                   help="each path is one submission: a .py file, a notebook (.ipynb) or a "
+                        "folder (a repository, an extracted zip: the file defining the "
+                        "layers is found in it)")
+    c.add_argument("--each", metavar="FOLDER", action="append", type=_folder, default=[],
+                   help="check every entry of FOLDER (file, notebook or subfolder) as one "
+                        "submission; may be repeated")
+    c.add_argument("--file", metavar="RELPATH",
+                   help="the file to grade inside a folder submission (default: the file "
+                        "that defines the layers, the student's own over a library copy)")
+    c.add_argument("--name", metavar="LAYER=NAME", action="append", type=_name_map,
+                   help="the student's name for a layer, e.g. --name conv=MyConv or "
+                        "--name relu_forward=my_relu (repeat or comma-separate; common "
+                        "aliases such as ReLU, MaxPooling, ...Layer are found without it)")
     c.add_argument("--layers", type=csv_of(LAYERS), default=None,
                    help="required layers, comma-separated (default: every layer of the API; "
                         "missing ones are reported, not failed)")

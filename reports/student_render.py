@@ -12,6 +12,15 @@ def _section(report: StudentReport) -> tuple[str, str]:
     """The student-specific section (policy, patterns, smallest failures) as (md, html)."""
     md = ["## Feedback", ""]
     h = ["<h2 id='feedback'>Feedback</h2>"]
+    if getattr(report, "isolation", "").startswith("NOT ISOLATED"):
+        md += [f"**Warning:** {report.isolation}", ""]
+        h.append(f"<p class='verdict-fail'>Warning: {html.escape(report.isolation)}</p>")
+    if getattr(report, "file", None):
+        md += [f"Graded file: `{report.file}`", ""]
+        h.append(f"<p>Graded file: <code>{html.escape(report.file)}</code></p>")
+    for w in getattr(report, "warnings", []):
+        md += [f"- **Warning:** {w}"]
+        h.append(f"<p class='verdict-warn'>Warning: {html.escape(w)}</p>")
     if report.load_error:
         md += [f"The file could not be loaded: {report.load_error}", ""]
         h.append(f"<p class='verdict-fail'>The file could not be loaded: "

@@ -93,8 +93,9 @@ def test_folder_of_submissions_with_jobs_gives_a_table_and_one_report_each(tmp_p
     (subs / "bad_relu_grad0.py").write_text(
         (STUDENTS / "bad_relu_grad0.py").read_text().replace("good_im2col", "good_im2col_dep"))
     out = tmp_path / "json"
-    r = subprocess.run([sys.executable, "-m", "reports.cli", "check", str(subs), "--layers",
-                        "relu", "--jobs", "2", "--json", str(out), "--quiet", "--no-shrink"],
+    r = subprocess.run([sys.executable, "-m", "reports.cli", "check", "--each", str(subs),
+                        "--layers", "relu", "--jobs", "2", "--json", str(out), "--quiet",
+                        "--no-shrink"],
                        capture_output=True, text=True, timeout=120,
                        cwd=Path(__file__).parent.parent)
     assert r.returncode == 1, r.stderr
