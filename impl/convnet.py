@@ -8,6 +8,7 @@ Added after the notes' arguments: ``rng`` (a seed or numpy Generator) and ``dtyp
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import pickle
 from collections import OrderedDict
@@ -172,6 +173,37 @@ class _Net:
             self.params[k] = v
             layer, attr = self.owners[k]
             setattr(self.layers[layer], attr, v)
+
+
+class _ModeNet(_Net):
+    """A net with train/test-mode layers (dropout, batch norm), as the notes' extended nets.
+
+    predict and loss take ``train_flg`` (default False: test mode) and pass it to every
+    layer whose forward takes it; gradient runs the loss in training mode.
+    """
+
+    def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
+        """Scores (logits) for a batch x; train_flg selects training or test mode."""
+        for layer in self.layers.values():
+            x = layer.forward(x, train_flg) if _modal(layer) else layer.forward(x)
+        return x
+
+    def loss(self, x: np.ndarray, t: np.ndarray, train_flg: bool = False) -> float:
+        """Mean cross-entropy of softmax(predict(x, train_flg)) against t."""
+        return self.last_layer.forward(self.predict(x, train_flg), t)
+
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        """Gradients of the training-mode loss by backpropagation."""
+        self.loss(x, t, train_flg=True)
+        dout = self.last_layer.backward(1)
+        for layer in reversed(self.layers.values()):
+            dout = layer.backward(dout)
+        return {k: getattr(self.layers[ln], "d" + attr) for k, (ln, attr) in self.owners.items()}
+
+
+def _modal(layer) -> bool:
+    """Whether a layer's forward takes train_flg."""
+    return "train_flg" in inspect.signature(layer.forward).parameters
 
 
 class SimpleConvNet(_Net):

@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -54,6 +54,7 @@ from torch.nn.grad import conv2d_input, conv2d_weight
 from cases.case import Case
 from reference.bounds import SAFETY, gamma
 from reference.oracle import Expected, softmax
+from reference.twin_layers import BatchNormTwin, InjectedDropout, LRNTwin
 
 F64 = torch.float64
 
@@ -68,6 +69,8 @@ class NetTruth:
     loss: Expected
     grads: dict[str, Expected]
     ambiguous: int
+    # '<layer>.running_mean' / '.running_var' after a training forward (batch norm)
+    buffers: dict[str, Expected] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,6 +101,7 @@ def twin(net) -> tuple[nn.Sequential, Names]:
     """nn.Sequential twin of a notes-style net (float64), and its parameter names."""
     mods: list[nn.Module] = []
     names: Names = {}
+    model_names: dict[int, str] = {}  # module index -> layer name, for stateful layers
     flat = False
     for lname, layer in net.layers.items():
         kind = type(layer).__name__
@@ -132,14 +136,81 @@ def twin(net) -> tuple[nn.Sequential, Names]:
         elif kind in ("Relu", "Sigmoid"):
             mods.append(nn.ReLU() if kind == "Relu" else nn.Sigmoid())
             continue
+        elif kind in _STATEFUL:
+            m = _STATEFUL[kind](layer)
+            model_names[len(mods)] = lname
+            if not isinstance(m, BatchNormTwin):
+                mods.append(m)
+                continue
+            W, b = layer.gamma, layer.beta
+            weight = _t(W).reshape(-1)
         else:
             raise ValueError(f"{lname}: no twin for layer type {kind}")
         with torch.no_grad():
             m.weight.copy_(weight)
-            m.bias.copy_(_t(b))
+            m.bias.copy_(_t(b).reshape(-1))
         names[len(mods)] = (_key(net.params, W, f"{lname}.W"), _key(net.params, b, f"{lname}.b"))
         mods.append(m)
-    return nn.Sequential(*mods), names
+    model = nn.Sequential(*mods)
+    model.layer_names = model_names
+    return model, names
+
+
+def _dropout(layer) -> InjectedDropout:
+    if type(layer).__name__ == "InvertedDropout":
+        return InjectedDropout(1 - layer.p, inverted=True)
+    return InjectedDropout(layer.dropout_ratio)
+
+
+def _batchnorm(layer) -> BatchNormTwin:
+    D = np.asarray(layer.gamma).size
+    rm, rv = (np.zeros(D) if v is None else np.asarray(v).reshape(-1)
+              for v in (layer.running_mean, layer.running_var))
+    return BatchNormTwin(_t(layer.gamma).reshape(-1), _t(layer.beta).reshape(-1),
+                         layer.momentum, layer.eps, _t(rm), _t(rv),
+                         spatial=type(layer).__name__ == "SpatialBatchNormalization")
+
+
+# layer type name -> twin module builder (layers with a mask, running statistics or LRN)
+_STATEFUL = {
+    "Dropout": _dropout,
+    "InvertedDropout": _dropout,
+    "LRN": lambda layer: LRNTwin(layer.size, layer.alpha, layer.beta, layer.k),
+    "BatchNormalization": _batchnorm,
+    "SpatialBatchNormalization": _batchnorm,
+}
+
+
+def load_state(model: nn.Sequential, net, masks: bool = True, stats: bool = True) -> None:
+    """Copy the net's dropout masks and running statistics into the twin's modules.
+
+    Masks are the ones the net's last training forward drew (the twin uses exactly those);
+    running statistics as the net holds them now (zeros where the net has none yet).
+    """
+    for i, lname in getattr(model, "layer_names", {}).items():
+        m, layer = model[i], net.layers[lname]
+        if masks and isinstance(m, InjectedDropout):
+            mask = getattr(layer, "mask", None)
+            m.mask = None if mask is None or np.ndim(mask) == 0 else torch.from_numpy(
+                np.asarray(mask) != 0)
+        if stats and isinstance(m, BatchNormTwin):
+            with torch.no_grad():
+                for k in ("running_mean", "running_var"):
+                    v = getattr(layer, k)
+                    getattr(m, k).copy_(torch.zeros(m.weight.shape[0], dtype=F64) if v is None
+                                        else _t(v).reshape(-1))
+
+
+def running_stats(net) -> dict[str, np.ndarray]:
+    """The net's running statistics as '<layer>.running_mean' / '.running_var' copies."""
+    out = {}
+    for lname, layer in net.layers.items():
+        if type(layer).__name__ in ("BatchNormalization", "SpatialBatchNormalization"):
+            for k in ("running_mean", "running_var"):
+                v = getattr(layer, k)
+                if v is not None:
+                    out[f"{lname}.{k}"] = np.asarray(v, dtype=np.float64).reshape(-1).copy()
+    return out
 
 
 def _kernel(layer) -> tuple[int, int]:
@@ -154,8 +225,8 @@ def load_twin(model: nn.Sequential, names: Names, params: Mapping[str, np.ndarra
         for i, (wk, bk) in names.items():
             m = model[i]
             W = _t(params[wk])
-            m.weight.copy_(W.T if isinstance(m, nn.Linear) else W)
-            m.bias.copy_(_t(params[bk]))
+            m.weight.copy_(W.T if isinstance(m, nn.Linear) else W.reshape(m.weight.shape))
+            m.bias.copy_(_t(params[bk]).reshape(m.bias.shape))
 
 
 def twin_grads(model: nn.Sequential, names: Names) -> dict[str, np.ndarray]:
@@ -176,12 +247,15 @@ class _Bounds:
         self.d = dtype
         self.ambiguous = 0
         self.candidates: dict[int, torch.Tensor] = {}  # max-pool module id -> candidates
+        self.memo: dict[int, dict] = {}  # module id -> forward quantities its backward uses
 
     def r(self, k: int, mag: torch.Tensor) -> torch.Tensor:
         """Rounding bound SAFETY * gamma_k * mag (k = 0: exact)."""
         return mag * (SAFETY * gamma(k, self.d)) if k > 0 else torch.zeros_like(mag)
 
     def forward(self, m: nn.Module, a: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        if hasattr(m, "bound_forward"):  # reference.twin_layers
+            return m.bound_forward(self, a, e)
         A = a.abs() + e
         if isinstance(m, nn.Conv2d):
             aW, kw = m.weight.detach().abs(), _conv_kw(m)
@@ -212,6 +286,8 @@ class _Bounds:
     def backward(self, m: nn.Module, a: torch.Tensor, e: torch.Tensor, g: torch.Tensor,
                  eg: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """(bound on dx, bounds on [dW, db]) from upstream gradient g and its bound eg."""
+        if hasattr(m, "bound_backward"):
+            return m.bound_backward(self, a, e, g, eg)
         G, A, aa = g.abs() + eg, a.abs() + e, a.abs()
         if isinstance(m, nn.Conv2d):
             W, kw = m.weight.detach(), _conv_kw(m)
@@ -339,6 +415,14 @@ def net_truth(model: nn.Sequential, names: Names, x: np.ndarray, t: np.ndarray,
         errs = [torch.zeros_like(acts[0])]
         for m, a in zip(model, acts, strict=False):
             errs.append(b.forward(m, a.detach(), errs[-1]))
+        buffers = {}
+        for i, lname in getattr(model, "layer_names", {}).items():
+            m = model[i]
+            if isinstance(m, BatchNormTwin) and m.training:
+                for k, eb in zip(("running_mean", "running_var"),
+                                 m.stat_bounds(b, acts[i].detach(), errs[i]), strict=True):
+                    buffers[f"{lname}.{k}"] = Expected("forward", getattr(m, k).numpy().copy(),
+                                                       eb.numpy())
         ez = errs[-1]
         p = torch.softmax(z, dim=1)
         pe = (p * ez).sum(1, keepdim=True)
@@ -355,15 +439,24 @@ def net_truth(model: nn.Sequential, names: Names, x: np.ndarray, t: np.ndarray,
             bounds[bk] = eb
     grads = {k: Expected("backward", truth[k], bounds[k]) for k in truth}
     return NetTruth(Expected("forward", np.asarray(loss.item()), np.asarray(e_loss)), grads,
-                    b.ambiguous)
+                    b.ambiguous, buffers)
 
 
-def agreement(truth: NetTruth, loss: float, grads: Mapping[str, np.ndarray]) -> Agreement:
-    """err_over_bound and max relative error of the loss and each gradient."""
+def agreement(truth: NetTruth, loss: float, grads: Mapping[str, np.ndarray] | None,
+              stats: Mapping[str, np.ndarray] | None = None) -> Agreement:
+    """err_over_bound and max relative error of the loss and each gradient (grads None:
+    the loss only), and of the running statistics where `stats` (from running_stats) is
+    given."""
     eob: dict[str, float] = {}
     rel: dict[str, float] = {}
     items = {"loss": (np.asarray(loss), truth.loss)}
-    items.update({k: (grads[k], v) for k, v in truth.grads.items()})
+    if grads is not None:
+        items.update({k: (grads[k], v) for k, v in truth.grads.items()})
+    if stats is not None:
+        missing = set(truth.buffers) - set(stats)
+        if missing:
+            raise ValueError(f"running statistics {sorted(missing)} missing from the net")
+        items.update({k: (stats[k], v) for k, v in truth.buffers.items()})
     for k, (got, exp) in items.items():
         got = np.asarray(got, dtype=np.float64)
         if got.shape != exp.value.shape:
