@@ -1,8 +1,10 @@
 """The project's own NumPy CNN layers, matching PyTorch CPU semantics."""
 
 from .activations import Sigmoid
+from .alexnet import AlexNet
 from .conv import Convolution
 from .convnet import LeNet, SimpleConvNet
+from .convnet_bn import SimpleConvNetBN
 from .dropout import Dropout, InvertedDropout
 from .gradient import numerical_gradient
 from .im2col import col2im, im2col
@@ -20,6 +22,7 @@ from .pool import AvgPooling, Pooling
 __all__ = [
     "LRN",
     "Affine",
+    "AlexNet",
     "AvgPooling",
     "BatchNormalization",
     "Convolution",
@@ -33,6 +36,7 @@ __all__ = [
     "SVMLoss",
     "Sigmoid",
     "SimpleConvNet",
+    "SimpleConvNetBN",
     "SoftmaxWithLoss",
     "SpatialBatchNormalization",
     "col2im",
