@@ -205,7 +205,7 @@ def running_stats(net) -> dict[str, np.ndarray]:
     """The net's running statistics as '<layer>.running_mean' / '.running_var' copies."""
     out = {}
     for lname, layer in net.layers.items():
-        if type(layer).__name__ in ("BatchNormalization", "SpatialBatchNormalization"):
+        if hasattr(layer, "running_mean") and hasattr(layer, "running_var"):
             for k in ("running_mean", "running_var"):
                 v = getattr(layer, k)
                 if v is not None:
