@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 
 from cases.case import Case
+from cases.student import curricula  # the curricula's other layers (issue 13)
 
 CLASS_NAMES = {
     "conv": "Convolution", "pool": "Pooling", "avgpool": "AvgPooling",
     "affine": "Affine", "relu": "Relu", "softmax": "SoftmaxWithLoss",
+    **curricula.CLASS_NAMES,
 }
 # Functional (CS231n-style) names per layer: (forward, backward) pairs, naive first.
 FUNCTION_NAMES = {
@@ -28,8 +30,9 @@ FUNCTION_NAMES = {
     "affine": (("affine_forward", "affine_backward"),),
     "relu": (("relu_forward", "relu_backward"),),
     "softmax": (("softmax_loss", None),),
+    **curricula.FUNCTION_NAMES,
 }
-LOSS_LAYERS = ("softmax",)  # terminal losses: their dx is judged at dout = 1
+LOSS_LAYERS = ("softmax", *curricula.LOSS_LAYERS)  # terminal losses: dx judged at dout = 1
 _OURS = os.path.dirname(os.path.abspath(__file__)) + os.sep  # frames here are never the student's
 
 
@@ -127,6 +130,8 @@ def call_backward(layer: Any, dout: Any) -> Any:
 
 def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any]) -> Run:
     """Run the notes' class API: construct, forward, backward; read dW and db."""
+    if case.layer in curricula.CLASS_NAMES:
+        return curricula.run_class(mod, case, arrays)
     run = Run()
     a = {k: None if v is None else v.copy() for k, v in arrays.items()}
     phase = "forward"

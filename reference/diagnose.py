@@ -8,6 +8,7 @@ import numpy as np
 
 from cases.case import Case
 from cases.inputs import output_shape, pad_amounts
+from reference import diagnose_curricula
 from reference.bounds import UNIT_ROUNDOFF
 
 if TYPE_CHECKING:
@@ -189,6 +190,8 @@ def diagnose_values(case: Case, output: str, a: np.ndarray, exp: Expected,
 def _recognise(case: Case, output: str, a: np.ndarray, exp: Expected, bad: np.ndarray,
                inputs: dict | None) -> str:
     want = exp.value
+    if words := diagnose_curricula.recognise(case, output, a, exp, bad, inputs):  # issue 13
+        return words
     if case.layer == "softmax" and inputs is not None:
         words = _softmax(case, output, a, exp, inputs)
         if words:

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from cases.adapters import CLASS_NAMES, Run, convention_inputs
-from cases.case import Case
+from cases.case import CURRICULA_LAYERS, Case
 from cases.inputs import make_inputs, outputs
 from cases.runner import verdicts
-from cases.student import truths
+from cases.student import curricula, truths
 from cases.student.explain import diagnose_error, shape_words
 from cases.student.grid import student_grid
 from cases.student.loader import FUNCTION_NAMES, LoadError, Submission, load
@@ -28,8 +28,10 @@ from cases.student.worker import Worker
 from reference.expected import Truth
 from reference.result import Result
 
-LAYERS_BY_API = {"class": ("conv", "pool", "avgpool", "affine", "relu", "softmax"),
-                 "functional": ("conv", "pool", "affine", "relu", "softmax")}
+LAYERS_BY_API = {"class": ("conv", "pool", "avgpool", "affine", "relu", "softmax",
+                           *curricula.BOOK_CLASSES),
+                 "functional": ("conv", "pool", "affine", "relu", "softmax",
+                                *curricula.FUNCTION_NAMES)}
 TIMEOUTS_PER_LAYER = 3  # after this many timeouts, a layer's remaining cases are not run
 MAX_SHRINKS = 8
 MAX_SANDBOX_DETAILS = 5
@@ -226,7 +228,7 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
             report.policy += [{"rule": "no-framework", "detail": f"{m} was imported while "
                                                                  f"loading the file"}
                               for m in checker.worker.forbidden if m not in listed]
-        report.layers = tuple(layers or LAYERS_BY_API[sub.api])
+        report.layers = tuple(layers or default_layers(sub))
         _run_grid(report, checker, dtypes, progress)
         report.warnings += dout_warnings(report, checker.dout_changed)
         if do_shrink:
@@ -261,6 +263,13 @@ def sandbox_policy(violations: list[str]) -> list[dict[str, str]]:
         out.append({"rule": "sandbox", "detail": f"and {len(distinct) - MAX_SANDBOX_DETAILS} "
                                                  f"more refused attempts"})
     return out
+
+
+def default_layers(sub: Submission) -> tuple[str, ...]:
+    """The API's layers, the curricula's other layers (issue 13) only where defined."""
+    defined = set(sub.layers())
+    return tuple(layer for layer in LAYERS_BY_API[sub.api]
+                 if layer not in CURRICULA_LAYERS or layer in defined)
 
 
 def _run_grid(report: StudentReport, checker: Checker, dtypes: tuple[str, ...],

@@ -18,6 +18,7 @@ curricula's 0.9.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -170,9 +171,14 @@ def _param(case: Case, a: dict) -> dict:
     return param
 
 
-def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any],
-                   variant: int = 0) -> Any:
-    """Run one case through the module's functions; `variant` 1 is batchnorm_backward_alt."""
+def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any], variant: int = 0,
+                   seen: dict[str, Any] | None = None,
+                   entering: Callable[[Any], None] | None = None) -> Any:
+    """Run one case through the module's functions; `variant` 1 is batchnorm_backward_alt.
+
+    `seen` and `entering` as in cases/student/functional.run_functional (the worker's
+    record of the arrays handed over, and its note that backward starts).
+    """
     from cases.adapters import Run, modified_inputs
 
     run = Run()
@@ -182,6 +188,8 @@ def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any],
         return run
     fwd_name, bwd_name = pairs[variant]
     a = {k: None if v is None else v.copy() for k, v in arrays.items()}
+    if seen is not None:
+        seen.update(a)
     param = _param(case, a)
     phase = "forward"
     try:
@@ -200,6 +208,8 @@ def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any],
             bwd = getattr(mod, bwd_name, None)
             if bwd is None:
                 raise NameError(f"{bwd_name} is not defined")
+            if entering is not None:
+                entering(run.outputs["out"])
             grads = bwd(a["dout"], cache)
             if case.layer == "invdropout":
                 run.outputs["dx"] = grads

@@ -14,10 +14,13 @@ import numpy as np
 
 from cases.adapters import FUNCTION_NAMES, Run, convention_inputs, modified_inputs
 from cases.case import Case
+from cases.student import curricula
 
 
 def supports(case: Case) -> bool:
     """Whether the functional API can express the case (square stride/pad, no extras)."""
+    if case.layer in curricula.FUNCTION_NAMES:
+        return curricula.supports_functional(case)
     if case.layer not in FUNCTION_NAMES or not case.batched:
         return False
     if case.dilation != (1, 1) or case.groups != 1 or not case.bias or case.ceil_mode:
@@ -63,6 +66,8 @@ def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any], variant:
     `seen`, when given, receives the very arrays the student was handed; `entering`, when
     given, is called with forward's output just before backward is called.
     """
+    if case.layer in curricula.FUNCTION_NAMES:
+        return curricula.run_functional(mod, case, arrays, variant, seen, entering)
     run = Run()
     pairs = FUNCTION_NAMES[case.layer]
     if variant >= len(pairs) or not hasattr(mod, pairs[variant][0]):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import itertools
 
-from cases.case import Case
-from cases.grids import BATCH, CHANNELS, FILTERS, KERNELS, PADS, SIZES, STRIDES
+from cases.case import CURRICULA_LAYERS, Case
+from cases.grids import BATCH, CHANNELS, FILTERS, KERNELS, PADS, SIZES, STRIDES, grid
 from cases.inputs import rejection
 from cases.pairwise import all_pairs
 from cases.student.functional import supports
@@ -97,6 +97,7 @@ def student_grid(layers: tuple[str, ...], dtypes: tuple[str, ...] = ("f64",),
     for dtype in dtypes:
         for layer in layers:
             gen = (_windowed(layer, dtype) if layer in ("conv", "pool", "avgpool")
+                   else grid("quick", (layer,), (dtype,)) if layer in CURRICULA_LAYERS
                    else _dense(layer, dtype))
             for c in gen:
                 if rejection(c) is None and (api == "class" or supports(c)):

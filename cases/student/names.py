@@ -19,6 +19,9 @@ CLASS_ALIASES = {
     "relu": ("relu",),
     "softmax": ("softmaxwithloss", "softmaxloss", "softmaxcrossentropy",
                 "softmaxwithcrossentropy", "softmaxcrossentropyloss"),
+    "sigmoid": ("sigmoid",),
+    "batchnorm": ("batchnormalization", "batchnorm"),
+    "dropout": ("dropout",),
 }
 
 
@@ -83,7 +86,8 @@ def resolve(api: str, available: set[str], explicit: dict[str, str] | None = Non
         if name in available:
             continue
         if api == "class":
-            hit = next((by_normal[a][0] for a in CLASS_ALIASES[layer] if a in by_normal), None)
+            hit = next((by_normal[a][0] for a in CLASS_ALIASES.get(layer, (normal(name),))
+                        if a in by_normal), None)
             if hit:
                 out[name] = hit
     if api == "functional":  # explicit backward names, or the forward's renamed partner
