@@ -1,0 +1,207 @@
+"""Real submissions as they come: import roots, which file, names, notebooks, leftovers."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from cases.student.checker import check_submission
+from cases.student.loader import LoadError, choose_file, load
+from cases.student.names import NameMapError, parse_name_map, resolve
+from cases.student.notebook import read_cells
+from reports.cli import main
+from reports.student_cli import submissions
+
+STUDENTS = Path(__file__).parent / "students"
+REPOS = STUDENTS / "repos"
+BOOK = REPOS / "book"
+
+
+def _failures(report) -> list[str]:
+    return [r.message() for r in report.results if r.status not in ("pass",)][:5]
+
+
+# ---------------------------------------------------------------- import roots
+
+def test_package_file_is_imported_from_the_repository_root() -> None:
+    sub = load(BOOK / "common" / "layers.py")
+    assert sub.root == BOOK.resolve(), "common/layers.py imports common.util: root is above"
+    assert sub.module == "common.layers"
+    r = check_submission(BOOK / "common" / "layers.py", layers=("conv", "pool"),
+                         do_shrink=False)
+    assert r.load_error is None, r.load_error
+    assert r.exit_code() == 0, _failures(r)
+
+
+def test_chapter_script_with_star_import_from_common_is_graded() -> None:
+    sub = load(BOOK / "ch07" / "simple_convnet.py")
+    assert sub.root == BOOK.resolve(), "`from common.layers import *` resolves one level up"
+    assert {"conv", "relu", "affine", "softmax"} <= set(sub.layers())
+    r = check_submission(BOOK / "ch07" / "simple_convnet.py", layers=("conv", "softmax"),
+                         do_shrink=False)
+    assert r.exit_code() == 0, r.load_error or _failures(r)
+
+
+def test_relative_imports_work_in_a_package_without_init() -> None:
+    path = REPOS / "relative" / "mynet" / "layers.py"
+    sub = load(path)
+    assert sub.module == "mynet.layers" and sub.root == (REPOS / "relative").resolve()
+    r = check_submission(path, layers=("affine", "relu", "softmax"), do_shrink=False)
+    assert r.exit_code() == 0, r.load_error or _failures(r)
+
+
+# ---------------------------------------------------------------- which file
+
+def test_folder_is_one_submission_and_every_output_names_the_graded_file(tmp_path,
+                                                                          capsys) -> None:
+    out = tmp_path / "r.json"
+    md = tmp_path / "r.md"
+    rc = main(["check", str(BOOK), "--layers", "relu", "--no-shrink", "--json", str(out),
+               "--md", str(md)])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "graded file: common/layers.py" in printed
+    assert '"file": "common/layers.py"' in out.read_text()
+    assert "Graded file: `common/layers.py`" in md.read_text()
+
+
+def _vendored_repo(tmp_path: Path) -> Path:
+    """The student's ch07/my_pool.py next to a book copy whose Pooling pads with zeros."""
+    repo = tmp_path / "repo"
+    shutil.copytree(REPOS / "vendored", repo)
+    shutil.copytree(BOOK / "common", repo / "common")
+    layers = repo / "common" / "layers.py"
+    text = layers.read_text().replace("fill=-np.inf", "fill=0.0")
+    assert text != layers.read_text()
+    layers.write_text(text)
+    return repo
+
+
+def test_own_file_is_graded_over_a_vendored_book_copy(tmp_path) -> None:
+    repo = _vendored_repo(tmp_path)
+    assert choose_file(repo) == (repo / "ch07" / "my_pool.py").resolve()
+    r = check_submission(repo, layers=("pool",), do_shrink=False)
+    assert r.file == "ch07/my_pool.py"
+    assert r.exit_code() == 0, r.load_error or _failures(r)  # the copy fails pad > 0
+
+
+def test_a_file_that_imports_and_overrides_the_library_is_graded(tmp_path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(BOOK / "common", repo / "common")
+    (repo / "mine.py").write_text("from common.layers import *\n\n\n"
+                                  "class Relu:\n    pass\n")
+    assert choose_file(repo) == (repo / "mine.py").resolve()
+
+
+def test_file_option_picks_the_graded_file_and_a_wrong_one_lists_candidates(tmp_path) -> None:
+    repo = _vendored_repo(tmp_path)
+    sub = load(repo, file="common/layers.py")
+    assert sub.graded == "common/layers.py"
+    with pytest.raises(LoadError, match=r"files defining layers: .*ch07/my_pool\.py"):
+        load(repo, file="ch07/nope.py")
+    rc = main(["check", str(repo), "--file", "common/layers.py", "--layers", "pool",
+               "--no-shrink"])
+    assert rc == 1, "the book copy pads with zeros: pooling with pad > 0 must fail"
+
+
+def test_a_path_is_one_submission_and_each_lists_the_entries(tmp_path) -> None:
+    (tmp_path / "a.py").write_text("")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "c.ipynb").write_text("{}")
+    (tmp_path / "notes.txt").write_text("")
+    assert submissions([str(tmp_path)]) == [str(tmp_path)]
+    assert submissions([], [str(tmp_path)]) == [str(tmp_path / n) for n in ("a.py", "b",
+                                                                            "c.ipynb")]
+    with pytest.raises(SystemExit):
+        main(["check", "--each", str(tmp_path / "a.py")])
+
+
+# ---------------------------------------------------------------- names
+
+def test_aliases_and_layer_suffix_are_recognised() -> None:
+    sub = load(STUDENTS / "good_aliases.py")
+    assert sub.name_map == {"Convolution": "ConvolutionLayer", "Pooling": "MaxPooling",
+                            "Affine": "AffineLayer", "Relu": "ReLU",
+                            "SoftmaxWithLoss": "SoftmaxWithLossLayer"}
+    r = check_submission(STUDENTS / "good_aliases.py",
+                         layers=("conv", "pool", "affine", "relu", "softmax"),
+                         do_shrink=False)
+    assert r.exit_code() == 0, _failures(r)
+
+
+@pytest.mark.parametrize("name, layer", [("relu", "Relu"), ("RELU", "Relu"),
+                                         ("Relu_Layer", "Relu"), ("MaxPool2d", "Pooling"),
+                                         ("Conv2d", "Convolution"), ("Conv", "Convolution"),
+                                         ("AvgPool", "AvgPooling")])
+def test_alias_spellings(name: str, layer: str) -> None:
+    assert resolve("class", {name}) == {layer: name}
+
+
+def test_missing_layer_says_did_you_mean_and_the_name_map_fixes_it(capsys) -> None:
+    path = str(STUDENTS / "bad_misnamed.py")
+    assert main(["check", path, "--layers", "conv", "--no-shrink"]) == 1
+    assert "did you mean Convolve?" in capsys.readouterr().out
+    assert main(["check", path, "--layers", "conv", "--no-shrink",
+                 "--name", "conv=Convolve"]) == 0
+
+
+def test_bad_name_map_entries_are_refused_with_the_syntax() -> None:
+    assert parse_name_map(["conv=MyConv,relu_forward=my_relu"]) == {
+        "conv": "MyConv", "relu_forward": "my_relu"}
+    for bad in ("conv", "nolayer=X", "conv=1x"):
+        with pytest.raises(NameMapError, match="--name"):
+            parse_name_map([bad])
+
+
+# ---------------------------------------------------------------- notebooks
+
+def test_notebook_is_graded_from_its_definitions_without_running_other_cells() -> None:
+    nb = BOOK / "ch07" / "hw_layers.ipynb"
+    cells = read_cells(nb)
+    kept = "".join(c.source for c in cells)
+    assert "while True" not in kept and "urlopen" not in kept and "print(r.forward" not in kept
+    relu = next(c for c in cells if "class Relu" in c.source)
+    assert relu.source.splitlines()[0] == "class Relu:", "cell line numbers are kept"
+    # the training cell loops forever: a 2 s timeout proves it never runs
+    r = check_submission(nb, layers=("relu", "affine", "conv"), do_shrink=False, timeout=2.0)
+    assert r.exit_code() == 0, r.load_error or _failures(r)
+
+
+def _notebook(tmp_path: Path, *sources: str) -> Path:
+    path = tmp_path / "hw.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(s) for s in sources]), str(path))
+    return path
+
+
+def test_notebook_errors_name_the_cell_and_the_line(tmp_path) -> None:
+    nb = _notebook(tmp_path, "import numpy as np",
+                   "class Relu:\n    scale = undefined_name\n")
+    r = check_submission(nb, layers=("relu",), do_shrink=False)
+    assert r.exit_code() == 2
+    assert "NameError" in r.load_error and "cell 2 line 2" in r.load_error, r.load_error
+    nb = _notebook(tmp_path, "class Relu:\n    def forward(self, x):\n        print x\n")
+    r = check_submission(nb, layers=("relu",), do_shrink=False)
+    assert r.exit_code() == 2 and "cell 1, line 3" in r.load_error, r.load_error
+
+
+# ---------------------------------------------------------------- leftovers
+
+@pytest.mark.parametrize("name", ["good_ipython_top.py", "good_matplotlib_import.py"])
+def test_display_leftovers_import_and_are_no_violation(name: str) -> None:
+    r = check_submission(STUDENTS / name, layers=("relu", "softmax"), do_shrink=False)
+    assert r.load_error is None, r.load_error
+    assert r.policy == [], f"the grader's stand-ins count against the student: {r.policy}"
+    assert r.exit_code() == 0, _failures(r)
+
+
+def test_python2_file_gets_a_clear_message(tmp_path) -> None:
+    f = tmp_path / "old.py"
+    f.write_text("import numpy as np\n\nclass Relu:\n    def forward(self, x):\n"
+                 "        print 'x', x\n")
+    r = check_submission(f, do_shrink=False)
+    assert r.exit_code() == 2
+    assert "old.py line 5" in r.load_error and "print" in r.load_error, r.load_error
