@@ -109,6 +109,15 @@ def _case_status(results: list) -> dict[str, str]:
     return out
 
 
+def _name_hints(report: StudentReport) -> list[tuple[str, str]]:
+    """(layer, "X is not defined; did you mean Y? ...") for missing layers with a near name."""
+    out = {}
+    for r in report.results:
+        if r.status == "missing" and "did you mean" in r.diagnosis:
+            out.setdefault(r.layer, r.diagnosis)
+    return list(out.items())
+
+
 def terminal_summary(report: StudentReport, reproducers: int = 3) -> str:
     """What a student reads first: verdict per layer and phase, patterns, smallest failures."""
     lines = [f"== {report.implementation} ({report.api or '?'} API)"]
@@ -126,6 +135,7 @@ def terminal_summary(report: StudentReport, reproducers: int = 3) -> str:
     lines += [f"POLICY: {p['detail']}" for p in report.policy]
     lines += [f"REQUIRED LAYER MISSING: {layer}" for layer in report.required_missing()]
     lines += [f"WARNING: {w}" for w in getattr(report, "warnings", [])]
+    lines += [f"MISSING {layer}: {hint}" for layer, hint in _name_hints(report)]
     lines += ["", _table(report)]
     if report.patterns:
         lines += ["", "Patterns across the grid:"] + [f"  {p}" for p in report.patterns]
