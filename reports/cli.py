@@ -5,18 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reports import student_cli
+from reports import autograder, class_report, student_cli
 
 # Commands whose modules import neither torch nor matplotlib: `layercheck check` on a warm
 # truth cache starts in a fraction of a second because only these are imported for them.
-LIGHT_COMMANDS = ("check",)
+LIGHT_COMMANDS = ("check", "gradescope-autograder", "class-report")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; for a light command, only the light modules are imported."""
     p = argparse.ArgumentParser(prog="layercheck", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    modules: list = [student_cli]
+    modules: list = [student_cli, autograder, class_report]
     if command not in LIGHT_COMMANDS:
         from reports import bench, report
 

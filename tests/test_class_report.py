@@ -1,0 +1,92 @@
+"""`layercheck class-report`: gradebook, stride x pad failure rates, common diagnoses with
+an example student, score histogram, from a folder of --json reports."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from reports.class_report import histogram, read_class, stride_pad
+from reports.cli import main
+
+
+def _case(cid: str, layer: str, output: str, status: str, diagnosis: str = "") -> dict:
+    phase = "forward" if output in ("out", "loss") else "backward"
+    return {"id": cid, "layer": layer, "phase": phase, "output": output, "status": status,
+            "max_abs_err": None, "err_over_bound": None, "diagnosis": diagnosis}
+
+
+CONV = [f"conv-N1-C1-H7W5-F1-k3-s{s}-p{p}-f64-normal" for s in (1, 2) for p in (0, 1)]
+
+
+def _student(folder: Path, name: str, bad_pad: bool, relu_bad: bool = False,
+             **extra: object) -> None:
+    """conv: 4 cases; with bad_pad, dx fails where pad is 1 (2 of 4 cases)."""
+    cases = []
+    for cid in CONV:
+        fails = bad_pad and cid.endswith("-p1-f64-normal")
+        cases.append(_case(cid, "conv", "out", "pass"))
+        cases.append(_case(cid, "conv", "dx", "fail" if fails else "pass",
+                           f"{3 + len(name)} of 35 elements (8.6%) exceed the error bound: "
+                           f"padding not removed in col2im; worst at index (0, 1)"
+                           if fails else ""))
+    cases.append(_case("relu-N1-C1-H4W5-f64-ties", "relu", "dx", "fail" if relu_bad else "pass",
+                       "gradient at x == 0 differs" if relu_bad else ""))
+    data = {"implementation": f"/course/subs/{name}.py", "api": "class", "summary": {},
+            "policy": [], "cases": cases, "exit_code": 1 if bad_pad or relu_bad else 0,
+            **extra}
+    (folder / f"{name}.json").write_text(json.dumps(data))
+
+
+def test_class_report_tables_match_the_class(tmp_path, capsys) -> None:
+    res = tmp_path / "json"
+    res.mkdir()
+    _student(res, "ann", bad_pad=False)
+    _student(res, "ben", bad_pad=True)
+    _student(res, "cy", bad_pad=True, relu_bad=True)
+    (res / "dan.json").write_text(json.dumps({
+        "implementation": "/course/subs/dan.py", "api": None, "summary": {}, "policy": [],
+        "cases": [], "load_error": "syntax error in dan.py line 3", "exit_code": 2}))
+    (res / "notes.json").write_text("[1, 2]")  # not a report: skipped and named
+    out = tmp_path / "class"
+    assert main(["class-report", str(res), "--out", str(out)]) == 0
+
+    book = {r["student"]: r for r in csv.DictReader((out / "gradebook.csv").open())}
+    assert set(book) == {"ann", "ben", "cy", "dan"}
+    assert book["ann"]["conv"] == "100.0" and book["ben"]["conv"] == "50.0"
+    assert book["cy"]["relu"] == "0.0" and book["ben"]["relu"] == "100.0"
+    assert float(book["cy"]["total"]) == 40.0  # 2 of the 5 cases
+    assert book["dan"]["status"] == "not loaded" and book["dan"]["total"] == "0.0"
+
+    heat = {(r["layer"], r["stride"], r["pad"]): r for r in
+            csv.DictReader((out / "heatmap.csv").open())}
+    assert heat[("conv", "1", "1")]["failed"] == "2" and heat[("conv", "1", "1")]["checked"] == "3"
+    assert heat[("conv", "2", "0")]["failed"] == "0"
+
+    diag = list(csv.DictReader((out / "diagnoses.csv").open()))
+    top = diag[0]
+    assert "padding not removed in col2im" in top["diagnosis"] and top["students"] == "2"
+    assert top["example_student"] in ("ben", "cy") and top["example_case"] in CONV
+    assert any(d["students"] == "1" and "x == #" in d["diagnosis"] for d in diag)
+
+    page = (out / "index.html").read_text()
+    for words in ("Failure rate per layer over stride", "Most common diagnoses", "<svg",
+                  "Gradebook", "notes.json: not a layercheck --json report"):
+        assert words in page, f"the page should show {words!r}"
+
+    students, _ = read_class(res)
+    assert histogram(students) == [1, 0, 0, 0, 1, 0, 1, 0, 0, 1]  # 0, 40, 60, 100 %
+
+
+def test_stride_and_pad_are_read_from_case_ids() -> None:
+    assert stride_pad("conv-N2-C3-H6W7-F4-k3-s2-p1-f64-normal") == ("2", "1")
+    assert stride_pad("pool-N1-C1-H7W5-k2x3-s1x2-p0-f32-ties") == ("1x2", "0")
+    assert stride_pad("affine-N1-C2-H3W3-F2-f64-normal") is None
+
+
+def test_empty_or_missing_results_folder_is_a_clear_error(tmp_path, capsys) -> None:
+    assert main(["class-report", str(tmp_path / "nope")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    assert main(["class-report", str(tmp_path)]) == 2
+    assert "no layercheck --json reports" in capsys.readouterr().err
