@@ -128,7 +128,7 @@ def sandbox_argv(bwrap: str, binds: list[tuple[str, str]], allow_torch: bool) ->
     for host, inside in [*_site_dirs(allow_torch), *worker_files(), *worker_dirs(),
                          *binds]:
         args += ["--ro-bind", host, inside]
-    return [*args, "--chdir", SANDBOX_WORK, "--"]
+    return [*args, "--remount-ro", "/", "--chdir", SANDBOX_WORK, "--"]
 
 
 def sys_path(isolated: bool, allow_torch: bool) -> list[str]:
