@@ -19,7 +19,7 @@ from cases.student import curricula  # the curricula's other layers (issue 13)
 CLASS_NAMES = {
     "conv": "Convolution", "pool": "Pooling", "avgpool": "AvgPooling",
     "affine": "Affine", "relu": "Relu", "softmax": "SoftmaxWithLoss",
-    **curricula.CLASS_NAMES,
+    **{k: curricula.CLASS_NAMES[k] for k in curricula.BOOK_CLASSES},  # impl/ has the rest
 }
 # Functional (CS231n-style) names per layer: (forward, backward) pairs, naive first.
 FUNCTION_NAMES = {

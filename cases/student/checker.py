@@ -276,7 +276,7 @@ def _run_grid(report: StudentReport, checker: Checker, dtypes: tuple[str, ...],
               progress: Callable[[int, int], None] | None) -> None:
     sub = checker.sub
     usable = [layer for layer in report.layers if layer in LAYERS_BY_API[sub.api]]
-    accepts = {layer: sub.accepts.get(CLASS_NAMES[layer], set()) for layer in usable}
+    accepts = {layer: sub.accepts.get(CLASS_NAMES.get(layer, ""), set()) for layer in usable}
     cases = student_grid(tuple(usable), dtypes, sub.api, accepts)
     for layer in report.layers:
         if layer not in usable:

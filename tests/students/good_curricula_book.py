@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """A notes-style student file with the notes' other layers: Sigmoid, BatchNormalization,
 Dropout (written for layercheck's tests; the conventions are the notes')."""
 

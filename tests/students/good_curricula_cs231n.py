@@ -1,3 +1,4 @@
+# ruff: noqa  (student code, kept as students write it)
 """A CS231n-style student file with the assignment's normalization, dropout and SVM
 functions (written for layercheck's tests; the conventions are CS231n's)."""
 
