@@ -11,6 +11,8 @@ from cases.inputs import output_shape, pad_amounts
 from reference import diagnose_curricula
 from reference.bounds import UNIT_ROUNDOFF
 
+SCALE_SHARE = 0.9  # "scaled by c" needs at least this share of the elements to carry it
+
 if TYPE_CHECKING:
     from reference.expected import Expected
 
@@ -33,6 +35,8 @@ def shape_hint(case: Case, output: str) -> str:
 
 
 def _worst(a: np.ndarray, exp: Expected, bad: np.ndarray) -> str:
+    if a.size == 0 or not bad.any():
+        return "no element to show"
     err = np.abs(a - exp.value)
     err = np.where(bad, np.nan_to_num(err, nan=np.inf), -1.0)
     i = np.unravel_index(int(np.argmax(err)), a.shape)
@@ -77,29 +81,54 @@ def _is_float32_level(case: Case, a: np.ndarray, exp: Expected) -> bool:
                 and ratio.max() > scale / 1e4)
 
 
+def _close(case: Case, a: np.ndarray, cand: np.ndarray, exp: Expected) -> np.ndarray:
+    """Elementwise: whether `a` equals a candidate (wrong) result up to rounding."""
+    cand = np.asarray(cand, dtype=np.float64)
+    tol = 8 * exp.bound + 8 * UNIT_ROUNDOFF[case.dtype] * np.abs(cand) + 1e-300
+    with np.errstate(invalid="ignore"):
+        return np.abs(a - cand) <= tol
+
+
 def _matches(case: Case, a: np.ndarray, cand: np.ndarray, exp: Expected) -> bool:
     """Whether `a` equals a candidate (wrong) result up to rounding."""
     if np.shape(cand) != a.shape:
         return False
-    cand = np.asarray(cand, dtype=np.float64)
-    tol = 8 * exp.bound + 8 * UNIT_ROUNDOFF[case.dtype] * np.abs(cand) + 1e-300
-    with np.errstate(invalid="ignore"):
-        return bool(np.all(np.abs(a - cand) <= tol))
+    return bool(np.all(_close(case, a, cand, exp)))
 
 
-def _scale(case: Case, a: np.ndarray, exp: Expected) -> float | None:
-    """c where a == c * truth for one scalar c != 1, else None."""
+def _scale(case: Case, a: np.ndarray, exp: Expected) -> tuple[float, int] | None:
+    """(c, k) where a == c * truth (c != 1) in k elements, at least SCALE_SHARE of them all
+    and each with a clearly non-zero truth, else None: a scale fitted to a few elements (or
+    to one scalar) is no evidence, so it is not claimed."""
     want = exp.value
+    n = want.size
+    if n < 2 or a.shape != want.shape or not np.isfinite(a).all():
+        return None
     big = np.abs(want) > 1e-3 * max(float(np.abs(want).max(initial=0)), 1e-300)
-    if not big.any() or not np.isfinite(a).all():
+    if big.sum() < SCALE_SHARE * n:
         return None
     c = float(np.median(a[big] / want[big]))
-    if abs(c - 1) < 1e-6 or not _matches(case, a, c * want, exp):
+    if abs(c - 1) < 1e-6:
         return None
-    return c
+    k = int((_close(case, a, c * want, exp) & big).sum())
+    return (c, k) if k >= SCALE_SHARE * n and k >= 2 else None
 
 
-def _scale_words(case: Case, output: str, c: float, inputs: dict | None) -> str:
+def _batch_factor(case: Case, a: np.ndarray, exp: Expected) -> float | None:
+    """N or 1/N where a is the truth times that (a sum for a mean or the reverse), else None.
+
+    A named hypothesis, so it is checked on every element, scalars included."""
+    N = case.N
+    if N < 2 or a.shape != exp.value.shape or not np.any(exp.value):
+        return None
+    for c in (float(N), 1.0 / N):
+        if _matches(case, a, c * exp.value, exp):
+            return c
+    return None
+
+
+def _scale_words(case: Case, output: str, c: float, inputs: dict | None,
+                 k: int | None = None, n: int | None = None) -> str:
     N = case.N
     dout = None if inputs is None or inputs.get("dout") is None else inputs["dout"]
     if case.layer == "softmax" and output == "dx" and dout is not None and np.ndim(dout) == 0:
@@ -112,7 +141,38 @@ def _scale_words(case: Case, output: str, c: float, inputs: dict | None) -> str:
         return f"{output} is divided by the batch size N = {N}: it should be a sum, not a mean"
     if c == 0:
         return f"{output} is all zeros"
-    return f"{output} is the truth scaled by {c:.6g}"
+    share = f" (in {k} of {n} elements)" if k is not None and n is not None and k < n else ""
+    return f"{output} is the truth scaled by {c:.6g}{share}"
+
+
+def _label_mixups(x: np.ndarray, t: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(words, loss, dx) a loss would give that reads the labels the other way round.
+
+    Index labels (N,) read as one-hot broadcast over the rows (possible when N == C or N == 1,
+    as in shrunk cases); one-hot labels (N, C) read as indices after an int cast."""
+    N, C = x.shape
+    z = x - x.max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    out = []
+    if t.ndim == 1 and t.shape[0] in (C, 1):
+        tt = np.broadcast_to(t.astype(np.float64), p.shape)
+        words = ("the loss treats the labels t as one-hot (N, C), but t holds class indices "
+                 "(N,): accept both (if t.ndim == 1, pick y[np.arange(N), t]; the book's "
+                 "cross_entropy_error does t = t.argmax(axis=1) only for one-hot t)")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for eps in (0.0, 1e-7):
+                out.append((words, np.asarray(-np.sum(tt * np.log(p + eps)) / N), (p - tt) / N))
+    if t.ndim == 2 and N in (C, 1):
+        ti = t.astype(np.int64)
+        rows = np.broadcast_to(np.arange(N), ti.shape)
+        words = ("the loss treats the labels t as class indices (N,), but t is one-hot "
+                 "(N, C) here: convert it first (if t.ndim == 2: t = t.argmax(axis=1))")
+        d = p.copy()
+        d[rows, ti] -= 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for eps in (0.0, 1e-7):
+                out.append((words, np.asarray(-np.sum(np.log(p[rows, ti] + eps)) / N), d / N))
+    return out
 
 
 def _softmax(case: Case, output: str, a: np.ndarray, exp: Expected, inputs: dict) -> str:
@@ -122,6 +182,10 @@ def _softmax(case: Case, output: str, a: np.ndarray, exp: Expected, inputs: dict
     if not np.isfinite(a).all() and case.kind == "large":
         return ("exp overflowed on large logits: subtract each row's maximum before exp "
                 "(softmax(x) = softmax(x - max x))")
+    if x.ndim == 2:
+        for words, loss, dx in _label_mixups(x, t):
+            if _matches(case, a, loss if output == "loss" else dx, exp):
+                return words
     if output == "loss":
         z = x - x.max(axis=1, keepdims=True)
         p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
@@ -157,6 +221,67 @@ def _bias(case: Case, a: np.ndarray, exp: Expected, inputs: dict) -> str:
     return ""
 
 
+def _pool_sim(case: Case, x: np.ndarray, dout: np.ndarray | None, pad_value: float,
+              accumulate: bool) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Max pooling by plain loops with a given padding value, the gradient accumulated (+=)
+    or assigned (=, the last window wins): the student variants to tell apart. None where the
+    case is beyond this simple model (dilation, ceil mode, no batch axis)."""
+    if case.dilation != (1, 1) or case.ceil_mode or not case.batched or x.ndim != 4:
+        return None
+    t, b, l, r = pad_amounts(case)
+    (kh, kw), (sh, sw) = case.kernel, case.stride
+    xp = np.pad(np.asarray(x, dtype=np.float64), ((0, 0), (0, 0), (t, b), (l, r)),
+                constant_values=pad_value)
+    N, C, Hp, Wp = xp.shape
+    oh, ow = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
+    if oh < 1 or ow < 1 or (dout is not None and dout.shape != (N, C, oh, ow)):
+        return None
+    out = np.empty((N, C, oh, ow))
+    dxp = None if dout is None else np.zeros_like(xp)
+    for i in range(oh):
+        for j in range(ow):
+            win = xp[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw].reshape(N, C, -1)
+            k = win.argmax(axis=2)  # the first maximum, as PyTorch
+            out[:, :, i, j] = np.take_along_axis(win, k[..., None], 2)[..., 0]
+            if dxp is not None:
+                for n in range(N):
+                    for c in range(C):
+                        y, z = i * sh + k[n, c] // kw, j * sw + k[n, c] % kw
+                        g = dout[n, c, i, j]
+                        dxp[n, c, y, z] = dxp[n, c, y, z] + g if accumulate else g
+    dx = None if dxp is None else dxp[:, :, t:t + x.shape[2], l:l + x.shape[3]]
+    return out, dx
+
+
+def _pool_words(case: Case, output: str, a: np.ndarray, exp: Expected,
+                inputs: dict) -> str:
+    """Zero padding versus '=' for '+=', told apart by simulating each variant."""
+    x, dout = inputs.get("x"), inputs.get("dout")
+    if x is None or (output == "dx" and dout is None) or a.size > 20000:
+        return ""
+    padded = any(pad_amounts(case))
+    overlap = any(s < k for s, k in zip(case.stride, case.kernel, strict=True))
+    g = None if output == "out" else np.asarray(dout, dtype=np.float64)
+    zero_words = ("padding counted as zero, so it wins over negative inputs. PyTorch pads max "
+                  "pooling with -inf: padding never wins" if output == "out" else
+                  "padding counted as zero won the max, so the gradient went to the padding. "
+                  "PyTorch pads max pooling with -inf: padding never wins")
+    assign_words = ("only where windows overlap (stride < kernel): gradients from overlapping "
+                    "windows must be accumulated (+=), not assigned")
+    variants = []
+    if padded:
+        variants.append((0.0, True, zero_words))
+    if overlap and output == "dx":
+        variants.append((-np.inf, False, assign_words))
+        if padded:
+            variants.append((0.0, False, f"{zero_words}; and {assign_words}"))
+    for pad_value, acc, words in variants:
+        sim = _pool_sim(case, x, g, pad_value, acc)
+        if sim is not None and _matches(case, a, sim[0] if output == "out" else sim[1], exp):
+            return words
+    return ""
+
+
 def _at_border(case: Case, bad: np.ndarray) -> bool:
     """Whether every bad element lies within the padding's reach of an edge."""
     t, b, l, r = pad_amounts(case)
@@ -179,11 +304,19 @@ def _flipped_kernel(case: Case, a: np.ndarray, exp: Expected, inputs: dict) -> b
 
 def diagnose_values(case: Case, output: str, a: np.ndarray, exp: Expected,
                     bad: np.ndarray, inputs: dict | None) -> str:
-    """A sentence on what the mismatch looks like; the worst element always ends it."""
+    """A sentence on what the mismatch looks like; the worst element always ends it.
+
+    Recognising is best effort: a recogniser that fails says nothing rather than crash."""
     n, k = bad.size, int(bad.sum())
-    head = f"{k} of {n} elements ({100 * k / n:.1f}%) exceed the error bound"
-    worst = _worst(a, exp, bad)
-    words = _recognise(case, output, a, exp, bad, inputs)
+    head = f"{k} of {n} elements ({100 * k / max(n, 1):.1f}%) exceed the error bound"
+    try:
+        worst = _worst(a, exp, bad)
+    except Exception:  # an odd array (empty, object dtype) must not lose the verdict
+        worst = "worst element not shown"
+    try:
+        words = _recognise(case, output, a, exp, bad, inputs)
+    except Exception:
+        words = ""
     return f"{head}: {words}; {worst}" if words else f"{head}; {worst}"
 
 
@@ -201,7 +334,10 @@ def _recognise(case: Case, output: str, a: np.ndarray, exp: Expected, bad: np.nd
     if _is_float32_level(case, a, exp):
         return ("by float32 rounding-level amounts: the float64 case was computed in float32 "
                 "somewhere (a cast or a float32 buffer)")
-    c = _scale(case, a, exp)
+    fit = _scale(case, a, exp)
+    if fit is not None:
+        return _scale_words(case, output, fit[0], inputs, fit[1], a.size)
+    c = _batch_factor(case, a, exp)
     if c is not None:
         return _scale_words(case, output, c, inputs)
     x = None if inputs is None else inputs.get("x")
@@ -223,6 +359,9 @@ def _recognise(case: Case, output: str, a: np.ndarray, exp: Expected, bad: np.nd
             return ("gradient at x == 0 differs: PyTorch's ReLU passes no gradient where "
                     "x == 0 (mask x > 0, not x >= 0)")
     if case.layer == "pool" and x is not None:
+        words = _pool_words(case, output, a, exp, inputs)
+        if words:
+            return words
         padded = any(pad_amounts(case))
         if output == "out" and (want[bad] < 0).all() and (a[bad] == 0).all():
             return ("padding counted as zero, so it wins over negative inputs. PyTorch pads "
@@ -243,6 +382,7 @@ def _recognise(case: Case, output: str, a: np.ndarray, exp: Expected, bad: np.nd
                 return (f"{how}. PyTorch gives it to the first maximum in row-major window "
                         f"order (tie-breaking difference)")
     if (output == "dx" and case.layer in ("pool", "avgpool", "conv") and x is not None
+            and not (case.layer == "pool" and any(pad_amounts(case)))  # see _pool_words
             and any(s < k for s, k in zip(case.stride, case.kernel, strict=True))):
         cover = _window_cover(case, x, tied_only=False)
         if (cover[bad] > 1).all():

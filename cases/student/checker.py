@@ -19,7 +19,7 @@ from cases.case import CURRICULA_LAYERS, Case
 from cases.inputs import make_inputs, outputs
 from cases.runner import verdicts
 from cases.student import curricula, truths
-from cases.student.explain import diagnose_error, shape_words
+from cases.student.explain import diagnose_error, drift_hint, locate, shape_words
 from cases.student.grid import student_grid
 from cases.student.loader import FUNCTION_NAMES, LoadError, Submission, load
 from cases.student.patterns import pattern_lines
@@ -115,9 +115,14 @@ def inputs_and_truth(case: Case, api: str) -> tuple[dict, Truth]:
     return arrays, truths.truth(case, arrays)
 
 
-def judge(case: Case, arrays: dict, truth: Truth, run: Run) -> list[Result]:
-    """Verdicts for one run, with the student-facing diagnoses added."""
+def judge(case: Case, arrays: dict, truth: Truth, run: Run,
+          root: str | Path | None = None) -> list[Result]:
+    """Verdicts for one run, with the student-facing diagnoses added; errors are located in
+    the student's own code under `root`."""
     results = verdicts(case, arrays, truth, None, run)
+    grads = [o for o in run.outputs if o not in ("out", "loss")]
+    stub_forward = any(o in run.outputs and run.outputs[o] is None for o in ("out", "loss"))
+    stub_backward = bool(grads) and all(run.outputs[o] is None for o in grads)
     for res in results:
         got = run.outputs.get(res.output)
         if res.status == "error" and run.error_type in ("Timeout", "Budget"):
@@ -125,16 +130,29 @@ def judge(case: Case, arrays: dict, truth: Truth, run: Run) -> list[Result]:
         elif res.status == "error" and run.error:
             prefix = res.diagnosis.split("forward raised")[0].split("backward raised")[0]
             res.diagnosis = prefix + diagnose_error(case, run.error_phase, run.error,
-                                                    run.traceback)
+                                                    run.traceback, root)
         elif "wrong shape" in res.diagnosis and hasattr(got, "shape"):
             words = shape_words(case, res.output, tuple(got.shape))
             res.diagnosis = f"{res.diagnosis} {words}".strip()
         elif got is None and res.status == "fail" and res.output in run.outputs:
-            res.diagnosis = ("backward returned None: is `return dx` missing?"
-                             if res.output == "dx" else
-                             f"{res.output} is None after backward: store it "
-                             f"(self.{res.output} = ...)")
+            res.diagnosis = _none_words(res.output, stub_forward, stub_backward, len(grads))
     return results
+
+
+def _none_words(output: str, stub_forward: bool, stub_backward: bool, n_grads: int) -> str:
+    """Why an output is None: a stub not implemented yet, or a missing return/store."""
+    if output in ("out", "loss"):
+        return ("not implemented yet: forward returned None (its body is still a stub, "
+                "`pass` or a TODO)")
+    if stub_forward:
+        return "not computed: forward is not implemented yet (it returned None)"
+    if stub_backward and n_grads > 1:
+        return ("not implemented yet: backward returned None and set no gradients (its body "
+                "is still a stub, `pass` or a TODO)")
+    if output == "dx":
+        return ("backward returned None: not implemented yet (a stub), or `return dx` is "
+                "missing")
+    return f"{output} is None after backward: store it (self.{output} = ...)"
 
 
 def missing_results(case: Case, why: str) -> list[Result]:
@@ -181,7 +199,7 @@ class Checker:
             if "dout" in run.modified:  # a side effect on dout is a warning, not a failure
                 run.modified = [m for m in run.modified if m != "dout"]
                 self.dout_changed.setdefault(case.layer, []).append(case.id)
-        return judge(case, arrays, truth, run)
+        return judge(case, arrays, truth, run, self.sub.root)
 
 
 def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
@@ -215,13 +233,12 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
         if not hello.get("ok"):
             report.load_error = f"importing {sub.path.name} failed: {hello.get('error')}"
             tb = hello.get("traceback")
-            if isinstance(tb, str) and tb.strip():
-                frames = [m for m in (re.match(r'\s*File "(.*)", line (\d+)', ln)
-                                      for ln in tb.splitlines()) if m]
-                own = [m for m in frames if str(sub.root) in m.group(1)]  # the student's
-                m = (own or frames or [None])[-1]
-                if m:
-                    report.load_error += f" (at {Path(m.group(1)).name} line {m.group(2)})"
+            where = locate(tb, sub.root) if isinstance(tb, str) else ""
+            if where:  # the student's own line, never ours or NumPy's
+                report.load_error += f" ({where.strip()})"
+            hint = drift_hint(str(hello.get("error")))
+            if hint:
+                report.load_error += f". {hint}"
             return report
         if not allow_torch:
             listed = " ".join(p["detail"] for p in report.policy)
@@ -350,9 +367,9 @@ def _run_counted(checker: Checker, case: Case, variant: int,
 
 
 def _shrink_failures(report: StudentReport, checker: Checker) -> None:
+    """Shrink each distinct failure; a step that fails drops that reproducer, never the report."""
     cases = report.cases
     seen: set[tuple[str, str, str]] = set()
-    module = checker.sub.path.stem
     for res in report.results:
         if res.status not in ("fail", "error") or res.id not in cases:
             continue
@@ -366,10 +383,16 @@ def _shrink_failures(report: StudentReport, checker: Checker) -> None:
                 return False
             return any(r.output == output and _key(r) == key for r in checker.run(c))
 
-        small = shrink(cases[res.id], still_fails, checker.sub.api)
-        final = next((r for r in checker.run(small) if r.output == res.output), res)
+        try:
+            small = shrink(cases[res.id], still_fails, checker.sub.api)
+            final = next((r for r in checker.run(small) if r.output == res.output), res)
+            text = reproducer(small, checker.sub, res.output)
+        except Exception as e:  # shrinking is a courtesy: drop this reproducer, keep the report
+            report.warnings.append(f"no reproducer for {res.layer} {res.output} ({res.id}): "
+                                   f"shrinking failed with {type(e).__name__}: {e}")
+            continue
         report.shrunk.append(Shrunk(res.layer, res.output, res.id, small.id, final.diagnosis,
-                                    reproducer(small, module, res.output, checker.sub.api)))
+                                    text))
 
 
 class StudentSession:

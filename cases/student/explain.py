@@ -9,6 +9,121 @@ from pathlib import Path
 from cases.case import Case
 from reference.diagnose import shape_hint
 
+OURS = Path(__file__).resolve().parents[2]  # layercheck's own source tree
+FRAME = re.compile(r'\s*File "(.*)", line (\d+)')
+
+# Names NumPy 2 removed, with what to write instead (NumPy's own message names some of these,
+# not all; every one is named here so the hint reads the same way).
+NUMPY2_REMOVED = {
+    "product": "np.prod", "cumproduct": "np.cumprod", "sometrue": "np.any",
+    "alltrue": "np.all", "asscalar": "a.item()", "alen": "len(a)", "float": "float or np.float64",
+    "int": "int or np.int64", "bool": "bool or np.bool_", "object": "object or np.object_",
+    "complex": "complex or np.complex128", "str": "str or np.str_", "long": "int",
+    "unicode": "np.str_", "NaN": "np.nan", "Inf": "np.inf", "Infinity": "np.inf",
+    "infty": "np.inf", "PINF": "np.inf", "NINF": "-np.inf", "PZERO": "0.0", "NZERO": "-0.0",
+    "float_": "np.float64", "complex_": "np.complex128", "cfloat": "np.complex128",
+    "longfloat": "np.longdouble", "string_": "np.bytes_", "unicode_": "np.str_",
+    "round_": "np.round", "find_common_type": "np.result_type or np.promote_types",
+    "msort": "np.sort(a, axis=0)", "in1d": "np.isin", "trapz": "np.trapezoid",
+    "rank": "np.ndim", "mat": "np.asmatrix", "asfarray": "np.asarray(a, dtype=float)",
+    "int0": "np.intp", "uint0": "np.uintp", "bool8": "np.bool_", "object0": "np.object_",
+    "str0": "np.str_", "bytes0": "np.bytes_", "void0": "np.void", "issubsctype": "np.issubdtype",
+    "cast": "np.asarray(a, dtype=dtype)", "safe_eval": "ast.literal_eval",
+    "fastCopyAndTranspose": "a.T.copy()", "disp": "print",
+}
+# Python 2 leftovers: the error Python 3 raises for them, and the fix.
+PY2_NAMES = {"xrange": "range", "unicode": "str", "long": "int", "basestring": "str",
+             "raw_input": "input", "unichr": "chr", "reduce": "functools.reduce",
+             "cmp": "(a > b) - (a < b)", "execfile": "exec(open(f).read())"}
+PY2_METHODS = {"iteritems": ".items()", "itervalues": ".values()", "iterkeys": ".keys()",
+               "has_key": "`key in d`"}
+PY2_MODULES = {"cPickle": "pickle", "cStringIO": "io", "StringIO": "io", "urllib2":
+               "urllib.request", "Queue": "queue", "ConfigParser": "configparser"}
+FLOAT_INDEX = ("cannot be interpreted as an integer", "must be an integer",
+               "slice indices must be integers", "only integers, slices",
+               "expected a sequence of integers", "'float' object cannot be")
+
+
+def locate(tb: str | None, root: str | Path | None) -> str:
+    """' at FILE line N: CODE' for the last traceback frame in the student's own code, or ''.
+
+    With `root`, only frames inside that folder count (never layercheck's or NumPy's); without
+    it, the last frame outside layercheck and site-packages.
+    """
+    if not tb:
+        return ""
+    lines = tb.rstrip().splitlines()
+    base = Path(root).resolve() if root is not None else None
+    best = None
+    for i, line in enumerate(lines):
+        m = FRAME.match(line)
+        if not m:
+            continue
+        path = Path(m.group(1))
+        if not _own(path, base):
+            continue
+        nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        code = "" if not nxt or FRAME.match(lines[i + 1]) or nxt.startswith(
+            ("Traceback", "During handling")) or set(nxt) <= set("^~ ") else nxt
+        shown = path.name
+        if base is not None and path.is_absolute():
+            try:
+                shown = str(path.resolve().relative_to(base))
+            except ValueError:
+                shown = path.name
+        best = f" at {shown} line {m.group(2)}" + (f": {code}" if code else "")
+    return best or ""
+
+
+def _own(path: Path, base: Path | None) -> bool:
+    """Whether a traceback frame's file is the student's (not ours, not a library's)."""
+    text = str(path)
+    if text.startswith("<") and text not in ("<string>",):
+        return False
+    if any(part in ("site-packages", "dist-packages", "lib-dynload") for part in path.parts):
+        return False
+    if base is not None:
+        try:
+            path.resolve().relative_to(base)
+        except (ValueError, OSError):
+            return False
+        return True
+    try:
+        path.resolve().relative_to(OURS)
+    except (ValueError, OSError):
+        return "/lib/python" not in text
+    return False
+
+
+def drift_hint(error: str) -> str:
+    """The fix for a NumPy-2 removal or a Python-2 leftover named in an error, or ''."""
+    m = (re.search(r"module 'numpy' has no attribute '(\w+)'", error)
+         or re.search(r"`np\.(\w+)` was removed in the NumPy 2", error))
+    if m and m.group(1) in NUMPY2_REMOVED:
+        return (f"np.{m.group(1)} was removed in NumPy 2: use {NUMPY2_REMOVED[m.group(1)]} "
+                f"instead")
+    m = re.search(r"name '(\w+)' is not defined", error)
+    if m and m.group(1) in PY2_NAMES:
+        return (f"{m.group(1)} is Python 2: in Python 3 use {PY2_NAMES[m.group(1)]}")
+    m = re.search(r"has no attribute '(\w+)'", error)
+    if m and m.group(1) in PY2_METHODS:
+        return (f".{m.group(1)}() is Python 2: in Python 3 use {PY2_METHODS[m.group(1)]}")
+    m = re.search(r"No module named '(\w+)'", error)
+    if m and m.group(1) in PY2_MODULES:
+        return f"{m.group(1)} is Python 2: in Python 3 import {PY2_MODULES[m.group(1)]}"
+    if "Missing parentheses in call to 'print'" in error or (
+            "invalid syntax" in error and "print " in error):
+        return "a Python 2 print statement: write print(...) with parentheses"
+    m = re.search(r"'(map|zip|filter|dict_keys|dict_values|dict_items)' object is not "
+                  r"subscriptable", error)
+    if m:
+        return (f"in Python 3 {m.group(1).split('_')[0]}(...) is a view or iterator, not a "
+                f"list: wrap it in list(...)")
+    if any(s in error for s in FLOAT_INDEX):
+        return ("a size or index computed with / is a float (Python 3's / always gives a "
+                "float): use // or int(...) for output sizes and indices")
+    return ""
+
 
 def shape_words(case: Case, output: str, got: tuple[int, ...]) -> str:
     """What a wrong shape most likely means, from the shape that came back."""
@@ -29,30 +144,41 @@ def shape_words(case: Case, output: str, got: tuple[int, ...]) -> str:
     return ""
 
 
-def diagnose_error(case: Case, phase: str | None, error: str, tb: str | None) -> str:
-    """Plain words for an exception the implementation raised, with its own source line."""
-    where = ""
-    if tb:
-        lines = [ln.strip() for ln in tb.strip().splitlines()]
-        frames = [i for i, ln in enumerate(lines) if ln.startswith("File ")]
-        if frames:
-            i = frames[-1]
-            m = re.match(r'File "(.*)", line (\d+)', lines[i])
-            loc = f"{Path(m.group(1)).name} line {m.group(2)}" if m else lines[i]
-            code = lines[i + 1] if i + 1 < len(lines) and not lines[i + 1].startswith(
-                ("Traceback", "File ")) else ""
-            where = f" at {loc}" + (f": {code}" if code else "")
-    hint = ""
+def _hint(case: Case, phase: str | None, error: str) -> str:
+    drift = drift_hint(error)
+    if drift:
+        return drift
+    if "NotImplementedError" in error or (re.search(r"returns? None|got NoneType", error) and (
+            "must return" in error)):
+        what = "forward" if phase == "forward" else "backward"
+        return (f"not implemented yet: {what} returns None (its body is still a stub, "
+                f"`pass` or a TODO)")
+    m = re.search(r"'(\w+)' object has no attribute '(forward|backward)'", error)
+    if m:
+        return (f"{m.group(1)} has no {m.group(2)} method: define "
+                f"{m.group(2)}(self, {'x' if m.group(2) == 'forward' else 'dout'}) in the class")
     if "'NoneType' object has no attribute" in error or (
             "NoneType" in error and phase == "backward"):
-        hint = ("backward uses something forward never stored (still None): keep what "
+        return ("backward uses something forward never stored (still None): keep what "
                 "backward needs in forward (self.x = x, self.col = col, self.col_W = col_W)")
-    elif "cannot reshape array" in error and phase == "forward":
-        hint = ("the output size used in forward disagrees with the data. " + shape_hint(
-            case, "out"))
-    elif "cannot be interpreted as an integer" in error or "must be an integer" in error:
-        hint = "a size computed with / is a float: use // for output sizes"
-    elif "operands could not be broadcast" in error:
-        hint = "shapes do not line up (check reshape/transpose order and the bias shape)"
-    text = f"{phase or 'the run'} raised {error}{where}"
+    if "cannot reshape array" in error and phase == "forward":
+        return "the output size used in forward disagrees with the data. " + shape_hint(
+            case, "out")
+    if "operands could not be broadcast" in error:
+        return "shapes do not line up (check reshape/transpose order and the bias shape)"
+    if case.layer == "softmax" and ("arrays used as indices must be of integer" in error
+                                    or "shape mismatch: indexing arrays" in error):
+        return ("the labels t are one-hot here (shape (N, C)): turn them into class indices "
+                "first (if t.ndim == 2: t = t.argmax(axis=1))")
+    if "zero-size array to reduction" in error:
+        return ("a window or slice came out empty: check the output size formula and the "
+                "slice bounds (x[:, :, pad:-pad] is empty when pad = 0)")
+    return ""
+
+
+def diagnose_error(case: Case, phase: str | None, error: str, tb: str | None,
+                   root: str | Path | None = None) -> str:
+    """Plain words for an exception the implementation raised, at the student's own line."""
+    hint = _hint(case, phase, error)
+    text = f"{phase or 'the run'} raised {error}{locate(tb, root)}"
     return f"{text}. {hint}" if hint else text

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from cases.case import Case
 from cases.inputs import rejection
@@ -28,17 +30,32 @@ def _smaller(case: Case) -> list[Case]:
     return out
 
 
+def _fails(still_fails: Callable[[Case], bool], cand: Case) -> bool:
+    """Whether a candidate still fails; a candidate whose check itself fails is skipped."""
+    try:
+        return bool(still_fails(cand))
+    except Exception:  # a crash while judging a candidate is no evidence: skip it
+        return False
+
+
 def shrink(case: Case, still_fails: Callable[[Case], bool], api: str = "class") -> Case:
-    """Greedy shrinking: take any smaller valid case that still fails, until none does."""
+    """Greedy shrinking: take any smaller valid case that still fails, until none does.
+
+    A candidate whose check raises is skipped, so shrinking never crashes its caller.
+    """
     steps = 0
     changed = True
     while changed and steps < MAX_STEPS:
         changed = False
         for cand in _smaller(case):
-            if rejection(cand) is not None or (api == "functional" and not supports(cand)):
+            try:
+                if rejection(cand) is not None or (api == "functional"
+                                                   and not supports(cand)):
+                    continue
+            except Exception:  # an invalid candidate is not a step
                 continue
             steps += 1
-            if still_fails(cand):
+            if _fails(still_fails, cand):
                 case, changed = cand, True
                 break
             if steps >= MAX_STEPS:
@@ -46,18 +63,19 @@ def shrink(case: Case, still_fails: Callable[[Case], bool], api: str = "class") 
     return case
 
 
-def _class_call(case: Case) -> list[str]:
+def _class_call(case: Case, names: dict[str, str]) -> list[str]:
     s = case.stride[0] if case.stride[0] == case.stride[1] else case.stride
     p = case.pad if isinstance(case.pad, str) or case.pad[0] != case.pad[1] else case.pad[0]
     kh, kw = case.kernel
-    make = {
-        "conv": f"layer = m.Convolution(a['W'], a['b'], stride={s}, pad={p})",
-        "pool": f"layer = m.Pooling({kh}, {kw}, stride={s}, pad={p})",
-        "avgpool": f"layer = m.AvgPooling({kh}, {kw}, stride={s}, pad={p})",
-        "affine": "layer = m.Affine(a['W'], a['b'])",
-        "relu": "layer = m.Relu()",
-        "softmax": "layer = m.SoftmaxWithLoss()",
+    args = {
+        "conv": f"(a['W'], a['b'], stride={s}, pad={p})",
+        "pool": f"({kh}, {kw}, stride={s}, pad={p})",
+        "avgpool": f"({kh}, {kw}, stride={s}, pad={p})",
+        "affine": "(a['W'], a['b'])",
+        "relu": "()",
+        "softmax": "()",
     }[case.layer]
+    make = f"layer = {names[case.layer]}{args}"
     if case.layer == "softmax":
         return [make, "got = {'loss': layer.forward(a['x'], a['t'])}",
                 "got['dx'] = layer.backward(a['dout'][()])"]
@@ -68,26 +86,45 @@ def _class_call(case: Case) -> list[str]:
     return lines
 
 
-def _functional_call(case: Case) -> list[str]:
+def _functional_call(case: Case, n: dict[str, str]) -> list[str]:
     s, p = case.stride[0], case.pad[0] if not isinstance(case.pad, str) else 0
     kh, kw = case.kernel
     return {
-        "conv": [f"out, cache = m.conv_forward_naive(a['x'], a['W'], a['b'], "
+        "conv": [f"out, cache = {n['conv_forward_naive']}(a['x'], a['W'], a['b'], "
                  f"{{'stride': {s}, 'pad': {p}}})",
-                 "dx, dW, db = m.conv_backward_naive(a['dout'], cache)",
+                 f"dx, dW, db = {n['conv_backward_naive']}(a['dout'], cache)",
                  "got = dict(out=out, dx=dx, dW=dW, db=db)"],
-        "pool": [f"out, cache = m.max_pool_forward_naive(a['x'], {{'pool_height': {kh}, "
+        "pool": [f"out, cache = {n['max_pool_forward_naive']}(a['x'], {{'pool_height': {kh}, "
                  f"'pool_width': {kw}, 'stride': {s}}})",
-                 "got = dict(out=out, dx=m.max_pool_backward_naive(a['dout'], cache))"],
-        "affine": ["out, cache = m.affine_forward(a['x'], a['W'], a['b'])",
-                   "dx, dW, db = m.affine_backward(a['dout'], cache)",
+                 f"got = dict(out=out, dx={n['max_pool_backward_naive']}(a['dout'], cache))"],
+        "affine": [f"out, cache = {n['affine_forward']}(a['x'], a['W'], a['b'])",
+                   f"dx, dW, db = {n['affine_backward']}(a['dout'], cache)",
                    "got = dict(out=out, dx=dx, dW=dW, db=db)"],
-        "relu": ["out, cache = m.relu_forward(a['x'])",
-                 "got = dict(out=out, dx=m.relu_backward(a['dout'], cache))"],
-        "softmax": ["a['dout'] = a['dout'] * 0 + 1  # softmax_loss returns d(loss)/dx",
-                    "loss, dx = m.softmax_loss(a['x'], a['t'])",
+        "relu": [f"out, cache = {n['relu_forward']}(a['x'])",
+                 f"got = dict(out=out, dx={n['relu_backward']}(a['dout'], cache))"],
+        "softmax": [f"loss, dx = {n['softmax_loss']}(a['x'], a['t'])",
                     "got = dict(loss=loss, dx=dx)"],
     }[case.layer]
+
+
+FUNCTIONS = {"conv": ("conv_forward_naive", "conv_backward_naive"),
+             "pool": ("max_pool_forward_naive", "max_pool_backward_naive"),
+             "affine": ("affine_forward", "affine_backward"),
+             "relu": ("relu_forward", "relu_backward"), "softmax": ("softmax_loss",)}
+CLASSES = {"conv": "Convolution", "pool": "Pooling", "avgpool": "AvgPooling",
+           "affine": "Affine", "relu": "Relu", "softmax": "SoftmaxWithLoss"}
+
+
+def import_line(sub: Any, case: Case) -> tuple[str, dict[str, str]]:
+    """`import <module> as m` as run from the submission's root (`import common.layers as m`
+    in the book's layout), and the student's own names for the layer (aliases kept).
+
+    `sub` is a cases.student.loader.Submission (module, path, root, name_map, api).
+    """
+    module = getattr(sub, "module", None) or Path(sub.path).stem
+    name_map = getattr(sub, "name_map", None) or {}
+    wanted = (CLASSES[case.layer],) if sub.api == "class" else FUNCTIONS[case.layer]
+    return f"import {module} as m", {w: f"m.{name_map.get(w, w)}" for w in wanted}
 
 
 def case_source(case: Case) -> str:
@@ -100,15 +137,21 @@ def case_source(case: Case) -> str:
     return f"Case({', '.join(fields)})"
 
 
-def reproducer(case: Case, module: str, output: str, api: str = "class") -> str:
-    """A few lines that recompute the case from the student's folder and print the error."""
-    call = _class_call(case) if api == "class" else _functional_call(case)
+def reproducer(case: Case, sub: Any, output: str) -> str:
+    """A few lines that recompute the case and print the error, run from the submission's
+    root (the folder its imports resolve from: `import common.layers as m`)."""
+    line, own = import_line(sub, case)
+    if sub.api == "class":
+        call = _class_call(case, {case.layer: own[CLASSES[case.layer]]})
+    else:
+        call = _functional_call(case, {**{n: n for n in FUNCTIONS[case.layer]}, **own})
     return "\n".join([
+        f"# run from {sub.root} (the folder your imports resolve from)",
         "from cases.case import Case; from cases.inputs import make_inputs",
-        "from reference.oracle import reference",
-        f"import {module} as m",
+        "from cases.adapters import convention_inputs; from reference.oracle import reference",
+        line,
         f"case = {case_source(case)}",
-        "a = make_inputs(case)",
+        "a = convention_inputs(case, make_inputs(case))  # a loss layer's dx at dout = 1",
         *call,
         "truth = reference(case, a)",
         f"print(abs(got['{output}'] - truth['{output}'].value).max())",
