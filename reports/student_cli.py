@@ -71,6 +71,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return {"layers": args.layers, "dtypes": args.dtype, "api": args.api,
             "timeout": args.timeout, "budget": args.budget, "allow_torch": args.allow_torch,
             "do_shrink": not args.no_shrink, "file": getattr(args, "file", None),
+            "unsafe_no_isolation": getattr(args, "unsafe_no_isolation", False),
             "names": {k: v for m in getattr(args, "name", None) or [] for k, v in m.items()}
             or None}
 
@@ -123,6 +124,8 @@ def terminal_summary(report: StudentReport, reproducers: int = 3) -> str:
     lines = [f"== {report.implementation} ({report.api or '?'} API)"]
     if getattr(report, "file", None) and report.file != Path(report.implementation).name:
         lines.append(f"graded file: {report.file}")
+    if getattr(report, "isolation", "").startswith("NOT ISOLATED"):
+        lines.append(f"WARNING: {report.isolation}")
     if grader_error(report):
         return "\n".join([*lines, f"GRADER ERROR (not the student's fault): "
                                   f"{grader_error(report)}"])
@@ -369,6 +372,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="total seconds per submission; later cases are 'timeout' (default 600)")
     c.add_argument("--allow-torch", action="store_true",
                    help="do not treat importing torch/tensorflow/jax as a policy violation")
+    c.add_argument("--unsafe-no-isolation", action="store_true",
+                   help="run student code even where this machine cannot isolate it (no "
+                        "user namespaces); every output then says so")
     c.add_argument("--jobs", type=int, default=1, help="submissions checked in parallel")
     c.add_argument("--json", metavar="PATH", help="write the JSON report (a folder if several)")
     c.add_argument("--md", metavar="PATH", help="write a Markdown report")

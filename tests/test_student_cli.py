@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cases.student.worker import _NoGlobals
+from cases.student.wire import WireError, decode
 from reports.cli import main
 from reports.gradescope import POLICY_TEST
 
@@ -106,14 +106,13 @@ def test_folder_of_submissions_with_jobs_gives_a_table_and_one_report_each(tmp_p
     assert reports["bad_relu_grad0"]["summary"]["fail"] > 0
 
 
-def test_worker_replies_may_not_name_any_global() -> None:
-    evil = pickle.dumps(Path("/"))  # any object beyond builtins needs a global
-    with pytest.raises(pickle.UnpicklingError):
-        _NoGlobals(__import__("io").BytesIO(evil)).load()
+def test_worker_replies_are_never_unpickled() -> None:
+    evil = pickle.dumps(Path("/"))  # a pickle is not a frame body: refused, never loaded
+    with pytest.raises(WireError):
+        decode(evil, b"")
 
 
-@pytest.mark.parametrize("student, rule", [("bad_torch.py", "no-framework"),
-                                           ("bad_system.py", "sandbox")])
+@pytest.mark.parametrize("student, rule", [("bad_system.py", "sandbox")])
 def test_policy_violation_is_its_own_zero_gradescope_test(tmp_path, student: str,
                                                           rule: str) -> None:
     gs = tmp_path / "results.json"

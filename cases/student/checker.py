@@ -18,7 +18,7 @@ from cases.adapters import CLASS_NAMES, Run, convention_inputs
 from cases.case import CURRICULA_LAYERS, Case
 from cases.inputs import make_inputs, outputs
 from cases.runner import verdicts
-from cases.student import curricula, truths
+from cases.student import curricula, isolation, truths
 from cases.student.explain import diagnose_error, drift_hint, locate, shape_words
 from cases.student.grid import student_grid
 from cases.student.loader import FUNCTION_NAMES, LoadError, Submission, load
@@ -70,6 +70,8 @@ class StudentReport:
     cases: dict[str, Case] = field(default_factory=dict)
     file: str | None = None  # the graded file, relative to the folder given
     warnings: list[str] = field(default_factory=list)  # right values, questionable habits
+    isolation: str = ""  # how the student code was isolated (cases.student.isolation)
+    grader_error: str | None = None  # the grader failed on this submission: exit code 3
 
     def summary(self) -> dict[str, int]:
         """Counts by status, and the total."""
@@ -82,7 +84,10 @@ class StudentReport:
         return [layer for layer in self.required if layer in missing]
 
     def exit_code(self) -> int:
-        """0: every checked case passes and no policy is violated; 1: otherwise; 2: not loaded."""
+        """0: every checked case passes and no policy is violated; 1: otherwise; 2: not
+        loaded; 3: the grader itself failed on this submission (or could not isolate it)."""
+        if self.grader_error is not None:
+            return 3
         if self.load_error is not None:
             return 2
         bad = any(r.status in ("fail", "error", "timeout") for r in self.results)
@@ -97,6 +102,8 @@ class StudentReport:
             "warnings": self.warnings,
             "summary": self.summary(),
             "policy": self.policy,
+            "isolation": self.isolation,
+            "grader_error": self.grader_error,
             "cases": [{"id": r.id, "layer": r.layer, "phase": r.phase, "output": r.output,
                        "status": r.status, "max_abs_err": _finite(r.max_abs_err),
                        "err_over_bound": _finite(r.err_over_bound), "diagnosis": r.diagnosis}
@@ -178,9 +185,12 @@ def _key(res: Result) -> tuple[str, str, str]:
 class Checker:
     """Runs cases for one submission through one sandboxed worker."""
 
-    def __init__(self, sub: Submission, timeout: float, budget: float) -> None:
+    def __init__(self, sub: Submission, timeout: float, budget: float,
+                 allow_torch: bool = False, isolate: bool = True) -> None:
         self.sub = sub
-        self.worker = Worker(sub.path, sub.root, sub.api, timeout=timeout)
+        self.worker = Worker(sub.path, sub.root, sub.api, timeout=timeout,
+                             names=sub.names | set(sub.name_map), allow_torch=allow_torch,
+                             isolate=isolate)
         self.worker.extra_config = sub.worker_config()  # package, notebook cells, name map
         if sub.needs_root():  # imports reach beyond the file's own folder: stage the root
             self.worker.whole_root = True
@@ -208,14 +218,39 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
                      do_shrink: bool = True,
                      progress: Callable[[int, int], None] | None = None,
                      file: str | None = None,
-                     names: dict[str, str] | None = None) -> StudentReport:
+                     names: dict[str, str] | None = None,
+                     unsafe_no_isolation: bool = False) -> StudentReport:
     """Check one submission (a file, a notebook or a folder) over the student grid.
 
     `file` picks the graded file inside a folder; `names` maps layers to the student's
-    names ({"conv": "MyConv"}).
+    names ({"conv": "MyConv"}). Where the machine cannot isolate student code, the report
+    is a grader error (exit code 3) unless `unsafe_no_isolation`; any other failure of the
+    grader itself is this submission's grader error too, never an exception.
     """
     t0 = time.monotonic()
     report = StudentReport(str(target), required=tuple(layers or ()))
+    try:
+        return _check(report, target, layers, dtypes, api, timeout, budget, allow_torch,
+                      do_shrink, progress, file, names, unsafe_no_isolation, t0)
+    except Exception as e:  # the grader's own failure: this submission's row, exit code 3
+        report.grader_error = f"{type(e).__name__}: {str(e)[:2000]}"
+        report.seconds = time.monotonic() - t0
+        return report
+
+
+def _check(report: StudentReport, target: str | Path, layers: tuple[str, ...] | None,
+           dtypes: tuple[str, ...], api: str | None, timeout: float, budget: float,
+           allow_torch: bool, do_shrink: bool,
+           progress: Callable[[int, int], None] | None, file: str | None,
+           names: dict[str, str] | None, unsafe: bool, t0: float) -> StudentReport:
+    if not unsafe:
+        reason = isolation.probe()
+        if reason is not None:
+            report.grader_error = (f"refusing to run untrusted code: this machine cannot "
+                                   f"isolate it ({reason}); --unsafe-no-isolation runs it "
+                                   f"anyway")
+            return report
+    report.isolation = isolation.describe(not unsafe)
     try:
         sub = load(target, api, file=file, names=names)
     except LoadError as e:
@@ -227,9 +262,12 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
                                                              f"do the work; --allow-torch "
                                                              f"lifts this)"}
                           for d in sub.forbidden_imports]
-    checker = Checker(sub, timeout, budget)
+    checker = Checker(sub, timeout, budget, allow_torch=allow_torch, isolate=not unsafe)
     try:
         hello = checker.worker.start()
+        if hello.get("grader"):
+            report.grader_error = str(hello.get("error"))
+            return report
         if not hello.get("ok"):
             report.load_error = f"importing {sub.path.name} failed: {hello.get('error')}"
             tb = hello.get("traceback")
@@ -240,11 +278,6 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
             if hint:
                 report.load_error += f". {hint}"
             return report
-        if not allow_torch:
-            listed = " ".join(p["detail"] for p in report.policy)
-            report.policy += [{"rule": "no-framework", "detail": f"{m} was imported while "
-                                                                 f"loading the file"}
-                              for m in checker.worker.forbidden if m not in listed]
         report.layers = tuple(layers or default_layers(sub))
         _run_grid(report, checker, dtypes, progress)
         report.warnings += dout_warnings(report, checker.dout_changed)
@@ -253,6 +286,11 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
         report.restarts = checker.worker.restarts
     finally:
         checker.worker.close()
+        listed = " ".join(p["detail"] for p in report.policy)
+        report.policy += [{"rule": "no-framework", "detail": f"{m}: importing it failed in "
+                                                             f"the sandbox, where frameworks "
+                                                             f"are not available"}
+                          for m in checker.worker.forbidden if m not in listed]
         report.policy += sandbox_policy(checker.worker.violations)
         report.seconds = time.monotonic() - t0
     return report
