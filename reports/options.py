@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-LAYERS = ("conv", "pool", "avgpool", "affine", "relu", "softmax")
+LAYERS = ("conv", "pool", "avgpool", "affine", "relu", "softmax",
+          "sigmoid", "batchnorm", "spatialbn", "layernorm", "groupnorm", "dropout",
+          "invdropout", "lrn", "svm")  # cases.case.LAYERS, without importing cases here
 DTYPES = ("f32", "f64")
 
 

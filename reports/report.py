@@ -18,6 +18,7 @@ from cases.grids import GRIDS, grid
 from cases.runner import RunFn, check, module_runner
 from reference.result import Result
 from reports import training
+from reports.curricula import curricula_section
 from reports.env import environment
 from reports.frame import summary, to_frame
 from reports.options import DTYPES, LAYERS, csv_of
@@ -80,7 +81,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"layercheck report: {len(cases)} cases ({args.grid} grid), {len(df)} outputs "
           f"checked in {t_check:.1f} s")
     speed = bench_for(args)
-    sections = []
+    sections = [sec for sec in (curricula_section(df),) if sec is not None]
     if not args.no_training:
         sections.append(training.training_section(Path(args.out)))
     paths = write_all(df, args.out, title="layercheck report: impl/ against PyTorch",
