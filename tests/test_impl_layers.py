@@ -178,7 +178,9 @@ def test_relu_split_over_threads_is_bit_identical_to_torch(dtype, monkeypatch) -
     x = rng.standard_normal((3, 5, 97, 101)).astype(dtype)  # > 2**16 elements: split
     flat = x.reshape(-1)
     flat[::7], flat[::11], flat[::13], flat[::17] = -0.0, 0.0, np.nan, -np.inf
+    flat[::19] = np.copysign(np.nan, -1)  # a NaN with its sign bit set passes as it is
     dout = rng.standard_normal(x.shape).astype(dtype)
+    dout.reshape(-1)[::5] = np.inf  # inf where the gradient is dropped must become +0.0
     layer = Relu()
     out, dx = layer.forward(x), layer.backward(dout)
     xt = torch.from_numpy(x).requires_grad_()
