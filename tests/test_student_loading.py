@@ -205,3 +205,24 @@ def test_python2_file_gets_a_clear_message(tmp_path) -> None:
     r = check_submission(f, do_shrink=False)
     assert r.exit_code() == 2
     assert "old.py line 5" in r.load_error and "print" in r.load_error, r.load_error
+
+
+def test_functions_are_never_taken_for_a_class_alias(tmp_path) -> None:
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "functions.py").write_text(
+        "def relu(x):\n    return x\n\n\ndef softmax_loss(x, t):\n    return 0\n")
+    (tmp_path / "ch7").mkdir()
+    (tmp_path / "ch7" / "cnn.py").write_text(
+        "from common.functions import *\n\n\nclass Convolution:\n    pass\n")
+    sub = load(tmp_path / "ch7" / "cnn.py")
+    assert sub.api == "class" and sub.name_map == {}, "relu() is a function, not Relu"
+    assert sub.layers() == ["conv"]
+
+
+def test_folder_whose_layer_file_is_python2_names_that_file(tmp_path) -> None:
+    (tmp_path / "cs231n").mkdir()
+    (tmp_path / "cs231n" / "layers.py").write_text(
+        "def affine_forward(x, w, b):\n    print 'x'\n    return x, None\n")
+    (tmp_path / "README.md").write_text("assignment 2\n")
+    with pytest.raises(LoadError, match=r"cs231n/layers\.py defines the layers .* line 2"):
+        load(tmp_path)

@@ -53,10 +53,11 @@ def test_pooling_output_size_ignores_pad(report) -> None:
 
 
 def test_book_layers_defects(report) -> None:
-    relu = _diags(report, "relu", "dx")
-    assert any("input modified in place: dout" in r.diagnosis for r in relu)
-    assert all("ignores the upstream gradient dout" in r.diagnosis
-               for r in _diags(report, "softmax", "dx", "f64"))
+    # the book's conventions pass: Relu.backward zeroing dout in place is a warning (values
+    # right), SoftmaxWithLoss.backward(dout=1) ignoring dout is right for a terminal loss
+    assert all(r.passed for r in _diags(report, "relu", "dx", "f64"))
+    assert any(w.startswith("relu: backward modifies dout in place") for w in report.warnings)
+    assert all(r.passed for r in _diags(report, "softmax", "dx", "f64"))
     assert any("1e-07" in r.diagnosis for r in _diags(report, "softmax", "loss", "f64"))
     assert all(r.passed for r in _diags(report, "affine", "out"))
 

@@ -194,17 +194,21 @@ def _present(api: str, names: set[str], explicit: dict[str, str] | None = None) 
     return sum((found.get(v) or v) in names for v in naming.canonical_names(api).values())
 
 
-def detect_api(names: set[str], explicit: dict[str, str] | None = None) -> str | None:
-    """'class' or 'functional' from the names defined, or None when neither matches."""
-    n_class, n_func = _present("class", names, explicit), _present("functional", names, explicit)
+def detect_api(names: set[str], explicit: dict[str, str] | None = None,
+               functions: set[str] = frozenset()) -> str | None:
+    """'class' or 'functional' from the names defined, or None when neither matches
+    (`functions`: names known to be functions, never taken for a class's alias)."""
+    n_class = _present("class", names - functions, explicit)
+    n_func = _present("functional", names, explicit)
     if not (n_class or n_func):
         return None
     return "class" if n_class >= n_func else "functional"
 
 
-def _layer_count(defined: set[str]) -> int:
-    """How many layers of either API these names define (aliases included)."""
-    return max(_present("class", defined), _present("functional", defined))
+def _layer_count(tree: ast.Module) -> int:
+    """How many layers of either API the module itself defines (aliases included)."""
+    classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
+    return max(_present("class", classes), _present("functional", own_definitions(tree)))
 
 
 def _candidates(folder: Path, suffix: str = ".py") -> list[Path]:
@@ -244,17 +248,25 @@ def _imports_of(path: Path, tree: ast.Module, folder: Path) -> set[Path]:
 def choose_file(folder: Path) -> Path:
     """The file of a submission folder that holds the student's layers (rule: module doc)."""
     trees: dict[Path, ast.Module] = {}
+    broken: dict[Path, LoadError] = {}
     for p in _candidates(folder):
         try:
             trees[p.resolve()] = parse(p)
-        except LoadError:
-            continue
-    defining = {p: n for p, t in trees.items() if (n := _layer_count(own_definitions(t)))}
+        except LoadError as e:
+            broken[p] = e
+    defining = {p: n for p, t in trees.items() if (n := _layer_count(t))}
     if not defining:
         notebooks = [p for p in _candidates(folder, ".ipynb")
                      if _safe_count(p)]
         if notebooks:
             return max(notebooks, key=_safe_count)
+        wanted = [*naming.canonical_names("class").values(),
+                  *naming.canonical_names("functional").values()]
+        for p, e in broken.items():  # a Python 2 layer file, say: its own error says more
+            text = p.read_text(encoding="utf-8", errors="replace")
+            if any(f"class {w}" in text or f"def {w}" in text for w in wanted):
+                raise LoadError(f"{p.relative_to(folder)} defines the layers but cannot be "
+                                f"parsed: {e}")
         raise LoadError(f"no file in {folder} defines any layer "
                         f"({', '.join(CLASS_NAMES.values())} or conv_forward_naive, ...)")
     root = folder.resolve()
@@ -276,9 +288,10 @@ def choose_file(folder: Path) -> Path:
 
 def _safe_count(p: Path) -> int:
     try:
-        return _layer_count(defined_names(_parse_any(p)))
+        tree = _parse_any(p)
     except LoadError:
         return 0
+    return max(_layer_count(tree), _present("functional", defined_names(tree)))
 
 
 def find_layer_file(folder: Path) -> Path:
@@ -298,9 +311,14 @@ def scan_forbidden(files: list[Path]) -> list[str]:
     return found
 
 
-def _star_names(tree: ast.Module, bases: list[Path], seen: set[Path] | None = None) -> set[str]:
-    """Names a `from module import *` brings in from the student's own modules (chained)."""
+def _star_names(tree: ast.Module, bases: list[Path], seen: set[Path] | None = None,
+                functions: bool = False) -> set[str]:
+    """Names a `from module import *` brings in from the student's own modules (chained);
+    with `functions`, only the functions among them (and the tree's own)."""
     names: set[str] = set()
+    if functions:
+        names |= {n.name for n in tree.body
+                  if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
     seen = set() if seen is None else seen
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module and not node.level and any(
@@ -312,7 +330,8 @@ def _star_names(tree: ast.Module, bases: list[Path], seen: set[Path] | None = No
                     sub = parse(f)
                 except LoadError:
                     continue
-                names |= defined_names(sub) | _star_names(sub, [f.parent, *bases], seen)
+                names |= (set() if functions else defined_names(sub)) | _star_names(
+                    sub, [f.parent, *bases], seen, functions)
     return names
 
 
@@ -417,14 +436,16 @@ def load(target: str | Path, api: str | None = None, file: str | None = None,
     stop = target.resolve() if target.is_dir() else None
     root = import_root(path, tree, stop)
     names_seen = defined_names(tree) | _star_names(tree, [path.parent, root])
-    found = api or detect_api(names_seen, names)
+    functions = _star_names(tree, [path.parent, root], functions=True)
+    found = api or detect_api(names_seen, names, functions)
     if found is None:
         hint = naming.did_you_mean("Convolution", {n for n in names_seen if n[:1].isupper()})
         raise LoadError(f"{path.name} defines no layer: expected the notes' classes "
                         f"({', '.join(CLASS_NAMES.values())}) or CS231n functions "
                         f"(conv_forward_naive, max_pool_forward_naive, affine_forward, ...)"
                         + hint)
-    name_map = naming.resolve(found, names_seen, names)
+    name_map = naming.resolve(found, names_seen - functions if found == "class" else
+                              names_seen, names)
     accepts = init_params(tree)
     for canonical, actual in name_map.items():
         if actual in accepts:
