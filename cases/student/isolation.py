@@ -35,7 +35,6 @@ WORKER_FILES = (
     "cases/student/guard.py",
     "cases/student/serve.py",
     "cases/student/importing.py",  # imports the submission as its configuration says
-    "cases/student/importing.py",  # imports the submission (package, notebook, name map)
     "cases/student/curricula.py",  # adapters for more layers (mounted once it exists)
 )
 # Folders of worker-side files (stand-in modules such as IPython, matplotlib, which
