@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-torch-$(TORCH_VERSION)
 PYTEST_ARGS ?= -n 2
 
-.PHONY: setup test test-full hypothesis report bench lint clean
+.PHONY: setup test test-full hypothesis report bench bench-grading lint clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,11 @@ report: setup
 
 bench: setup
 	$(BIN)/layercheck bench
+
+# Grading speed: 200 synthetic vectorised submissions with --jobs 2 from an empty truth cache,
+# then one file cold and warm (GRADING_ARGS="--count 50 --kind mixed" for others).
+bench-grading: setup
+	$(BIN)/python -m reports.grading_bench $(GRADING_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
