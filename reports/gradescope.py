@@ -185,7 +185,9 @@ def results_json(report: StudentReport, grading: Grading = VISIBLE) -> dict[str,
             t["output"] = (f"Policy violation: {report.policy[0]['detail']}\n"
                            + t["output"])[:MAX_OUTPUT_CHARS]
     tests.append(policy_test(report, grading))
-    out = "\n".join(policy_lines(report))
+    graded = [f"Graded file: {report.file}"] if getattr(report, "file", None) else []
+    warned = [f"Warning: {w}" for w in getattr(report, "warnings", [])]
+    out = "\n".join([*graded, *policy_lines(report), *warned])
     return _with_visibility({"score": round(sum(t["score"] for t in tests), 3), "output": out,
                              "tests": tests}, grading)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -226,3 +227,11 @@ def test_folder_whose_layer_file_is_python2_names_that_file(tmp_path) -> None:
     (tmp_path / "README.md").write_text("assignment 2\n")
     with pytest.raises(LoadError, match=r"cs231n/layers\.py defines the layers .* line 2"):
         load(tmp_path)
+
+
+def test_gradescope_output_names_the_graded_file(tmp_path) -> None:
+    gs = tmp_path / "results.json"
+    assert main(["check", str(BOOK), "--layers", "relu", "--no-shrink", "--gradescope",
+                 str(gs)]) == 0
+    out = json.loads(gs.read_text())["output"]
+    assert "Graded file: common/layers.py" in out and "Warning: relu: backward modifies" in out
