@@ -204,9 +204,10 @@ def report_from_json(data: dict[str, Any]) -> StudentReport:
 
 
 def run_dask(targets: list[str], options: dict[str, Any], on_done: DoneFn,
-             scheduler: str | None = None, jobs: int = 2) -> None:
+             scheduler: str | None = None, jobs: int = 2) -> int:
     """Check `targets` on a Dask cluster (`scheduler` address, else a LocalCluster of `jobs`
-    single-threaded worker processes); `on_done(target, report)` as each comes back."""
+    single-threaded worker processes); `on_done(target, report)` as each comes back. The
+    number of worker threads the cluster had."""
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -217,6 +218,8 @@ def run_dask(targets: list[str], options: dict[str, Any], on_done: DoneFn,
                                dashboard_address=None, silence_logs=40)
         client = Client(cluster)
     try:
+        threads = sum(w.get("nthreads", 1) for w in
+                      client.scheduler_info().get("workers", {}).values())
         futures = {}
         for t in targets:
             try:
@@ -238,6 +241,7 @@ def run_dask(targets: list[str], options: dict[str, Any], on_done: DoneFn,
                                            f"({type(e).__name__}: {e}); not graded")
             on_done(t, report)
             fut.release()
+        return threads
     finally:
         client.close()
         if cluster is not None:

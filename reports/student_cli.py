@@ -227,16 +227,18 @@ def batch_table(reports: list[StudentReport]) -> str:
     return tabulate(rows, headers="keys", tablefmt="github")
 
 
-def batch_footer(reports: list[StudentReport], wall: float, workers: int) -> str:
-    """Counts by exit code and the wall time per submission per core."""
+def batch_footer(reports: list[StudentReport], wall: float, workers: int,
+                 checked: int | None = None) -> str:
+    """Counts by exit code and the wall time per submission checked per worker."""
     codes = [exit_code(r) for r in reports]
     words = {0: "pass", 1: "fail", 2: "not loaded", 3: "grader error"}
     counts = ", ".join(f"{codes.count(c)} {w} (exit {c})" for c, w in words.items()
                        if codes.count(c))
-    per = wall * max(workers, 1) / max(len(reports), 1)
+    checked = len(reports) if checked is None else checked
+    per = f"{wall * max(workers, 1) / checked:.2f}" if checked else "-"
     return (f"Layer columns: cases passed / cases checked. {len(reports)} submissions: "
-            f"{counts}. Wall {wall:.1f} s on {workers} worker(s): {per:.2f} s per submission "
-            f"per worker.")
+            f"{counts}. {checked} checked now in {wall:.1f} s on {workers} worker(s): "
+            f"{per} s per submission per worker.")
 
 
 def _resumed(target: str, args: argparse.Namespace, many: bool,
@@ -322,10 +324,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     t0 = time.monotonic()
     scheduler = getattr(args, "scheduler", None)
+    workers = max(args.jobs, 1)
     try:
         if scheduler:
-            run_dask(todo, options, on_done,
-                     scheduler=None if scheduler == "local" else scheduler, jobs=args.jobs)
+            workers = run_dask(todo, options, on_done,
+                               scheduler=None if scheduler == "local" else scheduler,
+                               jobs=args.jobs) or workers
         else:
             run_local(todo, options, args.jobs, on_done)
     finally:
@@ -333,8 +337,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     reports = [done[t] for t in targets if t in done]
     if len(reports) > 1:
         print(batch_table(reports))
-        print(batch_footer(reports, time.monotonic() - t0,
-                           args.jobs if scheduler is None else max(args.jobs, 1)))
+        print(batch_footer(reports, time.monotonic() - t0, workers, len(todo)))
     return max(exit_code(r) for r in reports)
 
 
