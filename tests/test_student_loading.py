@@ -235,3 +235,18 @@ def test_gradescope_output_names_the_graded_file(tmp_path) -> None:
                  str(gs)]) == 0
     out = json.loads(gs.read_text())["output"]
     assert "Graded file: common/layers.py" in out and "Warning: relu: backward modifies" in out
+
+
+def test_notebook_cell_magics_keep_python_cells_and_drop_others(tmp_path) -> None:
+    nb = _notebook(tmp_path, "%%time\nclass Relu:\n    pass\n",
+                   "%%bash\nclass Affine: echo not python\n",
+                   "%%writefile other.py\nclass Pooling:\n    pass\n")
+    kept = "".join(c.source for c in read_cells(nb))
+    assert "class Relu" in kept and "Affine" not in kept and "Pooling" not in kept
+
+
+def test_an_archive_is_refused_with_what_to_do(tmp_path) -> None:
+    z = tmp_path / "alice.zip"
+    z.write_bytes(b"PK\x03\x04")
+    with pytest.raises(LoadError, match="extract it"):
+        load(z)

@@ -421,6 +421,9 @@ def load(target: str | Path, api: str | None = None, file: str | None = None,
     target = Path(target)
     if not target.exists():
         raise LoadError(f"{target}: no such file or folder")
+    if target.suffix.lower() in (".zip", ".tar", ".gz", ".tgz", ".7z", ".rar"):
+        raise LoadError(f"{target.name} is an archive: extract it and give the folder "
+                        f"(one submission), or --each on a folder of extracted submissions")
     path = _pick(target, file).resolve()
     if path.suffix not in (".py", ".ipynb"):
         raise LoadError(f"{path}: not a Python file or notebook (.py, .ipynb)")

@@ -14,6 +14,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
+PYTHON_CELL_MAGICS = ("time", "timeit", "capture", "prun")
 KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
@@ -35,10 +36,15 @@ class Cell:
 
 
 def _strip_magics(source: str) -> str:
-    """IPython-only lines blanked (line numbers kept); a `%%` cell magic drops the cell."""
+    """IPython-only lines blanked (line numbers kept). A cell under `%%time`, `%%timeit` or
+    `%%capture` keeps its Python; any other cell magic (`%%bash`, `%%writefile`, ...) holds
+    no Python for this kernel and drops the cell."""
     lines = source.splitlines()
-    if lines and lines[0].lstrip().startswith("%%"):
-        return ""
+    first = lines[0].strip() if lines else ""
+    if first.startswith("%%"):
+        if first[2:].split(" ")[0] not in PYTHON_CELL_MAGICS:
+            return ""
+        lines[0] = ""
     out = []
     for line in lines:
         s = line.strip()
