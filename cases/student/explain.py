@@ -164,6 +164,10 @@ def _hint(case: Case, phase: str | None, error: str) -> str:
     if "cannot reshape array" in error and phase == "forward":
         return "the output size used in forward disagrees with the data. " + shape_hint(
             case, "out")
+    if case.layer == "softmax" and re.search(r"shapes \((\d+),\) \(\1,\d+\)|shapes "
+                                             r"\((\d+),\d+\) \(\2,\)", error):
+        return ("the loss treats the labels t as one-hot (N, C), but t holds class indices "
+                "(N,) here: accept both (if t.ndim == 1, pick y[np.arange(N), t])")
     if "operands could not be broadcast" in error:
         return "shapes do not line up (check reshape/transpose order and the bias shape)"
     if case.layer == "softmax" and ("arrays used as indices must be of integer" in error
