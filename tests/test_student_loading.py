@@ -250,3 +250,19 @@ def test_an_archive_is_refused_with_what_to_do(tmp_path) -> None:
     z.write_bytes(b"PK\x03\x04")
     with pytest.raises(LoadError, match="extract it"):
         load(z)
+
+
+def test_notebook_importing_its_own_module_next_to_it_is_graded(tmp_path) -> None:
+    (tmp_path / "helpers.py").write_text(
+        "import numpy as np\n\n\ndef relu(x):\n"
+        "    return np.where(x > 0, x, 0.0).astype(x.dtype)\n")
+    nb = _notebook(tmp_path, "from helpers import relu\nimport numpy as np",
+                   "class Relu:\n    def forward(self, x):\n        self.x = x\n"
+                   "        return relu(x)\n\n    def backward(self, dout):\n"
+                   "        return np.where(self.x > 0, dout, 0.0).astype(dout.dtype)\n")
+    assert load(nb).needs_root(), "the worker must see helpers.py"
+    (tmp_path / "alone").mkdir()
+    alone = _notebook(tmp_path / "alone", "class Relu:\n    pass\n")
+    assert not load(alone).needs_root(), "a notebook importing nothing of its own needs itself"
+    r = check_submission(nb, layers=("relu",), do_shrink=False)
+    assert r.exit_code() == 0, r.load_error or _failures(r)

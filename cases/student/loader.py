@@ -60,6 +60,7 @@ class Submission:
     given: Path | None = None  # what was given: the file, notebook or folder
     cells: list[Cell] = field(default_factory=list)  # a notebook's kept code cells
     name_map: dict[str, str] = field(default_factory=dict)  # canonical -> student's name
+    local_imports: list[Path] = field(default_factory=list)  # own modules it imports
 
     def layers(self) -> list[str]:
         """Layers the file defines in its API (by name, as read from the source)."""
@@ -84,8 +85,10 @@ class Submission:
     def needs_root(self) -> bool:
         """Whether the worker needs the whole import root (a folder, a notebook, a file
         whose imports resolve above its own folder), not just the file and its imports."""
-        return (self.given is not None and self.given.is_dir()) or bool(self.cells) or (
-            self.root != self.path.parent)
+        if self.given is not None and self.given.is_dir():
+            return True
+        # a .py file's own imports are followed by the worker's staging; a notebook's are not
+        return self.root != self.path.parent or bool(self.cells and self.local_imports)
 
     def worker_config(self) -> dict[str, Any]:
         """What the worker needs to import the submission (see cases.student.importing)."""
@@ -453,8 +456,8 @@ def load(target: str | Path, api: str | None = None, file: str | None = None,
     for canonical, actual in name_map.items():
         if actual in accepts:
             accepts[canonical] = accepts[actual]
-    siblings = (_candidates(target) if target.is_dir()
-                else [path, *_local_imports(path, root, tree)])
+    local = _local_imports(path, root, tree)
+    siblings = _candidates(target) if target.is_dir() else [path, *local]
     return Submission(path, root.resolve(), found, names_seen, scan_forbidden(siblings),
                       accepts, None if cells else module_name(path, root.resolve()),
-                      target.resolve(), cells, name_map)
+                      target.resolve(), cells, name_map, local)
