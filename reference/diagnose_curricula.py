@@ -76,36 +76,48 @@ def _grouping(case: Case, X: np.ndarray, how: str) -> tuple[np.ndarray, tuple[in
 
 
 def _norm_out(case: Case, inputs: dict, ddof: int = 0, eps_outside: bool = False,
-              how: str = "right") -> np.ndarray | None:
-    """The normalization's forward output computed with one known mistake."""
+              how: str = "right", batch: bool = False) -> dict[str, np.ndarray] | None:
+    """out, dx and dgamma of the normalization computed with one known mistake (dx in the
+    closed form on the mistaken xn and std: what the usual backward forms compute);
+    `batch`: a test-mode case normalized with the batch's statistics."""
+    if batch:
+        from dataclasses import replace
+
+        case = replace(case, train=True)
     X = np.asarray(inputs["x"], dtype=np.float64)
     G = np.asarray(inputs["gamma"], dtype=np.float64)
     B = np.asarray(inputs["beta"], dtype=np.float64)
+    dout = np.asarray(inputs["dout"], dtype=np.float64)
     eps = case.eps_value
     flat = case.layer == "batchnorm"
-    shape = (1, G.size) if flat else (1, G.size) + (1,) * (X.ndim - 2)
+    x2 = X.reshape(X.shape[0], -1) if flat else X
+    d2 = dout.reshape(x2.shape)
+    shape = (1, G.size) + (1,) * (x2.ndim - 2)
+    g = G.reshape(shape) * d2
     if case.layer in ("batchnorm", "spatialbn") and not case.train:
-        mu = np.asarray(inputs["running_mean"], dtype=np.float64)
-        var = np.asarray(inputs["running_var"], dtype=np.float64)
-        x2 = X.reshape(X.shape[0], -1) if flat else X
+        mu = np.asarray(inputs["running_mean"], dtype=np.float64).reshape(shape)
+        var = np.asarray(inputs["running_var"], dtype=np.float64).reshape(shape)
         sd = np.sqrt(var) + eps if eps_outside else np.sqrt(var + eps)
-        xn = (x2 - mu.reshape(shape)) / sd.reshape(shape)
-        return (G.reshape(shape) * xn + B.reshape(shape)).reshape(X.shape)
-    try:
-        xg, axes = _grouping(case, X, how)
-    except ValueError:
-        return None
-    m = math.prod(xg.shape[i] for i in axes)
-    if m - ddof <= 0:
-        return None
-    mu = xg.mean(axis=axes, keepdims=True)
-    var = ((xg - mu) ** 2).sum(axis=axes, keepdims=True) / (m - ddof)
-    sd = np.sqrt(var) + eps if eps_outside else np.sqrt(var + eps)
-    xn = ((xg - mu) / sd).reshape(X.shape)
-    if flat:
-        xn = xn.reshape(X.shape[0], -1)
-        return (G.reshape(shape) * xn + B.reshape(shape)).reshape(X.shape)
-    return G.reshape(shape) * xn + B.reshape(shape)
+        xn, dx = (x2 - mu) / sd, g / sd
+    else:
+        try:
+            xg, axes = _grouping(case, x2.reshape(X.shape) if how != "right" else x2, how)
+        except ValueError:
+            return None
+        m = math.prod(xg.shape[i] for i in axes)
+        if m - ddof <= 0:
+            return None
+        mu = xg.mean(axis=axes, keepdims=True)
+        var = ((xg - mu) ** 2).sum(axis=axes, keepdims=True) / (m - ddof)
+        sd = np.sqrt(var) + eps if eps_outside else np.sqrt(var + eps)
+        xng = (xg - mu) / sd
+        gg = g.reshape(xg.shape)
+        dx = (gg - gg.mean(axis=axes, keepdims=True)
+              - xng * (gg * xng).mean(axis=axes, keepdims=True)) / sd
+        xn = xng.reshape(x2.shape)
+    sum_axes = tuple(i for i in range(x2.ndim) if i != 1)
+    return {"out": (G.reshape(shape) * xn + B.reshape(shape)).reshape(X.shape),
+            "dx": dx.reshape(X.shape), "dgamma": (d2 * xn).sum(axis=sum_axes)}
 
 
 def _stat_axes(case: Case) -> str:
@@ -114,44 +126,46 @@ def _stat_axes(case: Case) -> str:
             "C/G consecutive channels"}[case.layer]
 
 
-def _norm_out_words(case: Case, a: np.ndarray, exp: Expected, inputs: dict) -> str:
+def _norm_words(case: Case, output: str, a: np.ndarray, exp: Expected, inputs: dict) -> str:
+    """The mistake whose out, dx or dgamma the student's values equal ('' for none)."""
+    def same(**mistake: object) -> bool:
+        cand = _norm_out(case, inputs, **mistake)  # type: ignore[arg-type]
+        return cand is not None and _matches(case, a, cand[output], exp)
+
+    words = _norm_mistake(case, same)
+    if words and output != "out":
+        words += f" ({output} follows from forward's mistake)"
+    return words
+
+
+def _norm_mistake(case: Case, same) -> str:
     eps = case.eps_value
     train = case.train or case.layer in ("layernorm", "groupnorm")
-    if train and _matches(case, a, _norm_out(case, inputs, ddof=1), exp):
+    if train and same(ddof=1):
         return ("normalized with the unbiased variance (divides by m - 1): normalization "
                 "divides by the biased variance, mean((x - mu)**2) (np.var's default ddof=0)")
-    if _matches(case, a, _norm_out(case, inputs, eps_outside=True), exp):
+    if same(eps_outside=True):
         return (f"eps is added outside the square root: normalize by sqrt(var + eps) "
                 f"(eps = {eps:g}), not sqrt(var) + eps")
-    if case.layer == "batchnorm" and case.train and case.ndim == 4 and _matches(
-            case, a, _norm_out(case, inputs, how="per_channel"), exp):
+    if case.layer == "batchnorm" and case.train and case.ndim == 4 and same(how="per_channel"):
         return ("statistics per channel: the notes' BatchNormalization flattens 4-D input "
                 "per sample, x.reshape(N, -1), and keeps one mean and variance per feature")
-    if case.layer == "spatialbn" and case.train and _matches(
-            case, a, _norm_out(case, inputs, how="per_feature"), exp):
+    if case.layer == "spatialbn" and case.train and same(how="per_feature"):
         return ("statistics per feature (c, h, w) instead of per channel: spatial batch norm "
                 "averages over N, H and W (x.transpose(0, 2, 3, 1).reshape(-1, C) before "
                 "batchnorm_forward, and back)")
     if case.layer == "groupnorm":
-        if _matches(case, a, _norm_out(case, inputs, how="interleaved"), exp):
+        if same(how="interleaved"):
             return ("groups split along the wrong axis: channel c went to group c % G. Group "
                     "g holds the consecutive channels g*C/G .. (g+1)*C/G - 1: "
                     "x.reshape(N, G, C // G, H, W)")
-        if _matches(case, a, _norm_out(case, inputs, how="across_batch"), exp):
+        if same(how="across_batch"):
             return ("groups formed across the batch (x.reshape(G, -1)): each sample has its "
                     "own statistics, x.reshape(N, G, -1)")
-    if case.layer in ("batchnorm", "spatialbn") and not case.train:
-        if _matches(case, a, _batch_out(case, inputs), exp):
-            return ("test mode normalized with the batch's statistics: test mode must use "
-                    "running_mean and running_var")
+    if case.layer in ("batchnorm", "spatialbn") and not case.train and same(batch=True):
+        return ("test mode normalized with the batch's statistics: test mode must use "
+                "running_mean and running_var")
     return ""
-
-
-def _batch_out(case: Case, inputs: dict) -> np.ndarray | None:
-    """A test-mode case computed with the batch's own statistics (training's forward)."""
-    from dataclasses import replace
-
-    return _norm_out(replace(case, train=True), inputs)
 
 
 def _running(case: Case, inputs: dict, which: str, ddof: int = 0,
@@ -268,8 +282,8 @@ def recognise(case: Case, output: str, a: np.ndarray, exp: Expected, bad: np.nda
     if case.layer in NORM_LAYERS:
         if output.startswith("running_"):
             return _running_words(case, output, a, exp, inputs)
-        if output == "out":
-            return _norm_out_words(case, a, exp, inputs)
+        if output in ("out", "dx", "dgamma"):
+            return _norm_words(case, output, a, exp, inputs)
     if case.layer in DROPOUT_LAYERS:
         return _dropout_words(case, output, a, exp, inputs)
     if case.layer == "svm":

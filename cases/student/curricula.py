@@ -228,3 +228,61 @@ def supports_functional(case: Case) -> bool:
     if case.layer not in FUNCTION_NAMES:
         return False
     return not (case.layer == "batchnorm" and case.ndim != 2)
+
+
+# --- reproducers (cases/student/shrink.py) --------------------------------------------------
+
+
+def reproducer_names(layer: str, api: str) -> tuple[str, ...]:
+    """The names a reproducer of the layer calls, in the API."""
+    if api == "class":
+        return (CLASS_NAMES[layer],)
+    return tuple(n for n in FUNCTION_NAMES[layer][0] if n)
+
+
+def reproducer_lines(case: Case, api: str, own: dict[str, str]) -> list[str]:
+    """Lines computing `got` (and `truth`) for a case; `own` maps names to the student's."""
+    L = case.layer
+    if api == "class":
+        cls = own[CLASS_NAMES[L]]
+        args = {"batchnorm": "(a['gamma'], a['beta'], 0.9, a.get('running_mean'), "
+                             "a.get('running_var'))",
+                "dropout": f"({case.rate!r})"}.get(L, "()")
+        lines = [f"layer = {cls}{args}"]
+        if L in ("batchnorm", "dropout"):
+            lines += ["for xb in a.get('xs') if a.get('xs') is not None else ():",
+                      "    layer.forward(xb.copy(), True)",
+                      f"got = {{'out': layer.forward(a['x'], {case.train!r})}}"]
+        else:
+            lines.append("got = {'out': layer.forward(a['x'])}")
+        if L == "batchnorm":
+            lines.append("got.update(running_mean=layer.running_mean, "
+                         "running_var=layer.running_var)")
+        if L != "dropout" or case.train:
+            lines.append("got['dx'] = layer.backward(a['dout'])")
+        if L == "batchnorm":
+            lines.append("got.update(dgamma=layer.dgamma, dbeta=layer.dbeta)")
+    else:
+        fwd, bwd = FUNCTION_NAMES[L][0]
+        f, b = own.get(fwd, fwd), own.get(bwd or "", bwd)
+        param = _param(case, {"running_mean": "RM", "running_var": "RV"})
+        shown = repr(param).replace("'RM'", "a['running_mean']").replace(
+            "'RV'", "a['running_var']")
+        if L == "svm":
+            lines = [f"loss, dx = {f}(a['x'], a['t'])", "got = dict(loss=loss, dx=dx)"]
+        else:
+            g = ("a['gamma'].reshape(1, -1, 1, 1), a['beta'].reshape(1, -1, 1, 1), "
+                 f"{case.groups}, " if L == "groupnorm" else
+                 "" if L == "invdropout" else "a['gamma'], a['beta'], ")
+            lines = [f"param = {shown}",
+                     "for xb in a.get('xs') if a.get('xs') is not None else ():",
+                     f"    {f}(xb.copy(), {g}param)",
+                     f"out, cache = {f}(a['x'], {g}param)",
+                     "got = {'out': out, **{k: param.get(k) for k in ('running_mean', "
+                     "'running_var')}}",
+                     (f"got['dx'] = {b}(a['dout'], cache)" if L == "invdropout" else
+                      f"got['dx'], got['dgamma'], got['dbeta'] = {b}(a['dout'], cache)")]
+    if L in ("dropout", "invdropout") and case.train:
+        lines.append("from reference.dropout_judge import truth as judge; "
+                     "truth = judge(case, a, got)  # the truth follows your mask")
+    return lines

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cases.case import Case
+from cases.case import CURRICULA_LAYERS, Case
 from cases.inputs import rejection
+from cases.student import curricula
 from cases.student.functional import supports
 
 MAX_STEPS = 40
@@ -123,7 +124,9 @@ def import_line(sub: Any, case: Case) -> tuple[str, dict[str, str]]:
     """
     module = getattr(sub, "module", None) or Path(sub.path).stem
     name_map = getattr(sub, "name_map", None) or {}
-    wanted = (CLASSES[case.layer],) if sub.api == "class" else FUNCTIONS[case.layer]
+    wanted = ((CLASSES[case.layer],) if sub.api == "class" else FUNCTIONS[case.layer]) \
+        if case.layer not in CURRICULA_LAYERS else curricula.reproducer_names(case.layer,
+                                                                             sub.api)
     return f"import {module} as m", {w: f"m.{name_map.get(w, w)}" for w in wanted}
 
 
@@ -141,7 +144,9 @@ def reproducer(case: Case, sub: Any, output: str) -> str:
     """A few lines that recompute the case and print the error, run from the submission's
     root (the folder its imports resolve from: `import common.layers as m`)."""
     line, own = import_line(sub, case)
-    if sub.api == "class":
+    if case.layer in CURRICULA_LAYERS:  # issue 13's layers: cases/student/curricula.py
+        call = curricula.reproducer_lines(case, sub.api, own)
+    elif sub.api == "class":
         call = _class_call(case, {case.layer: own[CLASSES[case.layer]]})
     else:
         call = _functional_call(case, {**{n: n for n in FUNCTIONS[case.layer]}, **own})
@@ -153,6 +158,6 @@ def reproducer(case: Case, sub: Any, output: str) -> str:
         f"case = {case_source(case)}",
         "a = convention_inputs(case, make_inputs(case))  # a loss layer's dx at dout = 1",
         *call,
-        "truth = reference(case, a)",
+        *(() if "truth = judge" in call[-1] else ("truth = reference(case, a)",)),
         f"print(abs(got['{output}'] - truth['{output}'].value).max())",
     ])
