@@ -266,3 +266,8 @@ def test_notebook_importing_its_own_module_next_to_it_is_graded(tmp_path) -> Non
     assert not load(alone).needs_root(), "a notebook importing nothing of its own needs itself"
     r = check_submission(nb, layers=("relu",), do_shrink=False)
     assert r.exit_code() == 0, r.load_error or _failures(r)
+
+
+def test_name_map_to_a_name_the_file_lacks_is_a_load_error_with_a_suggestion() -> None:
+    with pytest.raises(LoadError, match="defines no Convolv; did you mean Convolve"):
+        load(STUDENTS / "bad_misnamed.py", names={"conv": "Convolv"})

@@ -450,6 +450,11 @@ def load(target: str | Path, api: str | None = None, file: str | None = None,
                         f"({', '.join(CLASS_NAMES.values())}) or CS231n functions "
                         f"(conv_forward_naive, max_pool_forward_naive, affine_forward, ...)"
                         + hint)
+    for key, value in (names or {}).items():
+        if value not in names_seen:
+            near = naming.suggestions(value, names_seen)
+            raise LoadError(f"--name {key}={value}: {path.name} defines no {value}"
+                            + (f"; did you mean {' or '.join(near)}?" if near else ""))
     name_map = naming.resolve(found, names_seen - functions if found == "class" else
                               names_seen, names)
     accepts = init_params(tree)
