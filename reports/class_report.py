@@ -23,6 +23,7 @@ from typing import Any
 
 WINDOWED = ("conv", "pool", "avgpool")
 TOP_DIAGNOSES = 15
+MAX_KEY_CHARS = 240
 BINS = 10
 _STRIDE_PAD = re.compile(r"-s(\d+(?:x\d+)?)-p(\d+(?:x\d+)?|same|valid)(?:-|$)")
 
@@ -67,8 +68,10 @@ def diagnosis_key(text: str) -> str:
     """A diagnosis without its numbers, so the same bug reads the same for every student."""
     words = text.split("; worst at")[0]
     words = re.sub(r"^\d+ of \d+ elements \([\d.]+%\) exceed the error bound:? ?", "", words)
+    words = re.sub(r"[\w./-]+\.(py|ipynb)\b", "FILE", words)  # each student's own file name
     words = re.sub(r"(?<![\w.])[-+]?\d[\d.e+-]*", "#", words)  # numbers, not col2im
-    return re.sub(r"\s+", " ", words).strip()
+    words = re.sub(r"\s+", " ", words).strip()[:MAX_KEY_CHARS]
+    return words or "exceeds the error bound (no pattern recognised)"
 
 
 def read_student(path: Path) -> Student | str:
@@ -93,8 +96,8 @@ def read_student(path: Path) -> Student | str:
         layer_cases = s.cases.setdefault(layer, {})
         layer_cases[cid] = _worst(layer_cases.get(cid, "pass"), st)
         if st in ("fail", "error", "timeout") and c.get("diagnosis"):
-            key = f"{layer} {c.get('output', '')}: {diagnosis_key(c['diagnosis'])}"
-            s.diagnoses.setdefault(key, (c["diagnosis"], cid))
+            key = f"{layer}: {diagnosis_key(c['diagnosis'])}"  # one bug, all its outputs
+            s.diagnoses.setdefault(key, (c["diagnosis"], f"{cid} ({c.get('output', '?')})"))
     return s
 
 
@@ -281,7 +284,8 @@ def render_html(students: list[Student], skipped: list[str], title: str) -> str:
              if drows else "<p>No failures.</p>")
     h += ["<h2>Gradebook</h2>", "<p class='note'>Per layer: % of the layer's cases passed; "
           "empty: not checked or not defined. Full table in gradebook.csv.</p>",
-          _table_html(cols, rows, left=("student", "status", "policy", "file")),
+          _table_html([c for c in cols if c != "file"], rows,
+                      left=("student", "status", "policy")),
           "</body></html>"]
     return "\n".join(h)
 
