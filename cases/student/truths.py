@@ -27,7 +27,7 @@ import numpy as np
 from cases.case import Case
 from reference.expected import Expected, Truth
 
-GRID_VERSION = 1  # bump when what a truth means changes outside reference/
+GRID_VERSION = 2  # bump when what a truth means changes outside reference/
 _REFERENCE = Path(__file__).resolve().parents[2] / "reference"
 # reference/ modules that do not compute truths: editing them keeps the cache.
 _NOT_TRUTH = ("compare", "diagnose", "result", "training", "convnet", "alexnet", "expected")
@@ -102,14 +102,14 @@ def _load(path: Path) -> Truth | None:
                 if key.endswith(".value"):
                     name, phase = key[:-len(".value")].split(".")
                     out[name] = Expected(phase, z[key], z[f"{name}.{phase}.bound"])
-            return out or None
+            return out if "__truth__" in z.files else None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
         return None
 
 
 def _store(path: Path, truth: Truth) -> None:
     """Write atomically (a temporary file renamed), so readers never see half an entry."""
-    arrays = {}
+    arrays = {"__truth__": np.zeros(0)}  # marks a complete entry (a truth may have no output)
     for name, exp in truth.items():
         arrays[f"{name}.{exp.phase}.value"] = np.asarray(exp.value)
         arrays[f"{name}.{exp.phase}.bound"] = np.asarray(exp.bound)
