@@ -271,3 +271,12 @@ def test_notebook_importing_its_own_module_next_to_it_is_graded(tmp_path) -> Non
 def test_name_map_to_a_name_the_file_lacks_is_a_load_error_with_a_suggestion() -> None:
     with pytest.raises(LoadError, match="defines no Convolv; did you mean Convolve"):
         load(STUDENTS / "bad_misnamed.py", names={"conv": "Convolv"})
+
+
+def test_assignment_stub_loads_and_fails_as_not_implemented() -> None:
+    r = check_submission(STUDENTS / "bad_stub_functional.py", layers=("affine", "relu"),
+                         do_shrink=False)
+    assert r.load_error is None and r.api == "functional"
+    assert r.exit_code() == 1
+    out = [x for x in r.results if x.output == "out"]
+    assert out and all(x.status == "fail" and "not implemented" in x.diagnosis for x in out)
