@@ -115,6 +115,7 @@ def host_untouched(o: Outcome) -> None:
 def test_importing_impl_fails_because_impl_is_not_mounted(tmp_path) -> None:
     o = run_attack(tmp_path, "cheat_import_impl.py")
     assert not o.hello["ok"] and "No module named 'impl'" in o.hello["error"]
+    assert any("the grader's own 'impl'" in v for v in o.violations)  # a policy entry
 
 
 def test_reference_is_out_of_reach_even_with_the_project_on_sys_path(tmp_path) -> None:

@@ -49,6 +49,7 @@ SIGNAL_WORDS = {"SIGXCPU": " (CPU time limit)", "SIGXFSZ": " (file size limit)",
                 "SIGKILL": " (killed, perhaps for memory)", "SIGSEGV": " (segmentation fault)",
                 "SIGSYS": " (a forbidden system call: the kernel's seccomp filter)"}
 _NO_MODULE = re.compile(r"No module named '([\w.]+)'")
+GRADER_MODULES = ("impl", "reference", "cases", "reports", "layercheck")  # never mounted
 
 
 class WorkerError(Exception):
@@ -273,11 +274,15 @@ class Worker:
         return {"ok": True, "error": None, "traceback": None}
 
     def _note_forbidden(self, error: str | None) -> None:
-        """A framework whose import failed in the worker (it is not mounted there)."""
+        """A framework, or the grader's own code, whose import failed in the worker (neither
+        is mounted there)."""
         from cases.student.loader import FORBIDDEN
 
         for m in _NO_MODULE.findall(error or ""):
             top = m.split(".")[0]
+            if top in GRADER_MODULES:
+                self._observe(f"sandbox: importing the grader's own {m!r} failed (the "
+                              f"grader's code is not mounted for student code)")
             if top in FORBIDDEN and top not in self.forbidden and not self.allow_torch:
                 self.forbidden.append(top)
 
