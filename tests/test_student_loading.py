@@ -280,3 +280,14 @@ def test_assignment_stub_loads_and_fails_as_not_implemented() -> None:
     assert r.exit_code() == 1
     out = [x for x in r.results if x.output == "out"]
     assert out and all(x.status == "fail" and "not implemented" in x.diagnosis for x in out)
+
+
+def test_relative_star_import_brings_the_layers_in(tmp_path) -> None:
+    pkg = tmp_path / "hw" / "pkg"
+    shutil.copytree(REPOS / "relative" / "mynet", pkg)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "net.py").write_text("from .layers import *\n")
+    sub = load(pkg / "net.py")
+    assert sub.module == "pkg.net" and {"affine", "relu", "softmax"} <= set(sub.layers())
+    r = check_submission(pkg / "net.py", layers=("relu",), do_shrink=False)
+    assert r.exit_code() == 0, r.load_error or _failures(r)

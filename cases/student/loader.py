@@ -314,6 +314,17 @@ def scan_forbidden(files: list[Path]) -> list[str]:
     return found
 
 
+def _imported_file(node: ast.ImportFrom, bases: list[Path]) -> Path | None:
+    """The student's file a `from X import ...` names; `bases[0]` is the importing file's
+    folder, where a relative import starts."""
+    if not node.level:
+        return _module_file(node.module or "", bases)
+    up = [bases[0], *bases[0].parents]
+    if node.level > len(up):
+        return None
+    return _module_file(node.module or "", [up[node.level - 1]])
+
+
 def _star_names(tree: ast.Module, bases: list[Path], seen: set[Path] | None = None,
                 functions: bool = False) -> set[str]:
     """Names a `from module import *` brings in from the student's own modules (chained);
@@ -324,9 +335,9 @@ def _star_names(tree: ast.Module, bases: list[Path], seen: set[Path] | None = No
                   if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
     seen = set() if seen is None else seen
     for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module and not node.level and any(
+        if isinstance(node, ast.ImportFrom) and node.module and any(
                 a.name == "*" for a in node.names):
-            f = _module_file(node.module, bases)
+            f = _imported_file(node, bases)
             if f is not None and f not in seen:
                 seen.add(f)
                 try:
