@@ -24,7 +24,6 @@ from reports.batch import (
 from reports.gradescope import write_gradescope
 from reports.options import LAYERS, csv_of
 from reports.prairielearn import write_prairielearn
-from reports.student_render import student_html, student_markdown
 
 DTYPE_NAMES = {"f32": "f32", "f64": "f64", "float32": "f32", "float64": "f64"}
 SKIP = {"__pycache__", "__init__.py"}
@@ -185,10 +184,13 @@ def write_report(report: StudentReport, args: argparse.Namespace, many: bool,
     if args.json:
         _write(_out_path(args.json, report, many, ".json"),
                json.dumps(report_json(report, sha256), indent=1))
-    if args.md:
-        _write(_out_path(args.md, report, many, ".md"), student_markdown(report))
-    if args.html:
-        _write(_out_path(args.html, report, many, ".html"), student_html(report))
+    if args.md or args.html:
+        from reports.student_render import student_html, student_markdown  # pandas: lazily
+
+        if args.md:
+            _write(_out_path(args.md, report, many, ".md"), student_markdown(report))
+        if args.html:
+            _write(_out_path(args.html, report, many, ".html"), student_html(report))
     if args.gradescope:
         write_gradescope(report, _out_path(args.gradescope, report, many, ".results.json"))
     if getattr(args, "prairielearn", None):
