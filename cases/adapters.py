@@ -54,10 +54,11 @@ class Run:
     seconds: float | None = None
 
     def record_error(self, phase: str, e: BaseException) -> None:
-        """Keep the implementation's own exception as data: phase, type, text, traceback."""
+        """Keep the implementation's own exception as data: phase, type, text, traceback (the
+        last 16 frames: deep enough to reach the student's own frame under NumPy's)."""
         self.error_phase, self.error_type = phase, type(e).__name__
         self.error = f"{type(e).__name__}: {e}"
-        self.traceback = "".join(traceback.format_exception(e, limit=-4))
+        self.traceback = "".join(traceback.format_exception(e, limit=-16))
 
 
 def _p(v: tuple[int, int] | str) -> int | tuple[int, int] | str:

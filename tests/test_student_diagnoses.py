@@ -270,3 +270,13 @@ def test_a_failing_reproducer_drops_that_reproducer_not_the_report(monkeypatch) 
     assert not r.shrunk
     assert any("no reproducer for affine dx" in w for w in r.warnings), r.warnings
     assert r.exit_code() == 1
+
+
+def test_error_raised_deep_inside_numpy_is_located_at_the_students_call() -> None:
+    name = "bad_pad_spec.py"
+    r = _check(name, "relu")
+    out = _not_passed(r, "relu", "out")
+    assert out and all(x.status == "error" for x in out)
+    line = _line_of(name, "np.pad(")
+    for x in out:
+        assert f"at {name} line {line}" in x.diagnosis, x.message()
