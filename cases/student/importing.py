@@ -23,8 +23,7 @@ def add_paths(cfg: dict[str, Any]) -> None:
     matplotlib, tqdm), so a leftover `import matplotlib.pyplot as plt` costs nothing."""
     paths = [str(p) for p in cfg.get("paths") or [cfg["root"]]]
     standins = str(cfg.get("standins") or STANDINS)
-    new = [p for p in (*paths, standins) if p not in sys.path[:len(paths) + 1]]
-    sys.path[0:0] = new
+    sys.path[0:0] = list(dict.fromkeys([*paths, standins]))
     tmp = os.getcwd()  # the worker's own temporary folder
     for var in ("MPLCONFIGDIR", "IPYTHONDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
         os.environ[var] = tmp

@@ -83,8 +83,9 @@ class Submission:
         return naming.did_you_mean(name, pool, used)
 
     def needs_root(self) -> bool:
-        """Whether the worker needs the whole import root (a folder, a notebook, a file
-        whose imports resolve above its own folder), not just the file and its imports."""
+        """Whether the worker needs the whole import root (a folder; a file whose imports
+        resolve above its own folder; a notebook importing the student's own modules), not
+        just the file and the modules it imports."""
         if self.given is not None and self.given.is_dir():
             return True
         # a .py file's own imports are followed by the worker's staging; a notebook's are not
