@@ -204,7 +204,8 @@ def test_fork_exec_without_an_audit_event_is_killed_by_seccomp(tmp_path) -> None
 
 @pytest.mark.parametrize("name", ["escape_ptrace.py", "escape_unshare.py",
                                   "escape_tiocsti.py", "escape_pidfd.py",
-                                  "escape_fork_bomb.py", "write_mknod.py"])
+                                  "escape_fork_bomb.py", "write_mknod.py",
+                                  "escape_x32.py"])
 def test_forbidden_system_calls_kill_the_worker(tmp_path, name: str) -> None:
     o = run_attack(tmp_path, name)
     assert o.sigsys(), o.runs[0].error if o.runs else o.hello
