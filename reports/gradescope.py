@@ -186,6 +186,8 @@ def results_json(report: StudentReport, grading: Grading = VISIBLE) -> dict[str,
                            + t["output"])[:MAX_OUTPUT_CHARS]
     tests.append(policy_test(report, grading))
     graded = [f"Graded file: {report.file}"] if getattr(report, "file", None) else []
+    if getattr(report, "isolation", "").startswith("NOT ISOLATED"):  # --unsafe-no-isolation
+        graded.insert(0, f"WARNING: {report.isolation}")
     warned = [f"Warning: {w}" for w in getattr(report, "warnings", [])]
     out = "\n".join([*graded, *policy_lines(report), *warned])
     return _with_visibility({"score": round(sum(t["score"] for t in tests), 3), "output": out,

@@ -122,13 +122,15 @@ def test_without_isolation_check_refuses_with_exit_code_3(monkeypatch, capsys) -
 def test_unsafe_no_isolation_runs_and_every_output_says_so(monkeypatch, tmp_path,
                                                            capsys) -> None:
     monkeypatch.setattr(isolation, "probe", lambda: "no user namespaces (simulated)")
-    out, md = tmp_path / "r.json", tmp_path / "r.md"
+    out, md, gs = tmp_path / "r.json", tmp_path / "r.md", tmp_path / "gs.json"
     rc = main(["check", str(STUDENTS / "good_loops.py"), "--layers", "relu", "--no-shrink",
-               "--unsafe-no-isolation", "--json", str(out), "--md", str(md)])
+               "--unsafe-no-isolation", "--json", str(out), "--md", str(md), "--gradescope",
+               str(gs)])
     assert rc == 0
     assert "WARNING: NOT ISOLATED" in capsys.readouterr().out
     assert json.loads(out.read_text())["isolation"].startswith("NOT ISOLATED")
     assert "NOT ISOLATED" in md.read_text()
+    assert "WARNING: NOT ISOLATED" in json.loads(gs.read_text())["output"]
 
 
 def test_a_grader_failure_is_the_submissions_exit_code_3(monkeypatch) -> None:
