@@ -291,3 +291,21 @@ def test_relative_star_import_brings_the_layers_in(tmp_path) -> None:
     assert sub.module == "pkg.net" and {"affine", "relu", "softmax"} <= set(sub.layers())
     r = check_submission(pkg / "net.py", layers=("relu",), do_shrink=False)
     assert r.exit_code() == 0, r.load_error or _failures(r)
+
+
+def test_import_root_never_climbs_past_a_repository_top_or_the_folder_given(tmp_path) -> None:
+    (tmp_path / "common").mkdir()  # outside the repository: must not be taken as its own
+    (tmp_path / "common" / "util.py").write_text("")
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "ch07").mkdir()
+    (repo / "ch07" / "layers.py").write_text(
+        "from common.util import im2col\n\n\nclass Relu:\n    pass\n")
+    # common/ resolves only above the repository: the file's own folder stays the root,
+    # as `python ch07/layers.py` would have it (and the import fails there, not here)
+    assert load(repo / "ch07" / "layers.py").root == (repo / "ch07").resolve()
+    assert load(repo).root == (repo / "ch07").resolve()
+    (repo / ".git").rmdir()
+    assert load(repo).root == (repo / "ch07").resolve(), "never above the folder given"
+    assert load(repo / "ch07" / "layers.py").root == tmp_path.resolve(), (
+        "without a repository top, a single file's imports may resolve a few levels up")
