@@ -309,3 +309,12 @@ def test_import_root_never_climbs_past_a_repository_top_or_the_folder_given(tmp_
     assert load(repo).root == (repo / "ch07").resolve(), "never above the folder given"
     assert load(repo / "ch07" / "layers.py").root == tmp_path.resolve(), (
         "without a repository top, a single file's imports may resolve a few levels up")
+
+
+def test_broken_or_empty_notebook_gets_a_clear_message(tmp_path) -> None:
+    bad = tmp_path / "broken.ipynb"
+    bad.write_text("{not json")
+    with pytest.raises(LoadError, match=r"cannot read the notebook broken\.ipynb"):
+        load(bad)
+    with pytest.raises(LoadError, match="defines no layer"):
+        load(_notebook(tmp_path, "import numpy as np\nx = np.ones(3)\nprint(x)"))
