@@ -77,7 +77,9 @@ class Pooling(_Pool):
     def __init__(self, pool_h, pool_w, stride=1, pad=0, dilation=1, ceil_mode=False):
         super().__init__(pool_h, pool_w, stride, pad, dilation, ceil_mode)
         self.arg_max = None
+        self._target = None
         self._bufs: dict[str, np.ndarray] = {}
+        self._base_key = None
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype, fill=None) -> np.ndarray:
         """A work array kept between calls (fresh pages cost as much as the copy into them).
@@ -113,6 +115,12 @@ class Pooling(_Pool):
         arg = np.empty((NC, M), dtype=idx_type)
         out = np.empty((NC, M), dtype=x.dtype)
         nan_aware = bool(np.isnan(x.max())) if x.size else False
+        # for backward: each window's maximum as a flat index into dx (the maximum is never
+        # padding, so the padded position maps to an unpadded one by the same sums)
+        offset = (np.arange(g.kh)[:, None] * (g.dh * g.W) + np.arange(g.kw) * g.dw).ravel()
+        base = self._base(NC)
+        target = np.empty((NC, M), dtype=np.intp)
+        dead = self._dead_windows()
 
         def pool(lo: int, hi: int) -> None:
             src = g.pad(xs[lo:hi], out=xpad[lo:hi], borders=False) if padded else \
@@ -139,45 +147,67 @@ class Pooling(_Pool):
             redo = (o == 0) | np.isnan(o) if nan_aware else o == 0
             redo = np.flatnonzero(redo)
             o[redo] = c[a[redo], redo]
+            t = target[lo:hi].reshape(-1)
+            np.take(offset, a, out=t, mode="wrap")  # a is in range: "wrap" skips the checks
+            t += base[lo * M : hi * M]
+            if dead is not None:  # windows wholly in the padding: their gradient is dropped
+                target[lo:hi, dead] = NC * g.H * g.W  # (one element past dx's)
 
         split(pool, NC, col.size)
         self.arg_max = arg.reshape(-1)
+        self._target = target
         return self._end(out.reshape(N, C, g.oh, g.ow))
 
+    def _dead_windows(self) -> np.ndarray | None:
+        """Flat indices (among oh*ow) of windows with no tap inside x, or None (usual).
+
+        PyTorch accepts some (dilated windows that straddle a 1-pixel input: every tap in
+        the padding); the maximum is then -inf padding, with no input element to credit."""
+        g = self.grid
+
+        def inside(out, k, s, d, pad, size):
+            starts = np.arange(out)[:, None] * s - pad + np.arange(k) * d
+            return ((starts >= 0) & (starts < size)).any(axis=1)
+
+        live = np.outer(inside(g.oh, g.kh, g.sh, g.dh, g.top, g.H),
+                        inside(g.ow, g.kw, g.sw, g.dw, g.left, g.W)).reshape(-1)
+        return None if live.all() else np.flatnonzero(~live)
+
+    def _base(self, NC: int) -> np.ndarray:
+        """Flat index in dx of each window's kernel offset 0, which may lie in the padding
+        (outside its plane); kept between calls with the same geometry."""
+        g = self.grid
+        key = (NC, g.H, g.W, g.oh, g.ow, g.sh, g.sw, g.top, g.left)
+        kept = self._bufs.get("base")
+        if kept is None or self._base_key != key:
+            start = ((np.arange(g.oh)[:, None] * g.sh - g.top) * g.W
+                     + np.arange(g.ow) * g.sw - g.left)
+            kept = (np.arange(NC, dtype=np.intp)[:, None, None] * (g.H * g.W)
+                    + start).reshape(-1)
+            self._bufs["base"], self._base_key = kept, key
+        return kept
+
     def backward(self, dout):
+        """dx: each dout element added to its window's maximum, in output order from zero
+        (np.add.at), as PyTorch's loop adds them: the same sums, bit for bit, at either
+        dtype and wherever windows overlap (0 + -0.0 = +0.0, NaN and inf as PyTorch)."""
         d4 = self._dout(dout)
         g = self.grid
         N, C = d4.shape[:2]
         NC = N * C
-        plane = g.padded_shape(1, 1)[2]
-        # flat index, inside its padded plane, of each window's maximum: start + offset
-        idx = np.int32 if NC * plane < 2**31 else np.intp
-        start = (np.arange(g.oh)[:, None] * (g.sh * g.Wp) + np.arange(g.ow) * g.sw).astype(idx)
-        offset = (np.arange(g.kh)[:, None] * (g.dh * g.Wp) + np.arange(g.kw) * g.dw).ravel()
-        offset = offset.astype(idx)
-        arg = self.arg_max.reshape(NC, g.oh, g.ow)
-        d = d4.reshape(NC, g.oh, g.ow)
-        dx = np.empty((NC, 1, g.H, g.W), dtype=d4.dtype)
-        disjoint = g.sh >= g.dh * (g.kh - 1) + 1 and g.sw >= g.dw * (g.kw - 1) + 1
-        if disjoint:
-            buf = self._buffer("dpad", g.padded_shape(NC, 1), d4.dtype)
+        M = g.oh * g.ow
+        d = d4.reshape(NC * M)
+        plane = g.H * g.W
+        flat = np.empty(NC * plane + 1, dtype=d4.dtype)  # + the dead windows' element
+        dx = flat[:-1].reshape(NC, 1, g.H, g.W)
+        target = self._target.reshape(-1)
 
         def scatter(lo: int, hi: int) -> None:
-            target = np.take(offset, arg[lo:hi])
-            target += start
-            target += (np.arange(hi - lo, dtype=idx) * idx(plane))[:, None, None]
-            if disjoint:  # each input element gets at most one value: a plain assignment
-                b = buf[lo:hi]
-                b.fill(0)
-                # 0 + value, as PyTorch's zero-initialised accumulation (-0.0 -> +0.0)
-                b.reshape(-1)[target.reshape(-1)] = (d[lo:hi] + d.dtype.type(0)).reshape(-1)
-            else:
-                # overlapping windows: sums in output order, as PyTorch's loop, in float64
-                # (exactly PyTorch's at float64; float32 rounded once at the end)
-                b = np.bincount(target.reshape(-1), weights=d[lo:hi].reshape(-1),
-                                minlength=(hi - lo) * plane).reshape(hi - lo, 1, plane)
-            g.crop(b, out=dx[lo:hi])
+            flat[lo * plane : hi * plane] = 0
+            with np.errstate(invalid="ignore"):  # inf + -inf is NaN, as in PyTorch
+                np.add.at(flat, target[lo * M : hi * M], d[lo * M : hi * M])
 
+        flat[-1] = 0
         split(scatter, NC, NC * plane)
         return self._end(dx.reshape(N, C, g.H, g.W))
 

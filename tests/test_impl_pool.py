@@ -326,3 +326,46 @@ def test_maxpool_f64_gradient_is_bit_identical_to_torch(config):
     tx = torch.from_numpy(x.copy()).requires_grad_()
     F.max_pool2d(tx, kernel, stride, pad, dilation, ceil).backward(torch.from_numpy(dout))
     assert_exact(dx, tx.grad.numpy(), "grad[dx]")
+
+
+@pytest.mark.parametrize("config", MAX_CONFIGS, ids=[str(i) for i in range(len(MAX_CONFIGS))])
+def test_maxpool_f32_gradient_is_bit_identical_to_torch(config):
+    # float32 sums of overlapping windows too: taken in float32, in PyTorch's (output) order
+    kernel, stride, pad, dilation, ceil = config
+    rng = np.random.default_rng(8)
+    x = make_x("ties", (2, 3, 9, 8), np.float32, rng)
+    layer = Pooling(kernel[0], kernel[1], stride, pad, dilation, ceil)
+    y = layer.forward(x)
+    dout = rng.standard_normal(y.shape).astype(np.float32)
+    dx = layer.backward(dout)
+    tx = torch.from_numpy(x.copy()).requires_grad_()
+    F.max_pool2d(tx, kernel, stride, pad, dilation, ceil).backward(torch.from_numpy(dout))
+    assert_exact(dx, tx.grad.numpy(), "grad[dx]")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_maxpool_gradient_of_nonfinite_dout_matches_torch(dtype):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 3, 9, 8)).astype(dtype)
+    layer = Pooling(3, 3, 2, 1)
+    y = layer.forward(x)
+    dout = rng.standard_normal(y.shape).astype(dtype)
+    dout.reshape(-1)[::5], dout.reshape(-1)[::7], dout.reshape(-1)[::11] = np.inf, -np.inf, np.nan
+    dout.reshape(-1)[::13] = -0.0
+    dx = layer.backward(dout)
+    tx = torch.from_numpy(x.copy()).requires_grad_()
+    F.max_pool2d(tx, 3, 2, 1).backward(torch.from_numpy(dout))
+    assert_exact(dx, tx.grad.numpy(), "grad[dx] with inf, NaN and -0.0 in dout")
+
+
+def test_maxpool_window_wholly_in_padding_drops_its_gradient():
+    # PyTorch accepts it (every dilated tap of the window lies in the padding; its own
+    # backward then writes outside the input), so there is no reference to compare with
+    x = np.array([[[[2.0]]], [[[3.0]]]])
+    layer = Pooling(2, 2, stride=1, pad=1, dilation=2)
+    y = layer.forward(x)
+    ty = F.max_pool2d(torch.from_numpy(x), 2, 1, 1, 2)
+    assert_exact(y, ty.numpy(), "forward")
+    dx = layer.backward(np.ones_like(y))
+    assert dx.shape == x.shape and np.array_equal(dx, np.zeros_like(x)), (
+        "no input element lies in a window made only of padding: dx must be 0, not an error")
