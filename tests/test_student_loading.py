@@ -318,3 +318,20 @@ def test_broken_or_empty_notebook_gets_a_clear_message(tmp_path) -> None:
         load(bad)
     with pytest.raises(LoadError, match="defines no layer"):
         load(_notebook(tmp_path, "import numpy as np\nx = np.ones(3)\nprint(x)"))
+
+
+def test_notebook_import_of_an_unavailable_module_costs_nothing_until_used(tmp_path) -> None:
+    relu = ("class Relu:\n    def forward(self, x):\n        self.x = x\n"
+            "        return np.where(x > 0, x, 0.0).astype(x.dtype)\n\n"
+            "    def backward(self, dout):\n"
+            "        return np.where(self.x > 0, dout, 0.0).astype(dout.dtype)\n")
+    nb = _notebook(tmp_path, "import numpy as np\nimport pandas_nowhere as pd\n"
+                             "from data_nowhere.loader import load_mnist", relu)
+    r = check_submission(nb, layers=("relu",), do_shrink=False)
+    assert r.exit_code() == 0, r.load_error or _failures(r)
+    used = _notebook(tmp_path, "import numpy as np\nimport pandas_nowhere as pd",
+                     relu.replace("self.x = x", "self.x = x; pd.DataFrame()"))
+    r = check_submission(used, layers=("relu",), do_shrink=False)
+    bad = [x.diagnosis for x in r.results if not x.passed]
+    assert bad and "pandas_nowhere is not available to graded code" in bad[0], bad[:1]
+    assert "cell 1 line 2" in bad[0]

@@ -7,6 +7,7 @@ dotted module name, a notebook's kept cells, and the student's names for the lay
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import linecache
@@ -50,16 +51,65 @@ def _by_name(module: str, path: str) -> types.ModuleType:
     return importlib.import_module(module)
 
 
+class Unavailable(types.ModuleType):
+    """Stands for a module a notebook imports that the grader cannot offer (pandas, a data
+    loader, ...): importing it costs nothing, using it raises a clear error there."""
+
+    def __init__(self, name: str, where: str) -> None:
+        super().__init__(name)
+        self.__dict__["_where"] = where
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        raise ModuleNotFoundError(f"{self.__name__} is not available to graded code (imported "
+                                  f"at {self._where}); the layers may use only numpy, scipy "
+                                  f"and the standard library")
+
+
+def _bound_names(node: ast.Import | ast.ImportFrom) -> dict[str, str]:
+    """{name the statement binds: the module it comes from}."""
+    if isinstance(node, ast.Import):
+        return {(a.asname or a.name.split(".")[0]): (a.name if a.asname else
+                                                     a.name.split(".")[0]) for a in node.names}
+    return {(a.asname or a.name): f"{node.module}.{a.name}" for a in node.names
+            if a.name != "*"}
+
+
+def _absent_itself(node: ast.stmt, missing: str) -> bool:
+    """Whether `node` is an absolute import (not `*`) of the very module that is missing,
+    not of a module that exists and fails inside (that error is the student's to see)."""
+    if isinstance(node, ast.Import):
+        mods = [a.name for a in node.names]
+    elif isinstance(node, ast.ImportFrom) and not node.level and node.module and all(
+            a.name != "*" for a in node.names):
+        mods = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+    else:
+        return False
+    return bool(missing) and any(m == missing or m.startswith(missing + ".") for m in mods)
+
+
 def run_cells(cells: list[tuple[str, str]], name: str = "notebook") -> types.ModuleType:
-    """A notebook's kept cells run in order in one module; each compiled under its label
-    ('NOTEBOOK, cell N'), so tracebacks name the cell and the line."""
+    """A notebook's kept cells run in order in one module; each statement compiled under its
+    cell's label ('NOTEBOOK, cell N'), so tracebacks name the cell and the line. An absolute
+    import of a module that is not there binds an `Unavailable` stand-in instead (a notebook
+    imports for the whole assignment; the layers rarely need all of it)."""
     mod = types.ModuleType(name)
     mod.__file__ = cells[0][0].rsplit(", cell ", 1)[0] if cells else name
     sys.modules[name] = mod
     for label, source in cells:
         lines = source.splitlines(keepends=True)
         linecache.cache[label] = (len(source), None, lines, label)
-        exec(compile(source, label, "exec"), mod.__dict__)  # the student's cells, in order
+        for node in ast.parse(source, label).body:
+            code = compile(ast.Module(body=[node], type_ignores=[]), label, "exec")
+            try:
+                exec(code, mod.__dict__)  # the student's cells, in order
+            except ModuleNotFoundError as e:
+                if not _absent_itself(node, e.name or ""):
+                    raise
+                where = f"{label.rsplit('/', 1)[-1]} line {node.lineno}"
+                for bound, module in _bound_names(node).items():
+                    mod.__dict__.setdefault(bound, Unavailable(e.name or module, where))
     return mod
 
 
