@@ -104,7 +104,7 @@ class TrainingRun:
         return float(np.max(np.abs(a - b) / np.abs(b)))
 
 
-def _backprop(net) -> dict[str, np.ndarray]:
+def backprop(net) -> dict[str, np.ndarray]:
     """Parameter gradients of the loss the net computed last (in whichever mode)."""
     dout = net.last_layer.backward(1)
     for layer in reversed(net.layers.values()):
@@ -182,7 +182,7 @@ def _eval_agreement(net, check: nn.Sequential, names, xb: np.ndarray,
                     tb: np.ndarray) -> float:
     """Worst err/bound of the test-mode loss and gradients at the net's current state."""
     loss = float(net.loss(xb, tb, train_flg=False))
-    grads = _backprop(net)
+    grads = backprop(net)
     check.eval()
     try:
         load_state(check, net, masks=False)

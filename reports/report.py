@@ -120,7 +120,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--no-speed", action="store_true",
                    help="skip the speed benchmark against PyTorch (and its table and plot)")
     r.add_argument("--no-training", action="store_true",
-                   help="skip the SimpleConvNet training section")
+                   help="skip the training sections (SimpleConvNet, AlexNet-style, "
+                        "batch-normalized SimpleConvNet)")
     r.add_argument("--threads", type=int, default=2, metavar="N",
                    help="threads for torch and NumPy's BLAS while timing (default: 2)")
     r.add_argument("--repeats", type=int, default=10, metavar="R",

@@ -127,3 +127,22 @@ def test_test_mode_within_bound_during_training(run: TrainingRun) -> None:
     assert run.eval_steps == [0, 3]
     assert max(run.eval_err_over_bound) <= 1
     assert run.twin_test_accuracy == run.test_accuracy
+
+
+def test_report_section_shows_agreement_accuracy_and_filters(tmp_path, monkeypatch) -> None:
+    from reports import training as section
+
+    monkeypatch.setattr(section, "ALEXNET_NET", {**TINY, "rng": 0, "mask_rng": 1})
+    monkeypatch.setattr(section, "ALEXNET_STEPS", 2)
+    monkeypatch.setattr(section, "BN_STEPS", 2)
+    monkeypatch.setattr(section, "ALEXNET_SGD", {**section.ALEXNET_SGD, "eval_every": 1})
+    monkeypatch.setattr(section, "BN_NET", {**section.BN_NET, "hidden_size": 8,
+                                            "conv_param": {"filter_num": 3, "filter_size": 3,
+                                                           "pad": 1, "stride": 1}})
+    md, page = section.more_nets_section(tmp_path)
+    for name in ("alexnet_loss.png", "alexnet_filters.png", "bn_loss.png", "bn_filters.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG", f"{name} is not a PNG"
+        assert f"({name})" in md
+    assert md.count("held-out accuracy of the twin") == 2
+    assert "running statistics NumPy vs twin run" in md, "the BN run's statistics row is missing"
+    assert page.count("<img") == 4

@@ -10,7 +10,7 @@ import pytest
 from impl.convnet_bn import SimpleConvNetBN
 from impl.norm import SpatialBatchNormalization
 from reference.convnet import agreement, load_state, net_truth, running_stats, twin
-from reference.training import TrainingRun, _backprop, digits, train_side_by_side
+from reference.training import TrainingRun, backprop, digits, train_side_by_side
 
 CONV = {"filter_num": 6, "filter_size": 3, "pad": 1, "stride": 1}
 STEPS = 8
@@ -58,7 +58,7 @@ def _check(net: SimpleConvNetBN, model, names, x, t, dtype: str, train: bool,
         loss = net.last_layer.loss
     else:
         loss = net.loss(x, t, train_flg=False)
-        grads = _backprop(net)
+        grads = backprop(net)
         model.eval()
         load_state(model, net)
     truth = net_truth(model, names, x, t, dtype)
