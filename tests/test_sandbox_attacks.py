@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cases.adapters import Run
@@ -317,6 +318,18 @@ def test_restarts_leave_no_temporary_folder_or_cgroup(tmp_path, monkeypatch) -> 
     o = run_attack(tmp_path, "dos_crash_loop.py", cases=4)
     assert o.restarts == 3 and all("exited with status 1" in r.error for r in o.runs)
     assert list(temp.iterdir()) == [] and cgroups() == []
+
+
+def test_a_worker_that_stops_reading_cannot_block_the_grader(tmp_path) -> None:
+    big = {"x": np.zeros((1, 1, 512, 512)), "dout": np.zeros((1, 1, 512, 512))}  # 4 MB
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    shutil.copy(ATTACKS / "dos_stop_reading.py", sub / "student.py")
+    shutil.copy(ATTACKS / "_tools.py", sub / "_tools.py")
+    with Worker(sub / "student.py", sub, "class", timeout=1.0) as w:
+        assert w.start()["ok"]
+        first = w.run(RELU, big)  # its request fills the pipe: written with a deadline
+    assert first.error_type == "Timeout"
 
 
 def test_a_worker_ignoring_signals_is_killed_at_the_timeout(tmp_path) -> None:

@@ -125,10 +125,20 @@ class Worker:
 
     # ------------------------------------------------------------ frames
 
-    def _send(self, msg: dict) -> None:
+    def _send(self, msg: dict, deadline: float) -> None:
+        """Write one frame; a worker that stops reading cannot block the grader."""
         assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write(encode(msg))
-        self.proc.stdin.flush()
+        fd = self.proc.stdin.fileno()
+        os.set_blocking(fd, False)
+        data = memoryview(encode(msg))
+        while data:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [fd], [], left)[1]:
+                raise TimeoutError
+            try:
+                data = data[os.write(fd, data[:1 << 16]):]
+            except BlockingIOError:
+                continue
 
     def _read_exactly(self, n: int, deadline: float) -> bytes:
         assert self.proc is not None and self.proc.stdout is not None
@@ -243,13 +253,13 @@ class Worker:
                 stderr=subprocess.DEVNULL, cwd=self.tmp or "/", env=isolation._env(
                     self.isolate, work), start_new_session=True,
                 preexec_fn=lambda: _limits(self.memory, self.cgroup))
-        except (isolation.IsolationError, OSError) as e:
+        except (isolation.IsolationError, OSError, subprocess.SubprocessError) as e:
             self.grader_error = str(e)
             self._cleanup()
             return {"ok": False, "error": str(e), "traceback": None, "grader": True}
         deadline = time.monotonic() + self.import_timeout
         try:
-            self._send(config)
+            self._send(config, deadline)
             first = self._frame(deadline)
             if first.get("type") != "ready":  # the worker failed before student code ran
                 self.grader_error = text(first.get("error")) or "the worker did not start"
@@ -300,7 +310,7 @@ class Worker:
         deadline, phase, early = time.monotonic() + limit, "forward", {}
         try:
             self._send({"type": "case", "case": case_to_dict(case), "arrays": arrays,
-                        "variant": variant})
+                        "variant": variant}, deadline)
             reply = self._frame(deadline)
             while reply.get("type") == "note" and reply.get("phase") == "backward":
                 phase, early = "backward", reply.get("outputs")
@@ -359,9 +369,9 @@ class Worker:
         """Stop the worker and remove every temporary folder and cgroup it used."""
         if self.proc is not None and self.proc.poll() is None:
             try:
-                self._send({"type": "stop"})
+                self._send({"type": "stop"}, time.monotonic() + 1)
                 self.proc.wait(timeout=1)
-            except (OSError, subprocess.TimeoutExpired):
+            except (OSError, TimeoutError, subprocess.TimeoutExpired):
                 pass
         self._cleanup()
         if self.staged is not None:
