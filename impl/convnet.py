@@ -192,6 +192,21 @@ class _ModeNet(_Net):
         """Mean cross-entropy of softmax(predict(x, train_flg)) against t."""
         return self.last_layer.forward(self.predict(x, train_flg), t)
 
+    def numerical_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        """Central differences of the training-mode loss (running statistics restored after;
+        dropout draws new masks at every evaluation, so check with dropout_ratio=0)."""
+        saved = {name: {k: getattr(layer, k) for k in ("running_mean", "running_var")}
+                 for name, layer in self.layers.items() if hasattr(layer, "running_mean")}
+
+        def loss_w(_w):
+            return self.loss(x, t, train_flg=True)
+        try:
+            return {k: numerical_gradient(loss_w, self.params[k]) for k in self.params}
+        finally:
+            for name, stats in saved.items():
+                for k, v in stats.items():
+                    setattr(self.layers[name], k, v)
+
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         """Gradients of the training-mode loss by backpropagation."""
         self.loss(x, t, train_flg=True)

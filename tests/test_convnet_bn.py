@@ -167,3 +167,23 @@ def test_twin_keeps_each_layers_eps(spatial: bool, eps1: float) -> None:
     model, _ = twin(small(spatial))
     eps = [model[i].eps for i in sorted(model.layer_names)]
     assert eps == [eps1, 1e-6]
+
+
+def test_backprop_matches_central_differences_of_training_loss() -> None:
+    """Independent of PyTorch: the notes' numerical gradient of the training-mode loss."""
+    net = SimpleConvNetBN((1, 4, 4), {"filter_num": 2, "filter_size": 3, "pad": 1,
+                                      "stride": 1}, 3, 3, rng=0)
+    x, t = batch(6)
+    x = x[:, :, 2:6, 2:6]
+    t = t % 3
+    net.gradient(x, t)  # running statistics exist from here on
+    before = running_stats(net)
+    num = net.numerical_gradient(x, t)
+    after = running_stats(net)
+    assert all(np.array_equal(after[k], v) for k, v in before.items()), \
+        "numerical_gradient must restore the running statistics"
+    grads = net.gradient(x, t)
+    for k in net.params:
+        err = np.max(np.abs(num[k] - grads[k]))
+        assert err < 1e-6 * max(1.0, float(np.max(np.abs(grads[k])))), \
+            f"backprop {k} differs from central differences by {err:.3g}"
