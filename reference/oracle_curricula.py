@@ -165,7 +165,9 @@ def _running_truth(case: Case, a: dict) -> Truth:
 def normalization(case: Case, a: dict) -> Truth:
     """nn.BatchNorm1d/2d (train or eval), nn.LayerNorm, nn.GroupNorm with gamma and beta.
 
-    out = gamma * xn + beta: err_out <= |gamma| err_xn + gamma_2 (|gamma xn| + |beta|).
+    out = gamma * xn + beta: err_out <= |gamma| err_xn + gamma_2 (|gamma xn| + |beta|), and
+    where it is fused as x * s + (beta - mu * s) with s = gamma / sigma (PyTorch's CPU
+    kernels, the float64 truth included): gamma_4 |gamma| (|x| + |mu|) / sigma more.
     Training backward, with g = gamma * dout and means over each statistic group:
     dx = (g - mean(g) - xn * mean(g xn)) / sigma. Its magnitude, summing every term any
     of the usual forms (the closed form, the notes' staged dstd/dvar/dmu chain, CS231n's
@@ -203,12 +205,14 @@ def normalization(case: Case, a: dict) -> Truth:
         mu = _f64(a["running_mean"]).reshape(bshape)
         var = _f64(a["running_var"]).reshape(bshape)
         sigma, xn, rho, err_xn = _normalized_errors(x2, mu, var, 0.0, 0.0, eps, d)
+        fused = (np.abs(x2) + np.abs(mu)) / sigma
         g = Gb * d2
         err_dx = (gamma(3, d) + rho) * np.abs(g) / sigma
     else:
         xg, axes = _groups(case, x2)
         mu, var, e_mu, e_var = stat_errors(xg, axes, d)
         sigma, xn, rho, err_xn = _normalized_errors(xg, mu, var, e_mu, e_var, eps, d)
+        fused = ((np.abs(xg) + np.abs(mu)) / sigma).reshape(x2.shape)
         m = math.prod(xg.shape[i] for i in axes)
         g = (Gb * d2).reshape(xg.shape)
         M = (g * xn).mean(axis=axes, keepdims=True)
@@ -220,7 +224,8 @@ def normalization(case: Case, a: dict) -> Truth:
                   + axn * (ag * err_xn).mean(axis=axes, keepdims=True)
                   + err_xn.mean(axis=axes, keepdims=True) * np.abs(M)) / sigma
         xn, err_xn, err_dx = (v.reshape(x2.shape) for v in (xn, err_xn, err_dx))
-    err_out = np.abs(Gb) * err_xn + gamma(2, d) * (np.abs(Gb * xn) + np.abs(Bb))
+    err_out = (np.abs(Gb) * err_xn + gamma(2, d) * (np.abs(Gb * xn) + np.abs(Bb))
+               + gamma(4, d) * np.abs(Gb) * fused)
     sum_axes = tuple(i for i in range(x2.ndim) if i != 1)
     n = math.prod(x2.shape[i] for i in sum_axes)
     ad = np.abs(d2)
