@@ -11,7 +11,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,24 +88,6 @@ class _Recorder:
         return make
 
 
-def _import_student(path: str, root: str) -> Any:
-    import importlib
-    import importlib.util
-
-    p, r = Path(path), Path(root)
-    rel = p.relative_to(r) if p.is_relative_to(r) else Path(p.name)
-    parts = list(rel.with_suffix("").parts)
-    if len(parts) > 1 and all((r.joinpath(*parts[:i]) / "__init__.py").exists()
-                              for i in range(1, len(parts))):
-        return importlib.import_module(".".join(parts))
-    name = p.stem if p.stem not in sys.modules else f"_student_{p.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def _one_case(mod: Any, api: str, case: Any, arrays: dict, variant: int,
               send: Callable[[dict], None]) -> dict:
     """Run one case; before backward, a note with forward's outputs goes to the grader, so
@@ -135,16 +116,6 @@ def _one_case(mod: Any, api: str, case: Any, arrays: dict, variant: int,
             "seconds": seconds}
 
 
-def _load(cfg: dict) -> Any:
-    """The student's module, imported as the configuration says."""
-    try:
-        from cases.student.importing import load_student
-    except ImportError:
-        sys.path.insert(0, cfg["root"])
-        return _import_student(cfg["path"], cfg["root"])
-    return load_student(cfg)
-
-
 def main() -> None:
     """Entry point of the worker process: import the student file, then serve cases."""
     proto_in = os.fdopen(os.dup(0), "rb")
@@ -161,11 +132,7 @@ def main() -> None:
     import traceback
 
     import cases.adapters
-    import cases.student.functional
-    try:
-        import cases.student.importing  # noqa: F401
-    except ImportError:
-        pass
+    import cases.student.functional  # noqa: F401
     from cases.student.guard import install_guard, install_seccomp
     from cases.student.importing import load_student
 
