@@ -107,6 +107,7 @@ def run_local(targets: list[str], options: dict[str, Any], jobs: int, on_done: D
     todo = list(reversed(targets))
     slots: dict[Future, tuple[ProcessPoolExecutor, str, float]] = {}
     idle = [_pool() for _ in range(min(jobs, len(targets)))]
+    finished = False
     try:
         while todo or slots:
             while todo and idle:
@@ -129,9 +130,10 @@ def run_local(targets: list[str], options: dict[str, Any], jobs: int, on_done: D
                                                f"the submission was not graded")
                 idle.append(pool)
                 on_done(t, report)
-    finally:
+        finished = True
+    finally:  # all done: wait for the processes to exit (reaped, no orphans); else don't
         for pool in idle + [p for p, _, _ in slots.values()]:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=finished, cancel_futures=True)
 
 
 # ---------------------------------------------------------------- Dask

@@ -85,7 +85,7 @@ def test_crashing_cheating_and_two_honest_with_jobs_2_write_four_correct_reports
     subs = _course(tmp_path)
     out, gs = tmp_path / "json", tmp_path / "gs"
     r = _cli(*each(subs), "--jobs", "2", "--layers", "pool,affine", "--json", str(out),
-             "--gradescope", str(gs), "--quiet", "--no-shrink", "--no-progress")
+             "--gradescope", str(gs), "--quiet", "--no-shrink")
     reports = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
     assert sorted(reports) == ["bad_crash_forward", "bad_torch", "good_im2col", "good_loops"]
     assert r.returncode == max(d["exit_code"] for d in reports.values()), r.stdout + r.stderr
@@ -102,6 +102,7 @@ def test_crashing_cheating_and_two_honest_with_jobs_2_write_four_correct_reports
     assert len(list(gs.glob("*.results.json"))) == 4
     for name, d in reports.items():
         assert d["content_sha256"] == content_hash(subs / f"{name}.py")
+    assert "4/4 [" in r.stderr and "<" in r.stderr, "a progress bar with an ETA on stderr"
     table = r.stdout
     assert "| file" in table and "cases passed / cases checked" in table
     assert "4 submissions: 2 pass (exit 0)" in table
