@@ -125,3 +125,36 @@ def test_running_stats_after_several_steps_are_judged() -> None:
     assert {"running_mean", "running_var"} <= set(truth)
     frozen = make_inputs(Case("spatialbn", N=2, C=3, H=4, W=5, dtype="f32"))
     assert not np.allclose(truth["running_mean"].value, 0.1 * frozen["x"].mean(axis=(0, 2, 3)))
+
+
+@pytest.mark.parametrize("make,call,words", [
+    (lambda: impl.BatchNormalization(np.ones(3), np.zeros(3)),
+     lambda L: L.forward(np.zeros((4, 5))), "gamma must hold 5 values"),
+    (lambda: impl.GroupNormalization(np.ones(4), np.zeros(4), 3),
+     lambda L: L.forward(np.zeros((2, 4, 3, 3))), "G=3 must divide the channels C=4"),
+    (lambda: impl.SpatialBatchNormalization(np.ones(2), np.zeros(2)),
+     lambda L: L.forward(np.zeros((1, 2, 1, 1))), "more than one value per"),
+    (lambda: impl.Dropout(1.5), None, "dropout_ratio must be a probability"),
+    (lambda: impl.LayerNormalization(np.ones(3, np.float32), np.zeros(3)), None,
+     "beta.dtype=float64 differs from gamma.dtype=float32"),
+    (lambda: impl.SVMLoss(), lambda L: L.forward(np.zeros((2, 3)), np.array([0, 3])),
+     "t labels must be in [0, 3)"),
+    (lambda: impl.Sigmoid(), lambda L: L.backward(np.zeros(2)), "backward called before"),
+])
+def test_curricula_layers_reject_bad_input_with_a_clear_message(make, call, words) -> None:
+    with pytest.raises(ValueError) as e:
+        layer = make()
+        call(layer)
+    assert words in str(e.value), f"the message should say {words!r}: {e.value}"
+
+
+def test_report_section_shows_every_curricula_layer_and_its_conventions() -> None:
+    from reports.curricula import curricula_section
+    from reports.frame import to_frame
+
+    cases = [Case("batchnorm", ndim=2, dtype="f32"), Case("svm", C=4), Case("conv")]
+    df = to_frame([r for c in cases for r in check(c, module_runner(impl))])
+    md, page = curricula_section(df)
+    assert "| batchnorm | f32" in md and "| svm" in md and "| conv" not in md
+    assert "momentum 0.9" in md and "Curricula layers" in page
+    assert curricula_section(df[df["layer"] == "conv"]) is None
