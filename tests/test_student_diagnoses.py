@@ -280,3 +280,14 @@ def test_error_raised_deep_inside_numpy_is_located_at_the_students_call() -> Non
     line = _line_of(name, "np.pad(")
     for x in out:
         assert f"at {name} line {line}" in x.diagnosis, x.message()
+
+
+def test_numpy2_removal_at_import_names_the_line_and_the_fix() -> None:
+    name = "bad_numpy2_at_import.py"
+    r = _check(name, "relu")
+    assert r.exit_code() == 2 and r.load_error, "a file NumPy 2 cannot import was loaded"
+    line = _line_of(name, "np.float(")
+    assert f"{name} line {line}" in r.load_error, r.load_error
+    assert "use float or np.float64" in r.load_error, r.load_error
+    assert "__init__.py" not in r.load_error and "release note" not in r.load_error, \
+        r.load_error

@@ -275,8 +275,11 @@ def _check(report: StudentReport, target: str | Path, layers: tuple[str, ...] | 
             if where:  # the student's own line, never ours or NumPy's
                 report.load_error += f" ({where.strip()})"
             hint = drift_hint(str(hello.get("error")))
-            if hint:
-                report.load_error += f". {hint}"
+            if hint:  # NumPy's long removal note: its first line, where, and the fix
+                first = str(hello.get("error")).strip().splitlines()[0]
+                report.load_error = (f"importing {sub.path.name} failed: {first} "
+                                     f"({where.strip()}). {hint}" if where else
+                                     f"{report.load_error}. {hint}")
             return report
         report.layers = tuple(layers or default_layers(sub))
         _run_grid(report, checker, dtypes, progress)

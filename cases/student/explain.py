@@ -184,5 +184,7 @@ def diagnose_error(case: Case, phase: str | None, error: str, tb: str | None,
                    root: str | Path | None = None) -> str:
     """Plain words for an exception the implementation raised, at the student's own line."""
     hint = _hint(case, phase, error)
+    if drift_hint(error):  # NumPy's long removal notes: the first line and our fix suffice
+        error = error.strip().splitlines()[0]
     text = f"{phase or 'the run'} raised {error}{locate(tb, root)}"
     return f"{text}. {hint}" if hint else text
