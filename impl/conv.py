@@ -108,6 +108,7 @@ class Convolution:
         self.col = None
         self.dW = None
         self.db = None
+        self.pointwise = False  # 1x1 kernel, no padding: plain products (set by forward)
         self._bufs: dict[str, tuple[tuple, np.ndarray]] = {}
 
     def _plan(self, x: np.ndarray) -> Phases:
@@ -182,6 +183,11 @@ class Convolution:
         self.unbatched = x.ndim == 3
         x4 = x[None] if self.unbatched else x
         self.grid = g = self._plan(x4)
+        self.pointwise = g.kh == g.kw == 1 and not any(self.pads)
+        if self.pointwise:
+            out = self._forward_pointwise(x4)
+            self.x = x
+            return out[0] if self.unbatched else out
         N, C = x4.shape[:2]
         G, FN = self.groups, self.W.shape[0]
         K = C // G * g.kh * g.kw
@@ -207,6 +213,62 @@ class Convolution:
         with blas_single():
             split(samples, N, N * K1 * g.L)
         return out[0] if self.unbatched else out
+
+    def _pointwise_x(self, x4: np.ndarray) -> np.ndarray:
+        """x's elements that a 1x1 kernel reads, as (N, G, C/G, oh*ow): a view at stride 1,
+        a copy of every sh-th row and sw-th column otherwise."""
+        g, G = self.grid, self.groups
+        N, C = x4.shape[:2]
+        xs = x4[:, :, : (g.oh - 1) * g.sh + 1 : g.sh, : (g.ow - 1) * g.sw + 1 : g.sw]
+        return np.ascontiguousarray(xs).reshape(N, G, C // G, g.L)
+
+    def _forward_pointwise(self, x4: np.ndarray) -> np.ndarray:
+        """A 1x1 kernel without padding: out = W @ x per sample and group, no im2col."""
+        g, G, FN = self.grid, self.groups, self.W.shape[0]
+        N = x4.shape[0]
+        self.col = None
+        xg = self._pointwise_x(x4)
+        Wg = self.W.reshape(G, FN // G, -1)
+        out = np.empty((N, FN, g.oh, g.ow), dtype=x4.dtype)
+        o4 = out.reshape(N, G, FN // G, g.L)
+
+        def samples(s0: int, s1: int) -> None:
+            np.matmul(Wg, xg[s0:s1], out=o4[s0:s1])
+            if self.b is not None:
+                o4[s0:s1] += self.b.reshape(G, FN // G, 1)
+
+        with blas_single():
+            split(samples, N, N * xg[0].size)
+        return out
+
+    def _backward_pointwise(self, d4: np.ndarray) -> np.ndarray:
+        """dW = sum over samples of dout @ xᵀ, db = dout summed, dx = Wᵀ @ dout (placed on
+        every sh-th row and sw-th column, zero elsewhere, at a stride above 1)."""
+        g, G, FN = self.grid, self.groups, self.W.shape[0]
+        x4 = self.x[None] if self.unbatched else self.x
+        N, C = x4.shape[:2]
+        xg = self._pointwise_x(x4)
+        d = d4.reshape(N, G, FN // G, g.L)
+        WgT = self.W.reshape(G, FN // G, -1).transpose(0, 2, 1)
+        strided = (g.sh, g.sw) != (1, 1) or (g.oh, g.ow) != (g.H, g.W)
+        dx = (np.zeros if strided else np.empty)((N, C, g.H, g.W), dtype=x4.dtype)
+        parts = {}
+
+        def samples(s0: int, s1: int) -> None:
+            parts[s0] = np.matmul(d[s0:s1], xg[s0:s1].transpose(0, 1, 3, 2)).sum(axis=0)
+            dxs = np.matmul(WgT, d[s0:s1])  # (n, G, C/G, L)
+            if strided:
+                dx[s0:s1, :, : (g.oh - 1) * g.sh + 1 : g.sh, : (g.ow - 1) * g.sw + 1 : g.sw] = \
+                    dxs.reshape(s1 - s0, C, g.oh, g.ow)
+            else:
+                dx[s0:s1] = dxs.reshape(s1 - s0, C, g.H, g.W)
+
+        with blas_single():
+            split(samples, N, N * (C + FN) * g.L)
+        total = sum(parts[s0] for s0 in sorted(parts))
+        self.dW = total.reshape(self.W.shape)
+        self.db = None if self.b is None else d4.sum(axis=(0, 2, 3))
+        return dx
 
     def _use_correlation(self, C: int) -> bool:
         """Whether dx is computed as correlations of dout (see _correlations).
@@ -337,6 +399,13 @@ class Convolution:
             raise ValueError("backward called before forward (x is None)")
         float_array(dout, "dout")
         same_dtype(dout, self.W, "dout", "W")
+        if self.pointwise:
+            d4 = dout[None] if self.unbatched else dout
+            g = self.grid
+            N = 1 if self.unbatched else self.x.shape[0]
+            shape_is(d4, (N, self.W.shape[0], g.oh, g.ow), "dout")
+            dx = self._backward_pointwise(d4)
+            return dx[0] if self.unbatched else dx
         g, G, x, col = self.grid, self.groups, self.x, self.col
         d4 = dout[None] if self.unbatched else dout
         N, C = (x[None] if self.unbatched else x).shape[:2]

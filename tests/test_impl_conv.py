@@ -33,6 +33,9 @@ CONFIGS = [
     ((2, 3, 6, 7), (2, 3, 3), 1, "valid", 1, 1),
     ((2, 3, 6, 6), (2, 3, 3), 1, (1, 0, 2, 1), 1, 1),  # (top, bottom, left, right)
     ((2, 5, 12, 12), (4, 3, 3), 1, 3, 1, 1),  # pad beyond the kernel extent
+    ((2, 6, 7, 8), (4, 1, 1), 2, 0, 1, 2),  # 1x1 (plain products), stride 2, groups
+    ((2, 3, 5, 6), (5, 1, 1), (1, 2), 0, 2, 1),  # 1x1, strides (1, 2): last column unread
+    ((2, 3, 5, 6), (5, 1, 1), 1, 1, 1, 1),  # 1x1 with padding: im2col
 ]
 
 
@@ -104,6 +107,18 @@ def test_conv_unbatched_and_no_bias(dtype):
     W = rng.standard_normal((2, 3, 3, 2)).astype(dtype)
     layer = check_conv(x, W, None, 1, 1, 1, 1, rng)
     assert layer.forward(x).shape == (2, 6, 6)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_1x1_unbatched_no_bias_and_nonfinite_match_torch(stride):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 6, 5))
+    x[1, 2, 2] = np.nan
+    W = rng.standard_normal((4, 3, 1, 1))
+    W[2, 0] = np.inf
+    layer = check_conv(x, W, None, stride, 0, 1, 1, rng)
+    assert layer.pointwise, "a 1x1 kernel without padding should take the plain products"
+    assert layer.forward(x).shape == (4, *((6, 5) if stride == 1 else (3, 3)))
 
 
 @pytest.mark.parametrize("stride", [1, 2])
