@@ -109,6 +109,15 @@ def test_torch_fails_to_import_in_the_sandbox_and_is_mounted_only_when_allowed()
     assert r.exit_code() == 0 and not r.policy
 
 
+@needs_isolation
+def test_a_folder_holding_the_grader_itself_is_not_mounted() -> None:
+    root = Path(__file__).resolve().parent.parent
+    with worker_mod.Worker(STUDENTS / "good_loops.py", root, "class", whole_root=True) as w:
+        hello = w.start()
+    assert not hello["ok"] and not hello.get("grader")  # the submission's problem: exit 2
+    assert "holds the grader's own files" in hello["error"]
+
+
 def test_without_isolation_check_refuses_with_exit_code_3(monkeypatch, capsys) -> None:
     monkeypatch.setattr(isolation, "probe", lambda: "no user namespaces (simulated)")
     r = check_submission(STUDENTS / "good_loops.py", layers=("relu",), do_shrink=False)

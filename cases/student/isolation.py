@@ -2,10 +2,10 @@
 
 The worker sees, read-only: the Python runtime (interpreter, its shared libraries, the
 standard library), NumPy and SciPy at /lc/site, the worker's own modules (WORKER_FILES) at
-/lc/worker, and a copy of the student's own files (native code left out) at the
-submission's real path. Its working folder /lc/work and /tmp are fresh tmpfs. Everything
-else -- impl/, reference/, the rest of cases/, torch, the grader's home, other
-submissions, other processes -- does not exist in its mount namespace.
+/lc/worker, and the student's own files at their real paths (native code masked). Its
+working folder /lc/work and /tmp are fresh tmpfs. Everything else -- impl/, reference/,
+the rest of cases/, torch, the grader's home, other submissions, other processes -- does
+not exist in its mount namespace.
 """
 
 from __future__ import annotations
@@ -13,12 +13,10 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,8 +45,7 @@ SANDBOX_WORK = "/lc/work"
 TMPFS_BYTES = 256 << 20
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll", ".o", ".a")
-MAX_SUBMISSION_BYTES = 64 << 20
-MAX_SUBMISSION_FILES = 5000
+MAX_SUBMISSION_FILES = 20000
 SKIP_DIRS = {"__pycache__", ".git", ".venv", "venv", "node_modules"}
 PIDS_LIMIT = 64
 
@@ -112,8 +109,9 @@ def worker_dirs() -> list[tuple[str, str]]:
             if (PROJECT_ROOT / d).is_dir()]
 
 
-def sandbox_argv(bwrap: str, binds: list[tuple[str, str]], allow_torch: bool) -> list[str]:
-    """The bwrap command line up to (not including) the program to run."""
+def sandbox_argv(bwrap: str, extra: list[str], allow_torch: bool) -> list[str]:
+    """The bwrap command line up to (not including) the program to run; `extra`: the
+    submission's own mounts (see `Mounts.args`)."""
     args = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
             "--new-session", "--cap-drop", "ALL", "--uid", "65534", "--gid", "65534",
             "--hostname", "layercheck", "--proc", "/proc", "--tmpfs", "/dev"]
@@ -124,10 +122,9 @@ def sandbox_argv(bwrap: str, binds: list[tuple[str, str]], allow_torch: bool) ->
     args += ["--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
              "--size", str(TMPFS_BYTES), "--tmpfs", SANDBOX_WORK]
     args += _runtime_binds()
-    for host, inside in [*_site_dirs(allow_torch), *worker_files(), *worker_dirs(),
-                         *binds]:
+    for host, inside in [*_site_dirs(allow_torch), *worker_files(), *worker_dirs()]:
         args += ["--ro-bind", host, inside]
-    return [*args, "--remount-ro", "/", "--chdir", SANDBOX_WORK, "--"]
+    return [*args, *extra, "--remount-ro", "/", "--chdir", SANDBOX_WORK, "--"]
 
 
 def sys_path(isolated: bool, allow_torch: bool) -> list[str]:
@@ -229,49 +226,58 @@ def _own_files(path: Path, root: Path) -> list[Path]:
 
 
 @dataclass
-class Staged:
-    """A read-only copy of the submission's own files, native code left out."""
+class Mounts:
+    """What of the submission the worker sees: read-only binds, and native files masked."""
 
-    folder: str
-    skipped_native: list[str] = field(default_factory=list)
+    binds: list[tuple[str, str]] = field(default_factory=list)
+    skipped_native: list[str] = field(default_factory=list)  # relative to the root
+    folder: str | None = None  # an empty read-only folder the single files are bound in
 
-    def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+    def args(self) -> list[str]:
+        """bwrap arguments: the binds (with /dev/null over every native file)."""
+        args = ["--tmpfs", self.folder] if self.folder else []
+        for host, inside in self.binds:
+            args += ["--ro-bind", host, inside]
+        return args + (["--remount-ro", self.folder] if self.folder else [])
 
 
-def stage(path: Path, root: Path, whole_root: bool) -> Staged:
-    """Copy the submission (the whole root for a folder; else the file and its imports)."""
-    staged = Staged(tempfile.mkdtemp(prefix="layercheck-sub-"))
-    try:
-        if whole_root:
-            files = []
-            for d, dirs, names in os.walk(root, followlinks=False):
-                dirs[:] = [x for x in dirs if x not in SKIP_DIRS]
-                files += [Path(d) / n for n in names]
-        else:
-            files = _own_files(path, root)
-        total = 0
+def _walk(root: Path) -> list[Path]:
+    files: list[Path] = []
+    for d, dirs, names in os.walk(root, followlinks=False):
+        dirs[:] = [x for x in dirs if x not in SKIP_DIRS]
+        files += [Path(d) / n for n in names]
         if len(files) > MAX_SUBMISSION_FILES:
-            raise IsolationError(f"the submission holds {len(files)} files (at most "
-                                 f"{MAX_SUBMISSION_FILES})")
-        for f in files:
-            if f.is_symlink() or not f.is_file():
-                continue
-            rel = f.relative_to(root)
-            if _is_native(f):
-                staged.skipped_native.append(str(rel))
-                continue
-            total += f.stat().st_size
-            if total > MAX_SUBMISSION_BYTES:
-                raise IsolationError(f"the submission is larger than "
-                                     f"{MAX_SUBMISSION_BYTES >> 20} MB")
-            dest = Path(staged.folder) / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(f, dest)
-        return staged
-    except BaseException:
-        staged.remove()
-        raise
+            raise IsolationError(f"the submission folder {root} holds more than "
+                                 f"{MAX_SUBMISSION_FILES} files")
+    return files
+
+
+def submission_mounts(path: Path, root: Path, whole_root: bool) -> Mounts:
+    """The submission's own files, read-only at their real paths: the whole root for a
+    folder (native files masked by /dev/null), else the file and the modules it imports.
+    Symbolic links are not followed here, and inside the sandbox they lead nowhere else."""
+    root, mounts = root.resolve(), Mounts()
+    if whole_root:
+        runtime = Path(os.path.realpath(sys.executable))
+        for inner in (PROJECT_ROOT, runtime, Path.home()):
+            if inner == root or inner.is_relative_to(root):
+                raise IsolationError(f"the submission folder {root} holds the grader's own "
+                                     f"files ({inner}): give the submission's own folder")
+        mounts.binds.append((str(root), str(root)))
+        for f in _walk(root):
+            if not f.is_symlink() and f.is_file() and _is_native(f):
+                mounts.skipped_native.append(str(f.relative_to(root)))
+                mounts.binds.append(("/dev/null", str(f)))
+        return mounts
+    mounts.folder = str(root)
+    for f in _own_files(path, root):
+        if f.is_symlink() or not f.is_file():
+            continue
+        if _is_native(f):
+            mounts.skipped_native.append(str(f.relative_to(root)))
+        else:
+            mounts.binds.append((str(f), str(f)))
+    return mounts
 
 
 # ---------------------------------------------------------------- cgroups

@@ -109,7 +109,7 @@ class Worker:
         self.whole_root, self.allow_torch, self.isolate = whole_root, allow_torch, isolate
         self.proc: subprocess.Popen | None = None
         self.tmp: str | None = None  # the unisolated worker's working folder
-        self.staged: isolation.Staged | None = None
+        self.mounts: isolation.Mounts | None = None  # the submission's files, as mounted
         self.cgroup: isolation.Cgroup | None = None
         self.forbidden: list[str] = []  # frameworks whose import failed in the worker
         self.has: set[str] = set()
@@ -207,10 +207,9 @@ class Worker:
                 *isolation.sys_path(self.isolate, self.allow_torch)]
         if not self.isolate:
             return tail
-        assert self.staged is not None
-        binds = [(self.staged.folder, str(self.root))]
-        return [*isolation.sandbox_argv(isolation.bwrap_path(), binds, self.allow_torch),
-                *tail]
+        assert self.mounts is not None
+        return [*isolation.sandbox_argv(isolation.bwrap_path(), self.mounts.args(),
+                                        self.allow_torch), *tail]
 
     def _config(self) -> dict:
         import numpy as np
@@ -237,9 +236,13 @@ class Worker:
                 reason = isolation.probe()
                 if reason is not None:
                     raise isolation.IsolationError(f"cannot isolate student code: {reason}")
-                if self.staged is None:
-                    self.staged = isolation.stage(self.path, self.root, self.whole_root)
-                    for f in self.staged.skipped_native:
+                if self.mounts is None:
+                    try:
+                        self.mounts = isolation.submission_mounts(self.path, self.root,
+                                                                  self.whole_root)
+                    except (isolation.IsolationError, OSError) as e:  # the submission's
+                        return {"ok": False, "error": str(e), "traceback": None}
+                    for f in self.mounts.skipped_native:
                         self._observe(f"sandbox: native code shipped in the submission is "
                                       f"not mounted ({f})")
                 work = isolation.SANDBOX_WORK
@@ -374,9 +377,6 @@ class Worker:
             except (OSError, TimeoutError, subprocess.TimeoutExpired):
                 pass
         self._cleanup()
-        if self.staged is not None:
-            self.staged.remove()
-            self.staged = None
 
 
 def _failed(kind: str, message: str, phase: str | None) -> Run:
