@@ -182,6 +182,28 @@ def _relocated(report: StudentReport, here: str, original: str) -> StudentReport
     return report
 
 
+def slim(report: StudentReport) -> StudentReport:
+    """What a batch keeps of a written report for its table and exit code: one result per
+    case (its worst status), no inputs, cases or reproducers, so thousands fit in memory."""
+    from reference.result import Result
+
+    worst: dict[str, Result] = {}
+    for r in report.results:
+        old = worst.get(r.id)
+        if old is None or _RANK.get(r.status, 0) < _RANK.get(old.status, 0):
+            worst[r.id] = Result(r.id, r.layer, r.phase, r.output, r.status)
+    out = StudentReport(report.implementation, api=report.api, results=list(worst.values()),
+                        policy=report.policy, load_error=report.load_error,
+                        layers=report.layers, required=report.required,
+                        seconds=report.seconds)
+    if grader_error(report):
+        out.grader_error = grader_error(report)
+    return out
+
+
+_RANK = {"timeout": 0, "error": 1, "fail": 2, "missing": 3, "pass": 4}
+
+
 # ---------------------------------------------------------------- resuming
 
 

@@ -20,6 +20,7 @@ from reports.batch import (
     report_from_json,
     run_dask,
     run_local,
+    slim,
 )
 from reports.gradescope import write_gradescope
 from reports.options import LAYERS, csv_of
@@ -303,7 +304,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if old is None:
             todo.append(t)
         else:
-            done[t] = old
+            done[t] = slim(old)
     bar = tqdm(total=len(targets), initial=len(done), unit="submission", file=sys.stderr,
                dynamic_ncols=True, disable=single or getattr(args, "no_progress", False))
     if done:
@@ -311,7 +312,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                   f"(same content), skipped", file=sys.stderr)
 
     def on_done(target: str, report: StudentReport) -> None:
-        done[target] = report
+        done[target] = slim(report)  # written now; the table needs only the statuses
         try:
             write_report(report, args, many, hashes.get(target))
         except OSError as e:

@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 
 from cases.student.checker import StudentReport
-from reports.batch import content_hash, exit_code, grader_error, run_local
+from reference.result import Result
+from reports.batch import content_hash, exit_code, grader_error, run_local, slim
 from reports.cli import main
+from reports.student_cli import batch_table
 
 STUDENTS = Path(__file__).parent / "students"
 ROOT = Path(__file__).parent.parent
@@ -143,3 +145,17 @@ def test_several_submissions_into_a_json_file_is_refused_before_running(tmp_path
     assert main(["check", *each(subs), "--json", str(f), "--no-progress"]) == 2
     assert "is a file, but several submissions need a folder" in capsys.readouterr().err
     assert f.read_text() == "{}"
+
+
+def test_a_slimmed_report_keeps_its_table_row_and_exit_code() -> None:
+    r = StudentReport("s.py", api="class", layers=("conv", "relu"), required=("relu",))
+    r.results = [Result("c1", "conv", "forward", "out", "pass"),
+                 Result("c1", "conv", "backward", "dx", "fail", diagnosis="wrong"),
+                 Result("c2", "conv", "forward", "out", "pass"),
+                 Result("r1", "relu", "forward", "out", "missing")]
+    small = slim(r)
+    assert len(small.results) == 3 and {x.status for x in small.results} == {
+        "pass", "fail", "missing"}
+    assert exit_code(small) == exit_code(r) == 1 and small.required_missing() == ["relu"]
+    assert batch_table([small]) == batch_table([r])
+    assert "1/2" in batch_table([small]) and "missing" in batch_table([small])
