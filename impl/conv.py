@@ -109,6 +109,9 @@ class Convolution:
         self.dW = None
         self.db = None
         self.pointwise = False  # 1x1 kernel, no padding: plain products (set by forward)
+        # False: backward computes dW and db only and returns None (a network's first
+        # layer, whose input needs no gradient, as PyTorch skips it for such an input)
+        self.need_dx = True
         self._bufs: dict[str, tuple[tuple, np.ndarray]] = {}
 
     def _plan(self, x: np.ndarray) -> Phases:
@@ -251,11 +254,14 @@ class Convolution:
         d = d4.reshape(N, G, FN // G, g.L)
         WgT = self.W.reshape(G, FN // G, -1).transpose(0, 2, 1)
         strided = (g.sh, g.sw) != (1, 1) or (g.oh, g.ow) != (g.H, g.W)
-        dx = (np.zeros if strided else np.empty)((N, C, g.H, g.W), dtype=x4.dtype)
+        dx = (np.zeros if strided else np.empty)((N, C, g.H, g.W), dtype=x4.dtype) \
+            if self.need_dx else None
         parts = {}
 
         def samples(s0: int, s1: int) -> None:
             parts[s0] = np.matmul(d[s0:s1], xg[s0:s1].transpose(0, 1, 3, 2)).sum(axis=0)
+            if dx is None:
+                return
             dxs = np.matmul(WgT, d[s0:s1])  # (n, G, C/G, L)
             if strided:
                 dx[s0:s1, :, : (g.oh - 1) * g.sh + 1 : g.sh, : (g.ow - 1) * g.sw + 1 : g.sw] = \
@@ -405,7 +411,7 @@ class Convolution:
             N = 1 if self.unbatched else self.x.shape[0]
             shape_is(d4, (N, self.W.shape[0], g.oh, g.ow), "dout")
             dx = self._backward_pointwise(d4)
-            return dx[0] if self.unbatched else dx
+            return dx if dx is None or not self.unbatched else dx[0]
         g, G, x, col = self.grid, self.groups, self.x, self.col
         d4 = dout[None] if self.unbatched else dout
         N, C = (x[None] if self.unbatched else x).shape[:2]
@@ -428,14 +434,18 @@ class Convolution:
                 d = d4[s0:s1].reshape(n, G, Fg, L)
                 parts[s0] = np.matmul(d, c.transpose(2, 0, 3, 1)).sum(axis=0)
 
-        dx = np.empty((N, C, g.H, g.W), dtype=dt)
+        dx = np.empty((N, C, g.H, g.W), dtype=dt) if self.need_dx else None
         with blas_single():
             split(add_dW, N, N * K1 * L)
-            if self._use_correlation(C):
+            if not self.need_dx:
+                pass
+            elif self._use_correlation(C):
                 self._dx_by_correlation(d4, dx)
             else:
                 self._dx_by_col2im(d4, dx)
         total = sum(parts[s0] for s0 in sorted(parts))
         self.dW = np.ascontiguousarray(total[:, :, :K]).reshape(self.W.shape)
         self.db = None if self.b is None else total[:, :, -1].reshape(FN)
+        if dx is None:
+            return None
         return dx[0] if self.unbatched else dx

@@ -278,13 +278,19 @@ def net_inputs(shape: BenchShape) -> dict[str, np.ndarray]:
 
 def impl_net_side(mod: ModuleType, shape: BenchShape, a: dict[str, np.ndarray]) -> Side:
     """`mod`'s network (e.g. impl.SimpleConvNet, seed 0) at the shape's dtype: forward is
-    the loss; fwd+bwd a training step, gradient() then an in-place SGD update."""
+    the loss; fwd+bwd a training step, gradient() then an in-place SGD update. Like the
+    PyTorch twin (whose input does not require grad), it computes no gradient for the
+    batch: a first layer with ``need_dx`` gets it set to False."""
     cls = getattr(mod, shape.net, None)
     if cls is None:
         return Side(error=f"{mod.__name__} has no {shape.net}")
     x, t = a["x"], a["t"]
     try:
         net = cls(input_dim=x.shape[1:], rng=0, dtype=x.dtype)
+        # the batch needs no gradient: PyTorch computes none, the first layer is told so
+        first = next(iter(net.layers.values()))
+        if hasattr(first, "need_dx"):
+            first.need_dx = False
         lr = x.dtype.type(LEARNING_RATE)
 
         def step() -> Any:

@@ -282,3 +282,20 @@ def test_conv_backward_chunks_cover_the_batch_in_order(N, per_sample):
     chunks = layer._chunks(N, per_sample)
     assert [s for c in chunks for s in range(*c)] == list(range(N))
     assert max(s1 - s0 for s0, s1 in chunks) <= max(1, N // 2)
+
+
+@pytest.mark.parametrize("kernel", [3, 1], ids=["im2col", "pointwise"])
+def test_conv_without_dx_gives_the_same_dW_and_db(kernel):
+    """need_dx = False (a network's first layer): backward returns None, dW and db as
+    with dx."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 2, 7, 6))
+    W, b = rng.standard_normal((4, 2, kernel, kernel)), rng.standard_normal(4)
+    full = Convolution(W, b, 1, 0)
+    dout = rng.standard_normal(full.forward(x).shape)
+    full.backward(dout)
+    lean = Convolution(W, b, 1, 0)
+    lean.need_dx = False
+    lean.forward(x)
+    assert lean.backward(dout) is None, "need_dx=False: backward must skip dx"
+    assert np.array_equal(lean.dW, full.dW) and np.array_equal(lean.db, full.db)
