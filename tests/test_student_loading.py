@@ -335,3 +335,7 @@ def test_notebook_import_of_an_unavailable_module_costs_nothing_until_used(tmp_p
     bad = [x.diagnosis for x in r.results if not x.passed]
     assert bad and "pandas_nowhere is not available to graded code" in bad[0], bad[:1]
     assert "cell 1 line 2" in bad[0]
+
+
+def test_importing_the_graders_own_packages_never_moves_the_root() -> None:
+    assert load(STUDENTS / "good_extras.py").root == STUDENTS.resolve()  # it imports impl

@@ -37,8 +37,8 @@ SKIP_DIRS = {"__pycache__", ".git", ".venv", "venv", "node_modules", ".ipynb_che
 VENDOR_DIRS = {"common", "vendor", "vendored", "third_party", "thirdparty", "external",
                "lib", "libs", "dist-packages"}
 MAX_CLIMB = 4  # a single file's import root lies at most this many folders above it
-# Top-level names the worker itself has imported: a student package of that name could
-# not be imported as such, so such a file is imported by path instead.
+# The grader's own top-level packages: a student package of that name could not be imported
+# as such (the file is imported by path instead), and importing them never moves the root.
 TAKEN = {"cases", "numpy", "reference", "impl", "reports", "tests", "layercheck"}
 
 
@@ -371,7 +371,7 @@ def import_root(path: Path, tree: ast.Module, stop: Path | None = None) -> Path:
     while root_i + 1 < len(levels) and (levels[root_i] / "__init__.py").is_file():
         root_i += 1  # up through packages, as pytest's rootdir-less "prepend" mode does
     root_i = max(root_i, min(_relative_level(tree), len(levels) - 1))
-    own = set(sys.stdlib_module_names) | set(FORBIDDEN) | {"numpy", "scipy"}
+    own = set(sys.stdlib_module_names) | set(FORBIDDEN) | TAKEN | {"numpy", "scipy"}
     for m in _absolute_imports(tree):
         top = m.split(".")[0]
         if top in own:
