@@ -335,3 +335,32 @@ def test_a_worker_that_stops_reading_cannot_block_the_grader(tmp_path) -> None:
 def test_a_worker_ignoring_signals_is_killed_at_the_timeout(tmp_path) -> None:
     (run,) = run_attack(tmp_path, "dos_ignore_signals.py", timeout=1.0).runs
     assert run.error_type == "Timeout"
+
+
+# ---------------------------------------------------------------- a batch
+
+def test_a_batch_with_a_crashing_and_a_cheating_submission_writes_four_reports(
+        tmp_path) -> None:
+    subs, out = tmp_path / "subs", tmp_path / "json"
+    subs.mkdir()
+    students = Path(__file__).parent / "students"
+    shutil.copy(students / "good_loops.py", subs / "honest_a.py")
+    shutil.copy(students / "good_windows.py", subs / "honest_b.py")
+    shutil.copy(ATTACKS / "cheat_import_impl.py", subs / "cheat.py")
+    (subs / "crash.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"
+                                   "class Relu:\n    pass\n")
+    r = subprocess.run([sys.executable, "-m", "reports.cli", "check", "--each", str(subs),
+                        "--layers", "relu", "--jobs", "2", "--json", str(out), "--quiet",
+                        "--no-shrink"], capture_output=True, text=True, timeout=300,
+                       cwd=PROJECT)
+    assert r.returncode == 2, r.stdout + r.stderr  # the worst: not loaded
+    reports = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert sorted(reports) == ["cheat", "crash", "honest_a", "honest_b"]
+    for name in ("honest_a", "honest_b"):
+        s = reports[name]["summary"]
+        assert s["pass"] == s["total"] > 0 and reports[name]["policy"] == []
+    assert not reports["cheat"]["summary"]["total"]
+    assert any("'impl'" in p["detail"] for p in reports["cheat"]["policy"])
+    assert "died from SIGSEGV" in reports["crash"]["load_error"]
+    assert [reports[n]["exit_code"] for n in sorted(reports)] == [2, 2, 0, 0]
+    assert all(d["isolation"].startswith("bubblewrap") for d in reports.values())
