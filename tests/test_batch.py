@@ -85,9 +85,9 @@ def _cli(*argv: str) -> subprocess.CompletedProcess:
 def test_crashing_cheating_and_two_honest_with_jobs_2_write_four_correct_reports(
         tmp_path) -> None:
     subs = _course(tmp_path)
-    out, gs = tmp_path / "json", tmp_path / "gs"
+    out, gs, pl = tmp_path / "json", tmp_path / "gs", tmp_path / "pl"
     r = _cli(*each(subs), "--jobs", "2", "--layers", "pool,affine", "--json", str(out),
-             "--gradescope", str(gs), "--quiet", "--no-shrink")
+             "--gradescope", str(gs), "--prairielearn", str(pl), "--quiet", "--no-shrink")
     reports = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
     assert sorted(reports) == ["bad_crash_forward", "bad_torch", "good_im2col", "good_loops"]
     assert r.returncode == max(d["exit_code"] for d in reports.values()), r.stdout + r.stderr
@@ -102,6 +102,9 @@ def test_crashing_cheating_and_two_honest_with_jobs_2_write_four_correct_reports
     flagged = json.dumps(cheat["policy"]) + str(cheat.get("load_error"))
     assert cheat["exit_code"] in (1, 2) and "torch" in flagged, cheat
     assert len(list(gs.glob("*.results.json"))) == 4
+    pl_scores = {p.name.split(".")[0]: json.loads(p.read_text())["score"]
+                 for p in pl.glob("*.results.json")}
+    assert pl_scores["good_loops"] == 1.0 and pl_scores["bad_crash_forward"] < 1.0
     for name, d in reports.items():
         assert d["content_sha256"] == content_hash(subs / f"{name}.py")
     assert "4/4 [" in r.stderr and "<" in r.stderr, "a progress bar with an ETA on stderr"
@@ -159,3 +162,15 @@ def test_a_slimmed_report_keeps_its_table_row_and_exit_code() -> None:
     assert exit_code(small) == exit_code(r) == 1 and small.required_missing() == ["relu"]
     assert batch_table([small]) == batch_table([r])
     assert "1/2" in batch_table([small]) and "missing" in batch_table([small])
+
+
+def test_the_grading_benchmark_builds_self_contained_submissions(tmp_path) -> None:
+    from reports.grading_bench import generate
+
+    files = generate(tmp_path, 8, "mixed")
+    assert len({f.read_text() for f in files}) == 8, "every submission has its own content"
+    for f in files:
+        text = f.read_text()
+        compile(text, f.name, "exec")
+        assert "import good_" not in text and "from good_" not in text, f.name
+    assert sum("_bad_" in f.name for f in files) == 4  # every other one wrong
