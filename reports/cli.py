@@ -1,4 +1,4 @@
-"""The `layercheck` command line: report, bench, check."""
+"""The `layercheck` command line: report, bench, check, gradescope-autograder, class-report."""
 
 from __future__ import annotations
 
