@@ -339,3 +339,26 @@ def test_notebook_import_of_an_unavailable_module_costs_nothing_until_used(tmp_p
 
 def test_importing_the_graders_own_packages_never_moves_the_root() -> None:
     assert load(STUDENTS / "good_extras.py").root == STUDENTS.resolve()  # it imports impl
+
+
+@pytest.mark.parametrize("line, fix", [
+    ("print 'x', x", "print(...)"), ("except ValueError, e:", "except E as e:"),
+    ("raise ValueError, 'bad'", "raise E(message)"), ("mode = 0777", "0o17"),
+    ("exec 'x = 1'", "exec(...)")])
+def test_python2_syntax_is_named_with_its_python3_spelling(tmp_path, line: str,
+                                                           fix: str) -> None:
+    f = tmp_path / "old.py"
+    f.write_text(f"try:\n    pass\n{line}\n    pass\n" if line.startswith("except")
+                 else f"{line}\n")
+    with pytest.raises(LoadError, match="Python 2 code") as e:
+        load(f)
+    assert fix in str(e.value)
+
+
+@pytest.mark.parametrize("line", ["printer = (1", "x = 1.05 +", "def f(:"])
+def test_python3_syntax_errors_get_no_python2_hint(tmp_path, line: str) -> None:
+    f = tmp_path / "new.py"
+    f.write_text(line + "\n")
+    with pytest.raises(LoadError, match="syntax error") as e:
+        load(f)
+    assert "Python 2" not in str(e.value)

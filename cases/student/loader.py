@@ -18,6 +18,7 @@ A submission is one path: a file, a notebook, or a folder (a repository, an extr
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,6 +169,27 @@ def _relative_level(tree: ast.AST) -> int:
     return max((n.level for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)), default=0)
 
 
+PY2_LINES = (  # statements only Python 2 accepts, and their Python 3 spelling
+    (re.compile(r"^\s*print\b\s*[^\s(=.]"), "`print(...)` with parentheses"),
+    (re.compile(r"^\s*exec\b\s*[\"'\w]"), "`exec(...)` with parentheses"),
+    (re.compile(r"^\s*except\s+[\w.]+\s*,\s*\w+\s*:"), "`except E as e:`"),
+    (re.compile(r"^\s*raise\s+[\w.]+\s*,"), "`raise E(message)`"),
+    (re.compile(r"(?<![\w.])0\d+\b|(?<![\w.])\d+[lL]\b|`"),
+     "`0o17` for octal, no L suffix, `repr(x)` for `x` in backquotes"))
+
+
+def python2_hint(e: SyntaxError) -> str:
+    """' (Python 2 code: ...)' when the line that failed is Python 2 syntax, else ''."""
+    text = e.text or ""
+    fixes = [fix for pattern, fix in PY2_LINES if pattern.search(text)]
+    if "Missing parentheses in call to 'print'" in (e.msg or "") and not fixes:
+        fixes = [PY2_LINES[0][1]]
+    if not fixes:
+        return ""
+    return (f" (Python 2 code: layercheck runs Python 3; write {fixes[0]}, then check the "
+            f"file with `python3 -m py_compile`)")
+
+
 def parse(path: Path) -> ast.Module:
     """The file's syntax tree; `LoadError` with the line for a syntax error."""
     try:
@@ -177,7 +199,8 @@ def parse(path: Path) -> ast.Module:
     try:
         return ast.parse(source, filename=str(path))
     except SyntaxError as e:
-        raise LoadError(f"syntax error in {path.name} line {e.lineno}: {e.msg}") from e
+        raise LoadError(f"syntax error in {path.name} line {e.lineno}: {e.msg}"
+                        + python2_hint(e)) from e
     except ValueError as e:  # null bytes
         raise LoadError(f"{path.name} is not Python source: {e}") from e
 
