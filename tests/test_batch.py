@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,7 @@ def _fake_check(target: str, options: dict) -> StudentReport:
     'die' (its process is killed) and 'raise' (an exception); the others are fine."""
     name = Path(target).name
     if name == "die":
-        os.abort()  # the grading process dies, as a segfault in the parent would
+        os.kill(os.getpid(), signal.SIGKILL)  # the grading process dies (as on a segfault)
     if name == "raise":
         return _raising(target)
     return StudentReport(target, api="class", seconds=0.01)
