@@ -60,6 +60,8 @@ def _tag(v: Any, blobs: list[bytes], at: list[int]) -> Any:
         blobs.append(raw)
         at[0] += len(raw)
         return {"$sc": [v.dtype.str, at[0] - len(raw)]}
+    if type(v) is np.ndarray:  # a dtype arrays may not have (complex, object, ...)
+        return {"$obj": ["numpy", f"ndarray[dtype={str(v.dtype)[:40]}]"]}
     t = type(v)
     return {"$obj": [str(getattr(t, "__module__", "?"))[:200],
                      str(getattr(t, "__qualname__", "?"))[:200]]}

@@ -24,13 +24,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cases.adapters import Run
 from cases.case import Case
 from cases.student import isolation
 from cases.student.wire import (
     HEADER,
     MAX_BINARY,
-    StandIn,
     WireError,
     case_to_dict,
     decode,
@@ -212,8 +213,6 @@ class Worker:
                                         self.allow_torch), *tail]
 
     def _config(self) -> dict:
-        import numpy as np
-
         from cases.student.loader import LAYER_NAMES
         from cases.student.seccomp import worker_filter
 
@@ -405,5 +404,3 @@ def _to_run(reply: dict, case: Case) -> Run:
         run.error_type = "Error"
     return run
 
-
-__all__ = ["StandIn", "Worker", "WorkerError"]
