@@ -18,7 +18,6 @@ A submission is one path: a file, a notebook, or a folder (a repository, an extr
 from __future__ import annotations
 
 import ast
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 from cases.adapters import CLASS_NAMES, FUNCTION_NAMES
 from cases.student import names as naming
 from cases.student.notebook import Cell, NotebookError, cells_module, read_cells
+from cases.student.py2 import python2_hint
 
 __all__ = ["FORBIDDEN", "FUNCTION_NAMES", "LAYER_NAMES", "LoadError", "Submission", "load"]
 
@@ -167,27 +167,6 @@ def _absolute_imports(tree: ast.AST) -> set[str]:
 def _relative_level(tree: ast.AST) -> int:
     """How many package levels the deepest relative import climbs (0: none)."""
     return max((n.level for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)), default=0)
-
-
-PY2_LINES = (  # statements only Python 2 accepts, and their Python 3 spelling
-    (re.compile(r"^\s*print\b\s*[^\s(=.]"), "`print(...)` with parentheses"),
-    (re.compile(r"^\s*exec\b\s*[\"'\w]"), "`exec(...)` with parentheses"),
-    (re.compile(r"^\s*except\s+[\w.]+\s*,\s*\w+\s*:"), "`except E as e:`"),
-    (re.compile(r"^\s*raise\s+[\w.]+\s*,"), "`raise E(message)`"),
-    (re.compile(r"(?<![\w.])0\d+\b|(?<![\w.])\d+[lL]\b|`"),
-     "`0o17` for octal, no L suffix, `repr(x)` for `x` in backquotes"))
-
-
-def python2_hint(e: SyntaxError) -> str:
-    """' (Python 2 code: ...)' when the line that failed is Python 2 syntax, else ''."""
-    text = e.text or ""
-    fixes = [fix for pattern, fix in PY2_LINES if pattern.search(text)]
-    if "Missing parentheses in call to 'print'" in (e.msg or "") and not fixes:
-        fixes = [PY2_LINES[0][1]]
-    if not fixes:
-        return ""
-    return (f" (Python 2 code: layercheck runs Python 3; write {fixes[0]}, then check the "
-            f"file with `python3 -m py_compile`)")
 
 
 def parse(path: Path) -> ast.Module:

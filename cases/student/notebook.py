@@ -14,6 +14,8 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
+from cases.student.py2 import python2_hint
+
 PYTHON_CELL_MAGICS = ("time", "timeit", "capture", "prun")
 KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
@@ -107,7 +109,7 @@ def read_cells(path: Path, wanted: tuple[str, ...] = ()) -> list[Cell]:
         except SyntaxError as e:
             if any(w in source for w in wanted):
                 raise NotebookError(f"syntax error in {path.name}, cell {number}, line "
-                                    f"{e.lineno}: {e.msg}") from e
+                                    f"{e.lineno}: {e.msg}{python2_hint(e)}") from e
             continue
         kept = _kept_source(source, tree)
         if kept.strip():
