@@ -114,7 +114,7 @@ def suggestions(missing: str, available: set[str], used: set[str] = frozenset())
 
 
 def did_you_mean(missing: str, available: set[str], used: set[str] = frozenset()) -> str:
-    """' (did you mean X? map it with --name layer=X)' or ''."""
+    """'; did you mean X? (if so: --name NAME=X)' or ''."""
     hits = suggestions(missing, available, used)
     if not hits:
         return ""
