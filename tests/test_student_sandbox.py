@@ -118,6 +118,22 @@ def test_a_folder_holding_the_grader_itself_is_not_mounted() -> None:
     assert "holds the grader's own files" in hello["error"]
 
 
+@needs_isolation
+@pytest.mark.skipif(not isolation.Cgroup.available(),
+                    reason="this machine lets the grader create no cgroup (rlimits only)")
+def test_each_worker_runs_in_its_own_limited_cgroup_removed_at_close() -> None:
+    with worker_mod.Worker(STUDENTS / "good_loops.py", STUDENTS, "class",
+                           memory=3 << 30) as w:
+        assert w.start()["ok"]
+        assert w.proc.pid in w.cgroup.pids() and len(w.cgroup.pids()) >= 2  # bwrap, python
+        limits = [Path(d, f).read_text().strip() for d in w.cgroup.dirs
+                  for f in ("memory.limit_in_bytes", "memory.max", "pids.max")
+                  if Path(d, f).exists()]
+        dirs = list(w.cgroup.dirs)
+    assert str(3 << 30) in limits and str(isolation.PIDS_LIMIT) in limits
+    assert not any(Path(d).exists() for d in dirs)
+
+
 def test_without_isolation_check_refuses_with_exit_code_3(monkeypatch, capsys) -> None:
     monkeypatch.setattr(isolation, "probe", lambda: "no user namespaces (simulated)")
     r = check_submission(STUDENTS / "good_loops.py", layers=("relu",), do_shrink=False)

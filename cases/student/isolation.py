@@ -304,6 +304,7 @@ class Cgroup:
         Cgroup._counter += 1
         name = f"layercheck-{os.getpid()}-{Cgroup._counter}-{os.urandom(3).hex()}"
         self.dirs: list[str] = []
+        written: set[str] = set()
         try:
             for d, limits in self._plan(name, memory, pids):
                 os.mkdir(d)
@@ -312,9 +313,11 @@ class Cgroup:
                     if os.path.exists(os.path.join(d, fname)):
                         with open(os.path.join(d, fname), "w") as f:
                             f.write(str(value))
+                        written.add(fname.split(".")[0])
         except OSError:
+            written = set()
+        if not {"memory", "pids"} <= written:  # a cgroup without both limits is no use
             self.remove()
-            self.dirs = []
 
     @staticmethod
     def _plan(name: str, memory: int, pids: int) -> list[tuple[str, dict[str, int]]]:
