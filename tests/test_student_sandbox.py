@@ -167,6 +167,26 @@ def test_a_grader_failure_is_the_submissions_exit_code_3(monkeypatch) -> None:
     assert r.exit_code() == 3 and "RuntimeError: grader bug (simulated)" in r.grader_error
 
 
+@needs_isolation
+def test_huge_results_are_judged_by_their_type_not_a_violation(tmp_path) -> None:
+    f = tmp_path / "student.py"
+    f.write_text("import numpy as np\nclass Relu:\n    def forward(self, x):\n"
+                 "        return [0.0] * 10_000_000\n    def backward(self, dout):\n"
+                 "        return np.zeros(6_000_000)\n")
+    from cases.case import Case
+    from cases.student.checker import inputs_and_truth, judge
+
+    case = Case("relu", N=1, C=1, H=2, W=2)
+    arrays, truth = inputs_and_truth(case, "class")
+    with worker_mod.Worker(f, tmp_path, "class", names={"Relu"}) as w:
+        assert w.start()["ok"]
+        run = w.run(case, arrays)
+    assert run.error is None and w.violations == []
+    assert type(run.outputs["out"]).__name__ == "list"
+    assert "48000000 bytes: too large to send" in type(run.outputs["dx"]).__qualname__
+    assert {r.status for r in judge(case, arrays, truth, run)} == {"fail"}
+
+
 # ---------------------------------------------------------------- the wire format
 
 @pytest.mark.parametrize("a", [

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cases.student.wire import MAX_TEXT, case_from_dict, decode, encode, read_header
+from cases.student.wire import MAX_TEXT, case_from_dict, decode, encode, output, read_header
 
 NPROC_LIMIT = 64  # tasks (threads) of the worker's user; new processes are refused anyway
 
@@ -98,7 +98,7 @@ def _one_case(mod: Any, api: str, case: Any, arrays: dict, variant: int,
     name = "loss" if case.layer == "softmax" else "out"
 
     def entering(value: Any) -> None:
-        send({"type": "note", "phase": "backward", "outputs": {name: value}})
+        send({"type": "note", "phase": "backward", "outputs": {name: output(value)}})
 
     seen: dict[str, Any] = {}
     t0 = time.perf_counter()
@@ -110,7 +110,8 @@ def _one_case(mod: Any, api: str, case: Any, arrays: dict, variant: int,
     modified = [k for k, v in arrays.items()
                 if type(v) is np.ndarray and type(seen.get(k)) is np.ndarray
                 and not _same(v, seen[k])]
-    return {"type": "reply", "outputs": dict(run.outputs), "error_phase": run.error_phase,
+    outs = {k: output(v) for k, v in run.outputs.items()}
+    return {"type": "reply", "outputs": outs, "error_phase": run.error_phase,
             "error": _cut(run.error), "error_type": _cut(run.error_type),
             "traceback": _cut(run.traceback), "missing": run.missing, "modified": modified,
             "seconds": seconds}

@@ -67,6 +67,23 @@ def _tag(v: Any, blobs: list[bytes], at: list[int]) -> Any:
                      str(getattr(t, "__qualname__", "?"))[:200]]}
 
 
+def output(v: Any) -> Any:
+    """A result as it travels: arrays and scalars as themselves (an array too large for a
+    frame as its size only), any other object as its type's name (not its contents)."""
+    if v is None or type(v) in (bool, int, float) or (
+            isinstance(v, np.generic) and v.dtype.str in _DTYPES):
+        return v
+    if _array_ok(v):
+        if v.nbytes > MAX_BINARY // 8:
+            return {"$obj": ["numpy", f"ndarray[{v.nbytes} bytes: too large to send]"]}
+        return v
+    if type(v) is np.ndarray:
+        return {"$obj": ["numpy", f"ndarray[dtype={str(v.dtype)[:40]}]"]}
+    t = type(v)
+    return {"$obj": [str(getattr(t, "__module__", "?"))[:200],
+                     str(getattr(t, "__qualname__", "?"))[:200]]}
+
+
 def encode(msg: dict) -> bytes:
     """One frame for a message (a dict of builtins and arrays)."""
     blobs: list[bytes] = []
