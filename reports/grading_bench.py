@@ -2,7 +2,8 @@
 
 Generates a folder of synthetic submissions from the fixture students in tests/students/
 (correct and wrong, vectorised and loop-based; a wrong one built on a correct one gets that
-file inlined, so every submission is one self-contained file with its own content), then
+file inlined, so every submission is one self-contained file with its own content; the
+curricula's other layers, batch norm, dropout, ..., appended unless --no-curricula), then
 times, each as a user would run it (a `layercheck` subprocess, command to verdict):
 - the batch: `layercheck check --each SUBS --jobs J`, starting from an EMPTY truth cache;
 - one file, cold (empty cache) and warm (second run), median of a few warm runs.
@@ -34,6 +35,10 @@ VECTORISED = {
             "bad_crash_forward.py"),
 }
 LOOPS = {"good": ("good_loops.py", "good_functional.py"), "bad": ("bad_functional_db.py",)}
+# The curricula's other layers (batch norm, dropout, ...), appended to every submission of
+# their API unless --no-curricula: a course's full assignment, not only the classic layers.
+CURRICULA = {"class": "good_curricula_book.py", "functional": "good_curricula_cs231n.py"}
+FUNCTIONAL = ("good_functional.py", "bad_functional_db.py")
 
 
 def inlined(name: str) -> str:
@@ -54,7 +59,13 @@ def inlined(name: str) -> str:
     return text
 
 
-def generate(folder: Path, count: int, kind: str) -> list[Path]:
+def with_curricula(name: str, text: str) -> str:
+    """The submission with the curricula's other layers of its API appended."""
+    extra = (STUDENTS / CURRICULA["functional" if name in FUNCTIONAL else "class"]).read_text()
+    return text + "\n\n# the curricula's other layers\n" + extra
+
+
+def generate(folder: Path, count: int, kind: str, curricula: bool = True) -> list[Path]:
     """`count` submissions in `folder`, every other one wrong."""
     pools = {"vectorised": [VECTORISED], "loops": [LOOPS], "mixed": [VECTORISED, LOOPS]}[kind]
     folder.mkdir(parents=True, exist_ok=True)
@@ -65,8 +76,11 @@ def generate(folder: Path, count: int, kind: str) -> list[Path]:
         names = pool["bad" if wrong else "good"]
         src = names[(i // (2 * len(pools))) % len(names)]
         p = folder / f"student{i:04d}_{src.removesuffix('.py')}.py"
+        text = inlined(src)
+        if curricula:
+            text = with_curricula(src, text)
         p.write_text(f"# ruff: noqa\n# synthetic submission {i} for the grading benchmark\n"
-                     + inlined(src))
+                     + text)
         out.append(p)
     return out
 
@@ -86,14 +100,18 @@ def _layercheck(*args: str, cache: Path) -> tuple[float, int, str]:
     return wall, r.returncode, r.stdout + r.stderr
 
 
-def run(count: int, jobs: int, kind: str, out: Path, warm_runs: int = 3) -> dict:
+def run(count: int, jobs: int, kind: str, out: Path, warm_runs: int = 3,
+        curricula: bool = True) -> dict:
     """Generate, time the batch and the single file; the figures as a dict."""
     subs = out / "subs"
     if subs.exists():
         for p in subs.glob("*.py"):
             p.unlink()
-    files = generate(subs, count, kind)
-    single = STUDENTS / "good_im2col.py"
+    files = generate(subs, count, kind, curricula)
+    single = out / "single" / "good_im2col.py"
+    single.parent.mkdir(parents=True, exist_ok=True)
+    text = inlined("good_im2col.py")
+    single.write_text(with_curricula("good_im2col.py", text) if curricula else text)
     with tempfile.TemporaryDirectory(prefix="layercheck-bench-cache-") as tmp:
         cache = Path(tmp)
         load0 = os.getloadavg()[0]
@@ -110,7 +128,8 @@ def run(count: int, jobs: int, kind: str, out: Path, warm_runs: int = 3) -> dict
         for _ in range(warm_runs):
             warm.append(_layercheck("check", str(single), cache=cache / "single")[0])
             warm_cpu.append(CPU["s"])
-    return {"submissions": count, "kind": kind, "jobs": jobs, "batch_wall_s": round(wall, 2),
+    return {"submissions": count, "kind": kind, "curricula": curricula, "jobs": jobs,
+            "batch_wall_s": round(wall, 2),
             "per_submission_per_core_s": round(wall * jobs / count, 3),
             "batch_cpu_s": round(batch_cpu, 1), "cpu_per_submission_s": round(batch_cpu / count, 3),
             "single_cold_cpu_s": round(cold_cpu, 2),
@@ -128,13 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     p.add_argument("--kind", choices=("vectorised", "loops", "mixed"), default="vectorised")
     p.add_argument("--out", default="out/bench-grading", help="folder for submissions, JSON")
+    p.add_argument("--no-curricula", action="store_true",
+                   help="only the classic layers (no batch norm, dropout, ... appended)")
     args = p.parse_args(argv)
     if args.count < 1 or args.jobs < 1:
         p.error("--count and --jobs must be at least 1")
     out = Path(args.out)
-    res = run(args.count, args.jobs, args.kind, out)
+    res = run(args.count, args.jobs, args.kind, out, curricula=not args.no_curricula)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(res, indent=1))
+    print(f"curricula layers included: {res['curricula']}")
     print(f"| submissions | kind | jobs | batch wall (s) | per submission per core (s) | "
           f"one file, cold (s) | one file, warm (s) |\n|---|---|---|---|---|---|---|\n"
           f"| {res['submissions']} | {res['kind']} | {res['jobs']} | {res['batch_wall_s']} | "
