@@ -136,9 +136,9 @@ def sys_path(isolated: bool, allow_torch: bool) -> list[str]:
     """The worker's sys.path (before the student's own root is put first)."""
     if isolated:
         return [SANDBOX_WORKER, SANDBOX_SITE, SANDBOX_FIXTURES]
-    site = {str(Path(h).parent) for h, _ in _site_dirs(allow_torch)}
-    if allow_torch:
-        site = {h for h, _ in _site_dirs(True)}
+    # unisolated, the whole site-packages is importable (torch included): NOT ISOLATED
+    site = {h if inside == SANDBOX_SITE else str(Path(h).parent)
+            for h, inside in _site_dirs(allow_torch)}
     return [str(PROJECT_ROOT), *sorted(site)]
 
 
@@ -163,7 +163,7 @@ def probe() -> str | None:
     code = f"import sys; sys.path.insert(0, {SANDBOX_SITE!r}); import numpy; sys.exit(42)"
     try:
         r = subprocess.run([*argv, os.path.realpath(sys.executable), "-I", "-S", "-c", code],
-                           capture_output=True, timeout=30, env=_env(True))
+                           capture_output=True, timeout=30, env=worker_env())
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"bwrap could not start: {e}"
     if r.returncode != 42:
@@ -185,7 +185,8 @@ def describe(isolated: bool) -> str:
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def _env(isolated: bool, work: str = SANDBOX_WORK) -> dict[str, str]:
+def worker_env(work: str = SANDBOX_WORK) -> dict[str, str]:
+    """The worker's whole environment (nothing of the grader's is passed on)."""
     env = {"PATH": "/usr/bin:/bin", "TMPDIR": work, "HOME": work, "LANG": "C.UTF-8"}
     env.update({v: "1" for v in THREAD_VARS})
     return env

@@ -252,8 +252,8 @@ class Worker:
             self.cgroup = cg if cg is not None and cg.dirs else None
             self.proc = subprocess.Popen(
                 self._argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, cwd=self.tmp or "/", env=isolation._env(
-                    self.isolate, work), start_new_session=True,
+                stderr=subprocess.DEVNULL, cwd=self.tmp or "/", env=isolation.worker_env(work),
+                start_new_session=True,
                 preexec_fn=lambda: _limits(self.memory, self.cgroup))
         except (isolation.IsolationError, OSError, subprocess.SubprocessError) as e:
             self.grader_error = str(e)
