@@ -158,6 +158,14 @@ def test_unsafe_no_isolation_runs_and_every_output_says_so(monkeypatch, tmp_path
     assert "WARNING: NOT ISOLATED" in json.loads(gs.read_text())["output"]
 
 
+@needs_isolation
+def test_a_worker_that_fails_before_student_code_runs_is_a_grader_error(monkeypatch) -> None:
+    monkeypatch.setattr(isolation, "SITE_PACKAGES", ())  # numpy missing in the sandbox
+    r = check_submission(STUDENTS / "good_loops.py", layers=("relu",), do_shrink=False)
+    assert r.exit_code() == 3 and r.load_error is None
+    assert "the worker did not start" in r.grader_error
+
+
 def test_a_grader_failure_is_the_submissions_exit_code_3(monkeypatch) -> None:
     def broken(self: worker_mod.Worker) -> dict:
         raise RuntimeError("grader bug (simulated)")

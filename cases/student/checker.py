@@ -295,6 +295,8 @@ def _check(report: StudentReport, target: str | Path, layers: tuple[str, ...] | 
                                                              f"are not available"}
                           for m in checker.worker.forbidden if m not in listed]
         report.policy += sandbox_policy(checker.worker.violations)
+        if checker.worker.grader_error and report.grader_error is None:  # e.g. a restart
+            report.grader_error = checker.worker.grader_error
         report.seconds = time.monotonic() - t0
     return report
 

@@ -260,14 +260,16 @@ class Worker:
             self._cleanup()
             return {"ok": False, "error": str(e), "traceback": None, "grader": True}
         deadline = time.monotonic() + self.import_timeout
-        try:
+        try:  # until "ready", no student code has run: any failure is the grader's
             self._send(config, deadline)
             first = self._frame(deadline)
-            if first.get("type") != "ready":  # the worker failed before student code ran
-                self.grader_error = text(first.get("error")) or "the worker did not start"
-                self.kill()
-                return {"ok": False, "error": self.grader_error, "traceback": None,
-                        "grader": True}
+        except (TimeoutError, WorkerError, OSError) as e:
+            first = {"error": f"the worker did not start ({str(e) or type(e).__name__})"}
+        if first.get("type") != "ready":
+            self.grader_error = text(first.get("error")) or "the worker did not start"
+            self.kill()
+            return {"ok": False, "error": self.grader_error, "traceback": None, "grader": True}
+        try:
             hello = self._frame(deadline)
         except TimeoutError:
             return self._fail(f"importing the file did not finish within "
