@@ -353,6 +353,15 @@ class Cgroup:
         """Whether this process can create limited cgroups for its workers."""
         g = Cgroup(1 << 30)
         ok = bool(g.dirs)
+        for d in g.dirs:  # cgroups left by graders that were killed: empty, removable
+            for stale in Path(d).parent.glob("layercheck-*-*"):
+                pid = stale.name.split("-")[1]
+                if (pid.isdigit() and not os.path.exists(f"/proc/{pid}")
+                        and time.time() - stale.stat().st_mtime > 60):
+                    try:
+                        stale.rmdir()
+                    except OSError:
+                        pass
         g.remove()
         return ok
 
