@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import inspect
 import math
 import os
 import time
@@ -105,6 +106,7 @@ CONV_SHAPES: dict[str, tuple[int, ...]] = {
 NET_SHAPES: dict[str, tuple[int, ...]] = {
     "SimpleConvNet": (100, 1, 28, 28),  # the notes' default sizes
     "LeNet": (100, 1, 28, 28),
+    "AlexNet": (64, 3, 32, 32),  # impl.AlexNet's default, scaled-down sizes
 }
 LEARNING_RATE = 0.1
 
@@ -303,13 +305,16 @@ def impl_net_side(mod: ModuleType, shape: BenchShape, a: dict[str, np.ndarray]) 
         step()  # runs once here so a broken network is reported, not timed
     except Exception as e:
         return Side(error=f"{type(e).__name__}: {e}")
-    return Side(forward=lambda: net.loss(x, t), both=step)
+    # nets with dropout or batch norm: the forward of a training step, in training mode
+    modal = "train_flg" in inspect.signature(net.loss).parameters
+    return Side(forward=(lambda: net.loss(x, t, train_flg=True)) if modal
+                else (lambda: net.loss(x, t)), both=step)
 
 
 def torch_net_side(mod: ModuleType, shape: BenchShape, a: dict[str, np.ndarray]) -> Side:
-    """The PyTorch twin (reference.convnet.twin) of `mod`'s network, same weights and dtype:
-    forward is the loss (graph built, as in training); fwd+bwd zero_grad, loss, backward
-    and torch.optim.SGD's step."""
+    """The PyTorch twin (reference.convnet.twin) of `mod`'s network, same weights and dtype,
+    in training mode (dropout as nn.Dropout): forward is the loss (graph built, as in
+    training); fwd+bwd zero_grad, loss, backward and torch.optim.SGD's step."""
     from reference.convnet import twin
 
     cls = getattr(mod, shape.net, None)
@@ -319,7 +324,10 @@ def torch_net_side(mod: ModuleType, shape: BenchShape, a: dict[str, np.ndarray])
         model = twin(cls(input_dim=a["x"].shape[1:], rng=0, dtype=a["x"].dtype))[0]
     except Exception as e:
         return Side(error=f"no PyTorch twin: {type(e).__name__}: {e}")
-    model = model.to(torch.from_numpy(a["x"][:0]).dtype)
+    for i, m in enumerate(model):  # dropout with PyTorch's own masks, not the twin's
+        if type(m).__name__ == "InjectedDropout":
+            model[i] = torch.nn.Dropout(m.ratio)
+    model = model.to(torch.from_numpy(a["x"][:0]).dtype).train()
     x, t = torch.from_numpy(a["x"]), torch.from_numpy(a["t"]).long()
     opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
 
