@@ -82,7 +82,13 @@ class CheckResult:
         if r.load_error:
             h.append(f"<p>{e(r.load_error)}</p></div>")
             return "".join(h)
+        if getattr(r, "isolation", "").startswith("NOT ISOLATED"):
+            h.append(f"<p style='color:#9a6700'>Warning: {e(r.isolation)}</p>")
+        if getattr(r, "file", None):
+            h.append(f"<p>Graded file: <code>{e(r.file)}</code></p>")
         h += [f"<p style='color:#cf222e'>Policy: {e(p['detail'])}</p>" for p in r.policy]
+        h += [f"<p style='color:#9a6700'>Warning: {e(w)}</p>"
+              for w in getattr(r, "warnings", [])]
         h.append("<table><tr><th>layer</th><th>phase</th><th>cases passed</th></tr>")
         for row in self.rows():
             ok = row["passed"] == row["cases"]
