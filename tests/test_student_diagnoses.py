@@ -291,3 +291,21 @@ def test_numpy2_removal_at_import_names_the_line_and_the_fix() -> None:
     assert "use float or np.float64" in r.load_error, r.load_error
     assert "__init__.py" not in r.load_error and "release note" not in r.load_error, \
         r.load_error
+
+
+def test_whole_window_overwrite_is_diagnosed_as_missing_accumulation() -> None:
+    r = _check("bad_pool_window_overwrite.py", "pool")
+    dx = _not_passed(r, "pool", "dx")
+    said = [x for x in dx if "accumulated (+=)" in x.diagnosis]
+    assert len(said) >= 0.9 * len(dx), next(x.message() for x in dx if x not in said)
+    padding = [x for x in dx if "padding" in x.diagnosis]  # a case both faults fit stays silent
+    assert not padding, padding[0].message()
+
+
+def test_wrong_everywhere_under_overlap_is_not_called_a_missing_accumulation() -> None:
+    r = _check("bad_conv_dx_crop.py", "conv")
+    dx = _not_passed(r, "conv", "dx")
+    assert dx, "the wrongly cropped dx was not flagged"
+    wrong = [x for x in dx if "(+=)" in x.diagnosis]
+    assert not wrong, f"a crop error called a missing '+=': {wrong[0].message()}"
+    assert not _not_passed(r, "conv", "dW") and not _not_passed(r, "conv", "out")
