@@ -222,10 +222,11 @@ def _bias(case: Case, a: np.ndarray, exp: Expected, inputs: dict) -> str:
 
 
 def _pool_sim(case: Case, x: np.ndarray, dout: np.ndarray | None, pad_value: float,
-              accumulate: bool) -> tuple[np.ndarray, np.ndarray | None] | None:
+              accumulate: bool | str) -> tuple[np.ndarray, np.ndarray | None] | None:
     """Max pooling by plain loops with a given padding value, the gradient accumulated (+=)
-    or assigned (=, the last window wins): the student variants to tell apart. None where the
-    case is beyond this simple model (dilation, ceil mode, no batch axis)."""
+    or assigned (=, the last window wins; "window": the whole window overwritten with
+    mask * dout): the student variants to tell apart. None where the case is beyond this
+    simple model (dilation, ceil mode, no batch axis)."""
     if case.dilation != (1, 1) or case.ceil_mode or not case.batched or x.ndim != 4:
         return None
     t, b, l, r = pad_amounts(case)
@@ -248,7 +249,9 @@ def _pool_sim(case: Case, x: np.ndarray, dout: np.ndarray | None, pad_value: flo
                     for c in range(C):
                         y, z = i * sh + k[n, c] // kw, j * sw + k[n, c] % kw
                         g = dout[n, c, i, j]
-                        dxp[n, c, y, z] = dxp[n, c, y, z] + g if accumulate else g
+                        if accumulate == "window":
+                            dxp[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw] = 0.0
+                        dxp[n, c, y, z] = dxp[n, c, y, z] + g if accumulate is True else g
     dx = None if dxp is None else dxp[:, :, t:t + x.shape[2], l:l + x.shape[3]]
     return out, dx
 
@@ -268,18 +271,35 @@ def _pool_words(case: Case, output: str, a: np.ndarray, exp: Expected,
                   "PyTorch pads max pooling with -inf: padding never wins")
     assign_words = ("only where windows overlap (stride < kernel): gradients from overlapping "
                     "windows must be accumulated (+=), not assigned")
-    variants = []
+    variants: list[tuple[float, bool | str, str]] = []
     if padded:
         variants.append((0.0, True, zero_words))
     if overlap and output == "dx":
-        variants.append((-np.inf, False, assign_words))
+        variants += [(-np.inf, False, assign_words), (-np.inf, "window", assign_words)]
         if padded:
-            variants.append((0.0, False, f"{zero_words}; and {assign_words}"))
+            both = f"{zero_words}; and {assign_words}"
+            variants += [(0.0, False, both), (0.0, "window", both)]
+    sims: dict[tuple[float, bool | str], np.ndarray | None] = {}
+
+    def result(pad_value: float, acc: bool | str) -> np.ndarray | None:
+        if (pad_value, acc) not in sims:
+            sim = _pool_sim(case, x, g, pad_value, acc)
+            sims[pad_value, acc] = None if sim is None else sim[0 if output == "out" else 1]
+        return sims[pad_value, acc]
+
+    fits = []
     for pad_value, acc, words in variants:
-        sim = _pool_sim(case, x, g, pad_value, acc)
-        if sim is not None and _matches(case, a, sim[0] if output == "out" else sim[1], exp):
-            return words
-    return ""
+        got = result(pad_value, acc)
+        if got is None or not _matches(case, a, got, exp):
+            continue
+        # evidence: each fault the words claim changes this case's result on its own
+        other_pad = result(-np.inf, acc) if pad_value == 0.0 else None
+        other_acc = result(pad_value, True) if acc is not True else None
+        if any(o is not None and _matches(case, got, o, exp) for o in (other_pad, other_acc)):
+            continue
+        fits.append(words)
+    fits = list(dict.fromkeys(fits))
+    return fits[0] if len(fits) == 1 else ""  # two faults fit this case: it cannot tell
 
 
 def _at_border(case: Case, bad: np.ndarray) -> bool:
@@ -362,8 +382,10 @@ def _recognise(case: Case, output: str, a: np.ndarray, exp: Expected, bad: np.nd
         words = _pool_words(case, output, a, exp, inputs)
         if words:
             return words
-        padded = any(pad_amounts(case))
-        if output == "out" and (want[bad] < 0).all() and (a[bad] == 0).all():
+        # where the simulation applies it has already said whether zero padding explains
+        # the result; the guesses below are for cases it cannot model (dilation, ceil mode)
+        padded = any(pad_amounts(case)) and _pool_sim(case, x, None, 0.0, True) is None
+        if output == "out" and padded and (want[bad] < 0).all() and (a[bad] == 0).all():
             return ("padding counted as zero, so it wins over negative inputs. PyTorch pads "
                     "max pooling with -inf: padding never wins")
         if output == "dx" and padded and case.kind == "negative" and (a[bad] == 0).all():
@@ -385,7 +407,10 @@ def _recognise(case: Case, output: str, a: np.ndarray, exp: Expected, bad: np.nd
             and not (case.layer == "pool" and any(pad_amounts(case)))  # see _pool_words
             and any(s < k for s, k in zip(case.stride, case.kernel, strict=True))):
         cover = _window_cover(case, x, tied_only=False)
-        if (cover[bad] > 1).all():
+        single = cover == 1
+        # evidence: every wrong element lies under several windows, and elements under one
+        # window exist and are all right (a bug everywhere is not a missing '+=')
+        if (cover[bad] > 1).all() and single.any() and not bad[single].any():
             return ("only where windows overlap (stride < kernel): gradients from "
                     "overlapping windows must be accumulated (+=), not assigned")
     return ""
