@@ -209,6 +209,7 @@ def test_conv_every_layout_matches_torch(monkeypatch, dtype, stacked, threads, s
 
     monkeypatch.setattr(conv, "_STACK_K", 1 if stacked else 10**9)
     monkeypatch.setattr(conv, "_FOLD_SHARE", 0)
+    monkeypatch.setattr(conv, "FORCE_LAYOUT", "default")
     rng = np.random.default_rng(21)
     x = rng.standard_normal((20, 4, 11, 9)).astype(dtype)  # 20 samples: chunks of 2
     W = rng.standard_normal((6, 4 // groups, 3, 3)).astype(dtype)
@@ -242,6 +243,7 @@ def test_conv_dx_as_correlation_matches_torch(monkeypatch, dtype, shape, kernel,
     import impl.conv as conv
 
     monkeypatch.setattr(conv, "FORCE_DX_PATH", "correlation")
+    monkeypatch.setattr(conv, "FORCE_LAYOUT", "default")
     rng = np.random.default_rng(zlib.crc32(repr((shape, kernel, str(pad), str(dtype))).encode()))
     FN, FH, FW = kernel
     x = rng.standard_normal(shape).astype(dtype)
@@ -253,14 +255,18 @@ def test_conv_dx_as_correlation_matches_torch(monkeypatch, dtype, shape, kernel,
     assert np.array_equal(layer.backward(dout), layer.backward(dout))  # kept zero borders
 
 
-@pytest.mark.parametrize("path", ["col2im", "correlation"])
+@pytest.mark.parametrize("path", ["col2im", "correlation", "sample_last"])
 @pytest.mark.parametrize(("stride", "pad"), [(1, 2), (2, 1), ((2, 3), (3, 0))])
 def test_conv_kept_buffers_do_not_leak_between_calls(monkeypatch, path, stride, pad):
     """Work buffers are kept between calls (their padding parts zero): a second input
     gives the same bits as a fresh layer, forward and backward."""
     import impl.conv as conv
 
-    monkeypatch.setattr(conv, "FORCE_DX_PATH", path)
+    if path == "sample_last":
+        monkeypatch.setattr(conv, "FORCE_LAYOUT", "sample_last")
+    else:
+        monkeypatch.setattr(conv, "FORCE_LAYOUT", "default")
+        monkeypatch.setattr(conv, "FORCE_DX_PATH", path)
     rng = np.random.default_rng(5)
     W, b = rng.standard_normal((4, 4, 3, 3)), rng.standard_normal(4)
     x1, x2 = (rng.standard_normal((5, 4, 9, 10)) for _ in range(2))
@@ -299,3 +305,44 @@ def test_conv_without_dx_gives_the_same_dW_and_db(kernel):
     lean.forward(x)
     assert lean.backward(dout) is None, "need_dx=False: backward must skip dx"
     assert np.array_equal(lean.dW, full.dW) and np.array_equal(lean.db, full.db)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("config", [c for c in CONFIGS if c[2] == 1 and c[5] == 1],
+                         ids=lambda c: f"{c[0]}-{c[1]}-{c[3]}-{c[4]}")
+def test_conv_sample_last_layout_matches_torch(monkeypatch, config, dtype, threads):
+    """Every stride-1, one-group configuration in the sample-last layout, split over
+    threads or not, with and without dx."""
+    import impl._threads
+    import impl.conv as conv
+
+    monkeypatch.setattr(conv, "FORCE_LAYOUT", "sample_last")
+    monkeypatch.setattr(impl._threads, "THREADS", threads)
+    monkeypatch.setattr(impl._threads, "_MIN_PART", 1)
+    monkeypatch.setattr(conv, "_FOLD_SHARE", 0)  # one channel of dcol at a time
+    shape, (FN, FH, FW), stride, pad, dilation, groups = config
+    rng = np.random.default_rng(zlib.crc32(repr((str(config), str(dtype))).encode()))
+    x = rng.standard_normal(shape).astype(dtype)
+    W = rng.standard_normal((FN, shape[1], FH, FW)).astype(dtype)
+    b = rng.standard_normal(FN).astype(dtype)
+    layer = check_conv(x, W, b, stride, pad, dilation, groups, rng)
+    assert layer.sample_last or layer.pointwise, "the sample-last layout did not run"
+    dW = layer.dW
+    layer.need_dx = False
+    assert layer.backward(np.ones(layer.forward(x).shape, dtype)) is None
+    assert layer.dW.shape == dW.shape
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_conv_sample_last_unbatched_no_bias_nonfinite(monkeypatch, dtype):
+    import impl.conv as conv
+
+    monkeypatch.setattr(conv, "FORCE_LAYOUT", "sample_last")
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 6, 5)).astype(dtype)
+    x[1, 2, 3] = np.nan
+    W = rng.standard_normal((2, 3, 3, 2)).astype(dtype)
+    layer = check_conv(x, W, None, 1, 1, 1, 1, rng)
+    assert layer.sample_last and layer.forward(x).shape == (2, 6, 6)
