@@ -309,3 +309,28 @@ def test_wrong_everywhere_under_overlap_is_not_called_a_missing_accumulation() -
     wrong = [x for x in dx if "(+=)" in x.diagnosis]
     assert not wrong, f"a crop error called a missing '+=': {wrong[0].message()}"
     assert not _not_passed(r, "conv", "dW") and not _not_passed(r, "conv", "out")
+
+
+# --- shapes: two slips named ------------------------------------------------------------------
+
+def test_empty_crop_at_pad_zero_is_named() -> None:
+    r = _check("bad_conv_crop_pad_zero.py", "conv")
+    dx = _not_passed(r, "conv", "dx")
+    assert dx and all("empty when pad = 0" in x.diagnosis for x in dx), dx[0].message()
+    flagged = {r.cases[x.id].pad for x in dx}
+    assert flagged == {(0, 0)}, f"only pad = 0 should fail, got {flagged}"
+
+
+def test_swapped_height_and_width_is_named() -> None:
+    r = _check("bad_pool_hw_swapped.py", "pool")
+    out = [x for x in _not_passed(r, "pool", "out") if "wrong shape" in x.diagnosis]
+    assert out and all("height and width are swapped" in x.diagnosis for x in out), \
+        out[0].message()
+
+
+def test_a_wrong_output_size_is_not_called_swapped_or_empty() -> None:
+    r = _check("bad_out_size.py", "conv")
+    out = [x for x in _not_passed(r, "conv") if "wrong shape" in x.diagnosis]
+    assert out, "bad_out_size gave no wrong shape"
+    named = [x for x in out if "swapped" in x.diagnosis or "empty when" in x.diagnosis]
+    assert not named, named[0].message()

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from cases.case import Case
+from cases.inputs import output_shape
 from reference.diagnose import shape_hint
 
 OURS = Path(__file__).resolve().parents[2]  # layercheck's own source tree
@@ -125,9 +126,29 @@ def drift_hint(error: str) -> str:
     return ""
 
 
+def _spatial_words(case: Case, output: str, got: tuple[int, ...]) -> str:
+    """Two shape slips of windowed layers: an empty crop where pad = 0, and H and W swapped."""
+    if case.layer not in ("conv", "pool", "avgpool") or len(got) != 4 or not case.batched:
+        return ""
+    want = case.x_shape if output == "dx" else output_shape(case) if output == "out" else None
+    if want is None or len(want) != 4 or tuple(got[:2]) != tuple(want[:2]):
+        return ""
+    pads = (0, 0) if isinstance(case.pad, str) else case.pad
+    if output == "dx" and 0 in got[2:] and 0 in pads:
+        return ("dx came out empty where pad = 0: the crop x[:, :, pad:-pad] is empty when "
+                "pad = 0 (-0 is 0); crop with x[:, :, pad:pad + H, pad:pad + W]")
+    if want[2] != want[3] and tuple(got[2:]) == (want[3], want[2]):
+        return ("height and width are swapped: the output is (N, C, H_out, W_out), with "
+                "H_out from H = x.shape[2] and the kernel height, W_out from W = x.shape[3]")
+    return ""
+
+
 def shape_words(case: Case, output: str, got: tuple[int, ...]) -> str:
     """What a wrong shape most likely means, from the shape that came back."""
     want_x = case.x_shape
+    words = _spatial_words(case, output, got)
+    if words:
+        return words
     if output == "dx" and case.layer == "affine" and got == (case.N, math.prod(want_x[1:])):
         return (f"dx was left flat {got}: reshape it to the input's shape {want_x} "
                 f"(dx.reshape(*x.shape))")
