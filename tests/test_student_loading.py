@@ -337,8 +337,16 @@ def test_notebook_import_of_an_unavailable_module_costs_nothing_until_used(tmp_p
     assert "cell 1 line 2" in bad[0]
 
 
-def test_importing_the_graders_own_packages_never_moves_the_root() -> None:
-    assert load(STUDENTS / "good_extras.py").root == STUDENTS.resolve()  # it imports impl
+def test_importing_the_graders_own_packages_never_moves_the_root(tmp_path) -> None:
+    for name in ("impl", "reference", "mine"):
+        (tmp_path / name).mkdir()
+    f = tmp_path / "hw" / "layers.py"
+    f.parent.mkdir()
+    layer = "\n\nclass Relu:\n    pass\n"
+    f.write_text("import impl\nimport reference" + layer)
+    assert load(f).root == f.parent.resolve(), "impl/reference are the grader's, not the student's"
+    f.write_text("import impl\nimport mine" + layer)
+    assert load(f).root == tmp_path.resolve()  # a package of the student's own does move it
 
 
 @pytest.mark.parametrize("line, fix", [

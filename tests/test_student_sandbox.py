@@ -109,6 +109,15 @@ def test_torch_fails_to_import_in_the_sandbox_and_is_mounted_only_when_allowed()
     assert r.exit_code() == 0 and not r.policy
 
 
+def test_the_projects_own_fixture_students_see_no_more_of_the_grader_than_any_other() -> None:
+    mounts = isolation.submission_mounts(STUDENTS / "good_extras.py", STUDENTS, False)
+    args = mounts.args()
+    outside = [a for a in args if a.startswith("/") and a != "/dev/null"
+               and not Path(a).is_relative_to(STUDENTS.resolve())]
+    assert not outside, f"a fixture student's mounts reach outside its folder: {outside}"
+    assert isolation.sys_path(True, False) == [isolation.SANDBOX_WORKER, isolation.SANDBOX_SITE]
+
+
 @needs_isolation
 def test_a_folder_holding_the_grader_itself_is_not_mounted() -> None:
     root = Path(__file__).resolve().parent.parent

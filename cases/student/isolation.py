@@ -39,11 +39,6 @@ WORKER_FILES = (
 # cases.student.importing puts on sys.path).
 WORKER_DIRS = ("cases/student/standins",)
 SITE_PACKAGES = ("numpy", "numpy.libs", "scipy", "scipy.libs")
-# The project's own fixture students (tests/students/: the meta-tests' known-good students
-# that wrap impl/) see impl/; no other submission can.
-FIXTURE_ROOTS = ("tests/students",)
-FIXTURE_PACKAGES = ("impl",)
-SANDBOX_FIXTURES = "/lc/fixtures"
 SANDBOX_WORKER = "/lc/worker"
 SANDBOX_SITE = "/lc/site"
 SANDBOX_WORK = "/lc/work"
@@ -135,7 +130,7 @@ def sandbox_argv(bwrap: str, extra: list[str], allow_torch: bool) -> list[str]:
 def sys_path(isolated: bool, allow_torch: bool) -> list[str]:
     """The worker's sys.path (before the student's own root is put first)."""
     if isolated:
-        return [SANDBOX_WORKER, SANDBOX_SITE, SANDBOX_FIXTURES]
+        return [SANDBOX_WORKER, SANDBOX_SITE]
     # unisolated, the whole site-packages is importable (torch included): NOT ISOLATED
     site = {h if inside == SANDBOX_SITE else str(Path(h).parent)
             for h, inside in _site_dirs(allow_torch)}
@@ -238,12 +233,11 @@ class Mounts:
     binds: list[tuple[str, str]] = field(default_factory=list)
     skipped_native: list[str] = field(default_factory=list)  # relative to the root
     folder: str | None = None  # an empty read-only folder the single files are bound in
-    extra: list[tuple[str, str]] = field(default_factory=list)  # see FIXTURE_ROOTS
 
     def args(self) -> list[str]:
         """bwrap arguments: the binds (with /dev/null over every native file)."""
         args = ["--tmpfs", self.folder] if self.folder else []
-        for host, inside in [*self.binds, *self.extra]:
+        for host, inside in self.binds:
             args += ["--ro-bind", host, inside]
         return args + (["--remount-ro", self.folder] if self.folder else [])
 
@@ -264,9 +258,6 @@ def submission_mounts(path: Path, root: Path, whole_root: bool) -> Mounts:
     folder (native files masked by /dev/null), else the file and the modules it imports.
     Symbolic links are not followed here, and inside the sandbox they lead nowhere else."""
     root, mounts = root.resolve(), Mounts()
-    if any(root.is_relative_to(PROJECT_ROOT / f) for f in FIXTURE_ROOTS):
-        mounts.extra = [(str(PROJECT_ROOT / p), f"{SANDBOX_FIXTURES}/{p}")
-                        for p in FIXTURE_PACKAGES]
     if whole_root:
         runtime = Path(os.path.realpath(sys.executable))
         for inner in (PROJECT_ROOT, runtime, Path.home()):
