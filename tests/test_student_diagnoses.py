@@ -334,3 +334,12 @@ def test_a_wrong_output_size_is_not_called_swapped_or_empty() -> None:
     assert out, "bad_out_size gave no wrong shape"
     named = [x for x in out if "swapped" in x.diagnosis or "empty when" in x.diagnosis]
     assert not named, named[0].message()
+
+
+def test_divisibility_assert_is_explained_against_pytorchs_floor() -> None:
+    r = _check("bad_conv_assert_divisible.py", "conv")
+    out = _not_passed(r, "conv", "out")
+    assert out and all(x.status == "error" for x in out)
+    assert all("PyTorch takes floor(" in x.diagnosis for x in out), out[0].message()
+    other = _check("bad_crash_forward.py", "pool")  # an assert-free crash: no such words
+    assert not [x for x in other.results if "PyTorch takes floor(" in x.diagnosis]

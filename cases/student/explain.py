@@ -205,7 +205,13 @@ def diagnose_error(case: Case, phase: str | None, error: str, tb: str | None,
                    root: str | Path | None = None) -> str:
     """Plain words for an exception the implementation raised, at the student's own line."""
     hint = _hint(case, phase, error)
+    where = locate(tb, root)
+    if not hint and error.startswith("AssertionError") and re.search(r"%\s*(self\.)?stride",
+                                                                      where):
+        hint = ("the file rejects sizes where (H + 2*pad - kernel) is not divisible by the "
+                "stride; PyTorch takes floor((H + 2*pad - kernel) / stride) + 1 and leaves the "
+                "remaining rows and columns out")
     if drift_hint(error):  # NumPy's long removal notes: the first line and our fix suffice
         error = error.strip().splitlines()[0]
-    text = f"{phase or 'the run'} raised {error}{locate(tb, root)}"
+    text = f"{phase or 'the run'} raised {error}{where}"
     return f"{text}. {hint}" if hint else text
