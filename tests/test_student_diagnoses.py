@@ -343,3 +343,15 @@ def test_divisibility_assert_is_explained_against_pytorchs_floor() -> None:
     assert all("PyTorch takes floor(" in x.diagnosis for x in out), out[0].message()
     other = _check("bad_crash_forward.py", "pool")  # an assert-free crash: no such words
     assert not [x for x in other.results if "PyTorch takes floor(" in x.diagnosis]
+
+
+def test_notebook_error_names_the_cell_line_and_fix() -> None:
+    r = check_submission(STUDENTS / "bad_numpy2_notebook.ipynb", layers=("relu",),
+                         do_shrink=False, timeout=5.0)
+    dx = _not_passed(r, "relu", "dx")
+    assert dx, "the NumPy-2 removal in the notebook was not flagged"
+    for x in dx:
+        assert "bad_numpy2_notebook.ipynb, cell 4 line 7: n = np.product" in x.diagnosis, \
+            x.message()
+        assert "use np.prod" in x.diagnosis, x.message()
+    assert not _not_passed(r, "relu", "out")
