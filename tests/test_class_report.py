@@ -91,3 +91,39 @@ def test_empty_or_missing_results_folder_is_a_clear_error(tmp_path, capsys) -> N
     assert "is not a folder" in capsys.readouterr().err
     assert main(["class-report", str(tmp_path)]) == 2
     assert "no layercheck --json reports" in capsys.readouterr().err
+
+
+def _browser() -> str | None:
+    import shutil
+
+    return next((b for b in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(b)), None)
+
+
+def test_the_page_renders_in_a_headless_browser(tmp_path) -> None:
+    import subprocess
+
+    import pytest
+
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no headless Chromium on this machine (apt-get install chromium)")
+    res = tmp_path / "json"
+    res.mkdir()
+    _student(res, "ann", bad_pad=False)
+    _student(res, "ben", bad_pad=True)
+    out = tmp_path / "class"
+    assert main(["class-report", str(res), "--out", str(out)]) == 0
+    page = (out / "index.html").as_uri()
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    dom = subprocess.run([browser, *flags, "--dump-dom", page], capture_output=True,
+                         text=True, timeout=120).stdout
+    assert dom.count("<table") == 3 and "<svg" in dom, "heat map, diagnoses and gradebook"
+    assert "50%" in dom, "conv at stride 1, pad 1: 1 of 2 (student, case) pairs fails"
+    shot = tmp_path / "page.png"
+    subprocess.run([browser, *flags, "--window-size=1000,1200", f"--screenshot={shot}", page],
+                   capture_output=True, timeout=120)
+    from PIL import Image
+
+    colours = Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 16)
+    assert colours is None or len(colours) > 20, "the screenshot is blank"
