@@ -21,6 +21,11 @@ def _section(report: StudentReport) -> tuple[str, str]:
     for w in getattr(report, "warnings", []):
         md += [f"- **Warning:** {w}"]
         h.append(f"<p class='verdict-warn'>Warning: {html.escape(w)}</p>")
+    if getattr(report, "grader_error", None):
+        md += [f"**Grader error** (not caused by this submission; exit code 3): "
+               f"{report.grader_error}", ""]
+        h.append(f"<p class='verdict-fail'>Grader error (not caused by this submission; exit "
+                 f"code 3): {html.escape(report.grader_error)}</p>")
     if report.load_error:
         md += [f"The file could not be loaded: {report.load_error}", ""]
         h.append(f"<p class='verdict-fail'>The file could not be loaded: "

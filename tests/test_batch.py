@@ -65,6 +65,9 @@ def test_a_dying_grader_process_costs_its_own_row_only() -> None:
     assert "process died" in grader_error(by["die"]), grader_error(by["die"])
     assert "RuntimeError: a bug in the grader" in grader_error(by["raise"])
     assert exit_code(by["die"]) == exit_code(by["raise"]) == 3
+    from reports.student_render import student_markdown
+
+    assert "Grader error" in student_markdown(by["die"]), "the Markdown report must say so"
     assert all(exit_code(by[n]) == 0 and grader_error(by[n]) is None for n in "abcd")
 
 
