@@ -78,6 +78,32 @@ def _zero_block(dtype: np.dtype) -> np.ndarray:
     return z
 
 
+_SIGN_KEPT: dict[np.dtype, bool] = {}
+
+
+def _max_keeps_sign(dtype: np.dtype) -> bool:
+    """Whether np.maximum(zeros, x) is exactly torch.relu(x) here: on a tie of zeros it
+    returns x's zero (-0.0 stays), and x's NaN as it is. IEEE leaves the tie open; NumPy's
+    SIMD loops return the second operand. Probed once per dtype on lengths and offsets
+    that reach the vector loops and their tails; otherwise Relu restores x's zeros itself.
+    """
+    kept = _SIGN_KEPT.get(dtype)
+    if kept is None:
+        kept = True
+        for n in (1, 7, 37, 1000, _BLOCK + 3):
+            for off in (0, 1):
+                x = np.zeros(n + off, dtype)[off:]
+                x[::2] = -0.0
+                x[1::3] = np.copysign(np.nan, -1)
+                x[2::5] = -1.5
+                want = _zero_where(x, x < 0)
+                got = np.maximum(_zero_block(dtype)[:1].repeat(n), x)
+                ints = dtype.str.replace("f", "i")
+                kept &= bool(np.array_equal(got.view(ints), want.view(ints)))
+        _SIGN_KEPT[dtype] = kept
+    return kept
+
+
 def _blocks(lo: int, hi: int):
     for i in range(lo, hi, _BLOCK):
         yield i, min(hi, i + _BLOCK)
@@ -100,14 +126,16 @@ class Relu:
             np.less_equal(os_, 0, out=ms)
             return out
         zeros = _zero_block(x.dtype)
+        sign_kept = _max_keeps_sign(x.dtype)
 
         def part(lo: int, hi: int) -> None:
             for i, j in _blocks(lo, hi):
                 xb, ob = xs[i:j], os_[i:j]
-                np.maximum(xb, zeros[: j - i], out=ob)  # NaN passes, -0.0 becomes +0.0
+                np.maximum(zeros[: j - i], xb, out=ob)  # NaN passes
                 np.less_equal(xb, 0, out=ms[i:j])
-                z = np.flatnonzero(xb == 0)  # zeros keep their sign: -0.0 stays -0.0
-                ob[z] = xb[z]
+                if not sign_kept:  # zeros keep their sign: -0.0 stays -0.0
+                    z = np.flatnonzero(xb == 0)
+                    ob[z] = xb[z]
 
         split(part, xs.size, xs.size)
         return out

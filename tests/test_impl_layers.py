@@ -169,10 +169,15 @@ def test_im2col_rejects_bad_arguments():
         col2im(np.ones((3, 4)), (1, 1, 4, 4), 2, 2)
 
 
+@pytest.mark.parametrize("sign_kept", [None, False], ids=["probed", "restored"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_relu_split_over_threads_is_bit_identical_to_torch(dtype, monkeypatch) -> None:
-    from impl import _threads
+def test_relu_split_over_threads_is_bit_identical_to_torch(dtype, sign_kept,
+                                                           monkeypatch) -> None:
+    """Also where np.maximum is taken not to keep -0.0 (Relu then restores x's zeros)."""
+    from impl import _threads, layers
 
+    if sign_kept is not None:
+        monkeypatch.setattr(layers, "_SIGN_KEPT", {np.dtype(dtype): sign_kept})
     monkeypatch.setattr(_threads, "THREADS", 3)
     rng = np.random.default_rng(7)
     x = rng.standard_normal((3, 5, 97, 101)).astype(dtype)  # > 2**16 elements: split
