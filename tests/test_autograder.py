@@ -91,6 +91,12 @@ def _autograder(tmp_path: Path, *options: str) -> Path:
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
         assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
         z.extractall(root / "source")
+    for script in ("setup.sh", "run_autograder"):  # at least valid bash
+        r = subprocess.run(["bash", "-n", str(root / "source" / script)], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, f"{script}: {r.stderr}"
+    setup = (root / "source" / "setup.sh").read_text()
+    assert "-r requirements.txt" in setup and "reports.autograder warm" in setup
     reqs = (root / "source" / "requirements.txt").read_text().splitlines()
     assert any(r.startswith("torch==") for r in reqs) and any(r.startswith("numpy==")
                                                              for r in reqs)
