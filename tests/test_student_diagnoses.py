@@ -355,3 +355,15 @@ def test_notebook_error_names_the_cell_line_and_fix() -> None:
             x.message()
         assert "use np.prod" in x.diagnosis, x.message()
     assert not _not_passed(r, "relu", "out")
+
+
+def test_functional_reproducer_runs_from_the_submissions_folder() -> None:
+    r = check_submission(STUDENTS / "bad_functional_db.py", layers=("conv",), do_shrink=True)
+    assert not [w for w in r.warnings if "no reproducer" in w], r.warnings
+    db = [s for s in r.shrunk if s.output == "db"]
+    assert db, "the wrong db was not shrunk"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    run = subprocess.run([sys.executable, "-c", db[0].reproducer], cwd=STUDENTS, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"the reproducer fails:\n{db[0].reproducer}\n{run.stderr}"
+    assert float(run.stdout.strip().splitlines()[-1]) > 1e-6, run.stdout

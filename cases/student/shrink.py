@@ -149,7 +149,8 @@ def reproducer(case: Case, sub: Any, output: str) -> str:
     elif sub.api == "class":
         call = _class_call(case, {case.layer: own[CLASSES[case.layer]]})
     else:
-        call = _functional_call(case, {**{n: n for n in FUNCTIONS[case.layer]}, **own})
+        every = {name: f"m.{name}" for pair in FUNCTIONS.values() for name in pair}
+        call = _functional_call(case, {**every, **own})  # the table names every layer
     return "\n".join([
         f"# run from {sub.root} (the folder your imports resolve from)",
         "from cases.case import Case; from cases.inputs import make_inputs",
