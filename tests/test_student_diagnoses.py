@@ -358,12 +358,19 @@ def test_notebook_error_names_the_cell_line_and_fix() -> None:
 
 
 def test_functional_reproducer_runs_from_the_submissions_folder() -> None:
-    r = check_submission(STUDENTS / "bad_functional_db.py", layers=("conv",), do_shrink=True)
-    assert not [w for w in r.warnings if "no reproducer" in w], r.warnings
-    db = [s for s in r.shrunk if s.output == "db"]
-    assert db, "the wrong db was not shrunk"
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
-    run = subprocess.run([sys.executable, "-c", db[0].reproducer], cwd=STUDENTS, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, f"the reproducer fails:\n{db[0].reproducer}\n{run.stderr}"
-    assert float(run.stdout.strip().splitlines()[-1]) > 1e-6, run.stdout
+    for name, output, says in (("bad_functional_dw_half.py", "dW", None),
+                               ("bad_functional_db.py", "db", "expected shape (1,)")):
+        r = check_submission(STUDENTS / name, layers=("conv",), do_shrink=True)
+        assert not [w for w in r.warnings if "no reproducer" in w], r.warnings
+        shrunk = [s for s in r.shrunk if s.output == output]
+        assert shrunk, f"{name}: the wrong {output} was not shrunk"
+        text = shrunk[0].reproducer
+        run = subprocess.run([sys.executable, "-c", text], cwd=STUDENTS, env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, f"the reproducer fails:\n{text}\n{run.stderr}"
+        last = run.stdout.strip().splitlines()[-1]
+        if says is None:
+            assert float(last) > 1e-6, f"the reproducer shows no error: {last}"
+        else:
+            assert says in last, f"the reproducer hides the shape error: {last}"

@@ -160,5 +160,7 @@ def reproducer(case: Case, sub: Any, output: str) -> str:
         "a = convention_inputs(case, make_inputs(case))  # a loss layer's dx at dout = 1",
         *call,
         *(() if "truth = judge" in call[-1] else ("truth = reference(case, a)",)),
-        f"print(abs(got['{output}'] - truth['{output}'].value).max())",
+        f"g, w = got['{output}'], truth['{output}'].value",
+        "print(abs(g - w).max() if getattr(g, 'shape', None) == w.shape else "
+        "f'got {type(g).__name__} {getattr(g, \"shape\", \"\")}, expected shape {w.shape}')",
     ])
