@@ -66,7 +66,9 @@ def _zero_where(a: np.ndarray, drop: np.ndarray, out: np.ndarray | None = None) 
 # Relu works in blocks of this many elements: np.maximum runs its SIMD loop only against a
 # contiguous operand (against a broadcast scalar it is 3-4x slower), so each block is
 # compared with a zero block of the same size; masks go through block-sized scratch.
-_BLOCK = 1 << 15
+# Fewer, larger blocks pay up to the L2 cache (fwd+bwd (100,30,24,24) f32, one thread:
+# 2**15 1.15 ms, 2**17 0.93, 2**18 0.98, 2**20 1.03; torch 0.82).
+_BLOCK = 1 << 17
 _ZEROS: dict[np.dtype, np.ndarray] = {}
 
 

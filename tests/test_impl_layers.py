@@ -178,6 +178,8 @@ def test_relu_split_over_threads_is_bit_identical_to_torch(dtype, sign_kept,
 
     if sign_kept is not None:
         monkeypatch.setattr(layers, "_SIGN_KEPT", {np.dtype(dtype): sign_kept})
+    monkeypatch.setattr(layers, "_BLOCK", 10007)  # several blocks per thread, a short last
+    monkeypatch.setattr(layers, "_ZEROS", {})
     monkeypatch.setattr(_threads, "THREADS", 3)
     rng = np.random.default_rng(7)
     x = rng.standard_normal((3, 5, 97, 101)).astype(dtype)  # > 2**16 elements: split
