@@ -124,6 +124,7 @@ class Convolution:
         self.need_dx = True
         self.sample_last = False  # the sample-last layout (set by forward)
         self._bufs: dict[str, tuple[tuple, np.ndarray]] = {}
+        self._plans: dict[tuple, Phases] = {}  # by geometry: the layer's and dx's phases
 
     def _plan(self, x: np.ndarray) -> Phases:
         _, Cg, FH, FW = self.W.shape
@@ -133,10 +134,15 @@ class Convolution:
                 f"input channels C={C} do not match W.shape[1]*groups={Cg}*{self.groups}"
                 f"={Cg * self.groups}"
             )
-        t, bt, l, r = self.pads
-        oh = conv_output_size(H, FH, self.stride[0], t, bt, self.dilation[0], "height")
-        ow = conv_output_size(W, FW, self.stride[1], l, r, self.dilation[1], "width")
-        return Phases((H, W), (FH, FW), self.stride, self.dilation, self.pads, (oh, ow))
+        key = (H, W, FH, FW)
+        plan = self._plans.get(key)
+        if plan is None:  # geometry only: kept, with what its methods work out once
+            t, bt, l, r = self.pads
+            oh = conv_output_size(H, FH, self.stride[0], t, bt, self.dilation[0], "height")
+            ow = conv_output_size(W, FW, self.stride[1], l, r, self.dilation[1], "width")
+            plan = Phases((H, W), (FH, FW), self.stride, self.dilation, self.pads, (oh, ow))
+            self._plans[key] = plan
+        return plan
 
     def _chunks(self, N: int, per_sample: int) -> list[tuple[int, int]]:
         """Sample ranges for backward, given the buffer elements one sample needs."""
@@ -441,8 +447,12 @@ class Convolution:
             if 0 in dcrop.shape[2:]:
                 plans.append((None, None, None, part))
                 continue
-            plan = Phases(dcrop.shape[2:], (len(rows), len(cols)), (1, 1), (ri, rj),
-                          tuple(max(0, a) for a in pads), (u1 - u0, v1 - v0))
+            key = (g.key, part)
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._plans[key] = Phases(
+                    dcrop.shape[2:], (len(rows), len(cols)), (1, 1), (ri, rj),
+                    tuple(max(0, a) for a in pads), (u1 - u0, v1 - v0))
             Wf = self.W[:, :, i0::pi, j0::pj][:, :, ::-1, ::-1]
             Wf = Wf.reshape(G, FN // G, C // G, len(rows), len(cols)).transpose(0, 2, 1, 3, 4)
             plans.append((dcrop, plan, np.ascontiguousarray(Wf).reshape(G, C // G, -1), part))

@@ -132,15 +132,26 @@ class Phases:
         N, G, Cg = cols.shape[:3]
         c6 = _rows(cols, self.oh, self.ow)
         xg = x.reshape(N, G, Cg, self.H, self.W)
-        top, _, left, _ = self.pads
-        for i in range(self.kh):
-            y0, y1, r0 = self._inside(i, self.dh, self.sh, top, self.H, self.oh)
-            for j in range(self.kw):
-                x0, x1, c0 = self._inside(j, self.dw, self.sw, left, self.W, self.ow)
-                if y1 > y0 and x1 > x0:
-                    np.copyto(c6[:, :, :, i * self.kw + j, y0:y1, x0:x1],
-                              xg[:, :, :, r0 : r0 + (y1 - y0 - 1) * self.sh + 1 : self.sh,
-                                 c0 : c0 + (x1 - x0 - 1) * self.sw + 1 : self.sw])
+        for tap, rows, cols_, src_rows, src_cols in self._unfold_taps():
+            np.copyto(c6[:, :, :, tap, rows, cols_], xg[:, :, :, src_rows, src_cols])
+
+    def _unfold_taps(self) -> list[tuple[int, slice, slice, slice, slice]]:
+        """Per tap whose windows reach inside x: (tap, output rows, output columns, x's
+        rows, x's columns) as slices; worked out once per geometry."""
+        taps = getattr(self, "_taps_inside", None)
+        if taps is None:
+            taps = []
+            top, _, left, _ = self.pads
+            for i in range(self.kh):
+                y0, y1, r0 = self._inside(i, self.dh, self.sh, top, self.H, self.oh)
+                for j in range(self.kw):
+                    x0, x1, c0 = self._inside(j, self.dw, self.sw, left, self.W, self.ow)
+                    if y1 > y0 and x1 > x0:
+                        taps.append((i * self.kw + j, slice(y0, y1), slice(x0, x1),
+                                     slice(r0, r0 + (y1 - y0 - 1) * self.sh + 1, self.sh),
+                                     slice(c0, c0 + (x1 - x0 - 1) * self.sw + 1, self.sw)))
+            self._taps_inside = taps
+        return taps
 
     def fold(self, buf: np.ndarray, cols: np.ndarray) -> None:
         """col2im: add ``cols`` (N, G, C/G, kh*kw, L) into ``buf``; overlaps accumulate.

@@ -346,3 +346,20 @@ def test_conv_sample_last_unbatched_no_bias_nonfinite(monkeypatch, dtype):
     W = rng.standard_normal((2, 3, 3, 2)).astype(dtype)
     layer = check_conv(x, W, None, 1, 1, 1, 1, rng)
     assert layer.sample_last and layer.forward(x).shape == (2, 6, 6)
+
+
+@pytest.mark.parametrize(("stride", "pad"), [(1, 1), (2, 1)])
+def test_conv_layer_reused_on_other_input_sizes_matches_fresh_layers(stride, pad):
+    """Plans and buffers are kept per geometry: switching input sizes and back gives the
+    same bits as fresh layers."""
+    rng = np.random.default_rng(8)
+    W, b = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    used = Convolution(W, b, stride, pad)
+    for shape in ((4, 2, 9, 7), (4, 2, 6, 11), (4, 2, 9, 7)):
+        x = rng.standard_normal(shape)
+        fresh = Convolution(W, b, stride, pad)
+        y = fresh.forward(x)
+        dout = rng.standard_normal(y.shape)
+        assert np.array_equal(used.forward(x), y), shape
+        assert np.array_equal(used.backward(dout), fresh.backward(dout)), shape
+        assert np.array_equal(used.dW, fresh.dW), shape
