@@ -17,8 +17,9 @@ from reports.timing import Bench, run_bench, select_shapes
 
 def print_bench(b: Bench) -> None:
     """The Compare-style tables, geomeans, GFLOP/s, memory and goals, as Markdown."""
+    what = "CPU ms of the timing thread" if b.clock == "cpu" else "ms"
     print(f"impl/ vs PyTorch, {b.threads} threads, {b.repeats} timed blocks per cell; "
-          f"cells: median ms [IQR]; ratio = impl/PyTorch (< 1: impl faster)")
+          f"cells: median {what} [IQR]; ratio = impl/PyTorch (< 1: impl faster)")
     for layer, t in speed_tables(b).items():
         print(f"\n## {layer}\n")
         print(md_table(t, index=True))
@@ -91,8 +92,8 @@ def blas_note() -> str | None:
 
 
 def _child_argv(args: argparse.Namespace) -> list[str]:
-    argv = ["bench", "--threads", str(args.threads)]
-    for opt in ("repeats", "shapes", "json"):
+    argv = ["bench"] + (["--cpu-time"] if args.cpu_time else [])
+    for opt in ("threads", "repeats", "shapes", "json"):
         if getattr(args, opt) is not None:
             argv += [f"--{opt}", str(getattr(args, opt))]
     for opt in ("layers", "dtype"):
@@ -119,8 +120,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print("layercheck bench: no benchmark shape matches the options", file=sys.stderr)
         return 2
     repeats = args.repeats or (3 if args.quick else 15)
-    b = run_bench(impl, shapes, threads=args.threads, repeats=repeats, quick=args.quick,
-                  progress=lambda step: print(f"timing: {step}", file=sys.stderr))
+    threads = args.threads if args.threads is not None else (1 if args.cpu_time else 2)
+    if args.cpu_time and threads != 1:
+        print("layercheck bench: --cpu-time counts the timing thread only: it needs "
+              "--threads 1", file=sys.stderr)
+        return 2
+    b = run_bench(impl, shapes, threads=threads, repeats=repeats, quick=args.quick,
+                  progress=lambda step: print(f"timing: {step}", file=sys.stderr),
+                  clock="cpu" if args.cpu_time else "wall")
     print_bench(b)
     if args.json:
         print(f"wrote {write_bench_json(b, args.json)}")
@@ -134,8 +141,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "the thread count fixed; print the Compare-style table (median ms [IQR]), "
                     "impl/PyTorch ratios, geometric means, conv GFLOP/s against the NumPy "
                     "matmul peak, conv peak memory, and the issue-15 goals as pass/miss.")
-    b.add_argument("--threads", type=int, default=2, metavar="N",
-                   help="threads for torch and NumPy's BLAS (default: 2)")
+    b.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads for torch, NumPy's BLAS and impl (default: 2; 1 with "
+                        "--cpu-time)")
+    b.add_argument("--cpu-time", action="store_true",
+                   help="time the timing thread's CPU time instead of wall time, on one "
+                        "thread: figures that other processes on a busy machine do not "
+                        "inflate")
     b.add_argument("--repeats", type=int, default=None, metavar="R",
                    help="timed blocks per cell (default: 15, or 3 with --quick)")
     b.add_argument("--quick", action="store_true",

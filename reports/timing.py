@@ -356,7 +356,8 @@ def _calls_per_block(fn: Callable[[], Any], min_block_s: float) -> int:
 def time_interleaved(fns: Sequence[Callable[[], Any] | None], repeats: int,
                      min_block_s: float = 0.02, warmup: int = 2,
                      settle_before: Sequence[int] = (), settle_s: float = 0.25,
-                     progress: Callable[[str], None] | None = None) -> list[list[float]]:
+                     progress: Callable[[str], None] | None = None,
+                     clock: Callable[[], float] = time.perf_counter) -> list[list[float]]:
     """Per-call seconds of each callable: `repeats` samples each, in rounds.
 
     Each round times one block of every callable in turn; a block is as many calls as
@@ -365,6 +366,8 @@ def time_interleaved(fns: Sequence[Callable[[], Any] | None], repeats: int,
     Before the callables at `settle_before` the loop sleeps `settle_s`, so thread pools
     left spinning by the previous group (OpenBLAS keeps its workers busy-waiting for about
     0.1 s after a product) go idle and do not take a core from the next group.
+    `clock`: wall time by default; time.thread_time counts only this thread's CPU time
+    (other processes' load then does not count, nor does work on other threads).
     """
     live = [(i, f) for i, f in enumerate(fns) if f is not None]
     for _, f in live:
@@ -382,10 +385,10 @@ def time_interleaved(fns: Sequence[Callable[[], Any] | None], repeats: int,
                 if i in settle_before:
                     time.sleep(settle_s)
                 n = number[i]
-                t0 = time.perf_counter()
+                t0 = clock()
                 for _ in range(n):
                     f()
-                samples[i].append((time.perf_counter() - t0) / n)
+                samples[i].append((clock() - t0) / n)
     finally:
         if gc_was:
             gc.enable()
@@ -410,13 +413,15 @@ def conv_flops(case: Case) -> int:
     return 2 * N * F * OH * OW * (case.C // case.groups) * kh * kw
 
 
-def matmul_peak(dtype: str, n: int = 1024, repeats: int = 5) -> float:
+def matmul_peak(dtype: str, n: int = 1024, repeats: int = 5,
+                clock: Callable[[], float] = time.perf_counter) -> float:
     """GFLOP/s of a square np.matmul of size n at `dtype`, from its fastest block: this
     machine's practical peak (the fastest block is the one least disturbed by other work)."""
     rng = np.random.default_rng(0)
     dt = {"f32": np.float32, "f64": np.float64}[dtype]
     a, b = (rng.standard_normal((n, n)).astype(dt) for _ in range(2))
-    (samples,) = time_interleaved([lambda: a @ b], repeats, min_block_s=0.05, warmup=1)
+    (samples,) = time_interleaved([lambda: a @ b], repeats, min_block_s=0.05, warmup=1,
+                                  clock=clock)
     return 2 * n**3 / _stats(samples)[2] / 1e9
 
 
@@ -480,6 +485,7 @@ class Bench:
     threads_seen: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    clock: str = "wall"  # or "cpu": this thread's CPU time (threads=1)
 
     def ratios(self) -> pd.DataFrame:
         """One row per shape and phase: impl_ms, torch_ms (medians), ratio = impl/PyTorch,
@@ -572,6 +578,7 @@ class Bench:
         """Plain data for JSON (non-finite numbers are left to the JSON writer)."""
         return {
             "threads": self.threads, "repeats": self.repeats, "seconds": self.seconds,
+            "clock": self.clock,
             "threads_seen": self.threads_seen, "notes": self.notes,
             "shapes": [{"key": s.key, "column": s.column, "layer": s.layer, "dtype": s.dtype,
                         "description": s.describe(), "id": s.case.id} for s in self.shapes],
@@ -597,16 +604,26 @@ def _busy_note(*loads: float) -> str | None:
             f"an idle machine for figures to quote")
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+
+
 def run_bench(mod: ModuleType, shapes: Sequence[BenchShape] | None = None, threads: int = 2,
               repeats: int = 15, quick: bool = False,
-              progress: Callable[[str], None] | None = None) -> Bench:
+              progress: Callable[[str], None] | None = None, clock: str = "wall") -> Bench:
     """Time `mod` (impl) against PyTorch on `shapes` (default: all), with fixed threads.
 
     Every cell (shape × phase × side) is timed once per round, round after round, so a
     passing burst of load on a shared machine spreads over all cells instead of spoiling
     a few. `progress` is called with "setup", then "round i/n", then "matmul peak …" and
     "memory". quick: fewer, shorter blocks and a small matmul, for tests; rough figures.
+    clock "cpu": this thread's CPU time instead of wall time, which other processes on a
+    busy machine do not inflate; only with threads=1, where it is all the work.
     """
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {sorted(CLOCKS)}, got clock={clock!r}")
+    if clock == "cpu" and threads != 1:
+        raise ValueError(f"clock='cpu' counts this thread only: it needs threads=1, got "
+                         f"threads={threads}")
     shapes = list(SHAPES if shapes is None else shapes)
     min_block = 0.002 if quick else 0.02
     say = progress or (lambda _: None)
@@ -639,7 +656,8 @@ def run_bench(mod: ModuleType, shapes: Sequence[BenchShape] | None = None, threa
         first = [i for i, g in enumerate(groups) if i == 0 or g != groups[i - 1]]
         samples = time_interleaved([c[3] for c in cells], repeats, min_block,
                                    warmup=1 if quick else 2, progress=say,
-                                   settle_before=first, settle_s=0.02 if quick else 0.25)
+                                   settle_before=first, settle_s=0.02 if quick else 0.25,
+                                   clock=CLOCKS[clock])
         rows = []
         for (shape, phase, side, _), smp in zip(cells, samples, strict=True):
             med, iqr, low = _stats(smp)
@@ -650,7 +668,8 @@ def run_bench(mod: ModuleType, shapes: Sequence[BenchShape] | None = None, threa
         conv_shapes = [s for s in shapes if s.layer == "conv"]
         for dt in dict.fromkeys(s.dtype for s in conv_shapes):
             say(f"matmul peak {dt}")
-            peaks[dt] = matmul_peak(dt, n=256 if quick else 1024, repeats=3 if quick else 7)
+            peaks[dt] = matmul_peak(dt, n=256 if quick else 1024, repeats=3 if quick else 7,
+                                    clock=CLOCKS[clock])
         if conv_shapes:
             say("memory")
         for s in conv_shapes:
@@ -667,4 +686,4 @@ def run_bench(mod: ModuleType, shapes: Sequence[BenchShape] | None = None, threa
     memory = pd.DataFrame(mem, columns=["shape", "dtype", "peak_mib", "col_plus_out_mib",
                                         "ratio"])
     return Bench(shapes, threads, repeats, times, peaks, memory, seen, notes,
-                 time.perf_counter() - t_start)
+                 time.perf_counter() - t_start, clock)

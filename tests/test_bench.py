@@ -132,3 +132,17 @@ def test_cli_bench_quick_writes_json(tmp_path, capsys):
     assert doc["threads"] == 1
     assert {"ratios", "geomeans", "layer_geomeans", "goals"} <= set(doc)
     assert "ratio fwd+bwd" in capsys.readouterr().out
+
+
+def test_cpu_time_bench_runs_on_one_thread_only(tmp_path, capsys):
+    with pytest.raises(ValueError, match="threads=1"):
+        run_bench(impl, [TINY], threads=2, repeats=1, quick=True, clock="cpu")
+    b = run_bench(impl, [TINY], threads=1, repeats=2, quick=True, clock="cpu")
+    assert b.clock == "cpu" and (b.ratios()["ratio"] > 0).all()
+    assert main(["bench", "--quick", "--cpu-time", "--threads", "2", "--layers", "softmax"]) == 2
+    assert "--threads 1" in capsys.readouterr().err
+    path = tmp_path / "b.json"
+    assert main(["bench", "--quick", "--cpu-time", "--layers", "softmax",
+                 "--json", str(path)]) == 0
+    doc = json.loads(path.read_text())
+    assert doc["clock"] == "cpu" and doc["threads"] == 1
