@@ -20,10 +20,11 @@ RunFn = Callable[[Case, dict], Run]
 
 
 def module_runner(mod: ModuleType) -> RunFn:
-    """Run cases in this process through a trusted module's class API (e.g. impl)."""
+    """Run cases in this process through a trusted module's class API (e.g. impl); batch
+    norm's test-mode cases run backward too (judged against PyTorch's eval mode)."""
     def run(case: Case, arrays: dict) -> Run:
         if case.layer in CURRICULA_LAYERS:
-            return curricula.run_class(mod, case, arrays)
+            return curricula.run_class(mod, case, arrays, eval_backward=True)
         return run_class(mod, case, arrays)
     return run
 

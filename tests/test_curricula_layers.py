@@ -99,7 +99,7 @@ def _float32_run(case: Case, arrays: dict):
     """impl/ computing a float64 case in float32 (its results cast back)."""
     a = {k: v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64
          else v for k, v in arrays.items()}
-    run = curricula.run_class(impl, case, a)
+    run = curricula.run_class(impl, case, a, eval_backward=True)
     run.outputs = {k: v.astype(np.float64) if isinstance(v, np.ndarray)
                    and v.dtype == np.float32 else v for k, v in run.outputs.items()}
     return run

@@ -16,7 +16,7 @@ from typing import Any
 
 from cases.adapters import CLASS_NAMES, Run, convention_inputs
 from cases.case import CURRICULA_LAYERS, Case
-from cases.inputs import make_inputs, outputs
+from cases.inputs import make_inputs
 from cases.runner import verdicts
 from cases.student import curricula, isolation, truths
 from cases.student.explain import diagnose_error, drift_hint, locate, shape_words
@@ -125,7 +125,10 @@ def inputs_and_truth(case: Case, api: str) -> tuple[dict, Truth]:
 def judge(case: Case, arrays: dict, truth: Truth, run: Run,
           root: str | Path | None = None) -> list[Result]:
     """Verdicts for one run, with the student-facing diagnoses added; errors are located in
-    the student's own code under `root`."""
+    the student's own code under `root`. Only the case's student outputs are judged
+    (curricula.student_outputs: no gradients after a test-mode batch-norm forward)."""
+    if curricula.forward_only(case):
+        truth = {name: exp for name, exp in truth.items() if name not in curricula.BN_GRADS}
     results = verdicts(case, arrays, truth, None, run)
     grads = [o for o in run.outputs if o not in ("out", "loss")]
     stub_forward = any(o in run.outputs and run.outputs[o] is None for o in ("out", "loss"))
@@ -165,7 +168,8 @@ def _none_words(output: str, stub_forward: bool, stub_backward: bool, n_grads: i
 def missing_results(case: Case, why: str) -> list[Result]:
     """'missing' rows for a case of a layer the submission does not define."""
     return [Result(case.id, case.layer, "forward" if o in ("out", "loss") else "backward", o,
-                   "missing", diagnosis=why, params=case.params()) for o in outputs(case)]
+                   "missing", diagnosis=why, params=case.params())
+            for o in curricula.student_outputs(case)]
 
 
 def _defines(layer: str, api: str, has: set[str]) -> str | None:

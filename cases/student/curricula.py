@@ -13,7 +13,12 @@ layer/group variants, ``dropout_forward(x, dropout_param)`` (inverted, ``p`` kee
 
 Batch norm's training cases first run forward on the case's earlier batches (``xs``) so
 that the running statistics after several steps can be judged; the momentum passed is the
-curricula's 0.9.
+curricula's 0.9. A student's test-mode batch-norm case is judged on its forward only (out,
+and the running statistics, which test mode must leave unchanged): neither the notes nor
+CS231n define backward after a test-mode forward (the notes' backward reads what only a
+training forward stores; CS231n's test-mode cache is whatever the student returns), so
+backward is not called and dx, dgamma and dbeta are not among its outputs
+(`student_outputs`). impl/'s own conformance (``eval_backward=True``) still judges them.
 """
 
 from __future__ import annotations
@@ -45,6 +50,21 @@ FUNCTION_NAMES = {
 }
 LOSS_LAYERS = ("svm",)
 MOMENTUM = 0.9
+BN_GRADS = ("dx", "dgamma", "dbeta")
+
+
+def forward_only(case: Case) -> bool:
+    """Whether a student's case is judged on forward alone: test-mode batch norm."""
+    return case.layer in ("batchnorm", "spatialbn") and not case.train
+
+
+def student_outputs(case: Case) -> tuple[str, ...]:
+    """The outputs a student's case is judged on: cases.inputs.outputs, less batch norm's
+    gradients in test mode (see `forward_only`)."""
+    from cases.inputs import outputs
+
+    names = outputs(case)
+    return tuple(o for o in names if o not in BN_GRADS) if forward_only(case) else names
 
 
 def _copy(v: Any) -> Any:
@@ -95,8 +115,13 @@ def _make(mod: ModuleType, case: Case, a: dict) -> Any:
     return cls()
 
 
-def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any]) -> Any:
-    """Construct, forward (after the earlier batches), backward; read the layer's state."""
+def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any], *,
+              eval_backward: bool = False) -> Any:
+    """Construct, forward (after the earlier batches), backward; read the layer's state.
+
+    A test-mode batch-norm case stops after forward (`forward_only`) unless
+    `eval_backward` (impl/'s own conformance against PyTorch's eval mode).
+    """
     from cases.adapters import Missing, Run, call_backward, modified_inputs
 
     run = Run()
@@ -115,11 +140,12 @@ def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any]) -> Any:
             run.outputs["out"] = _copy(layer.forward(a["x"]))
         if L in ("batchnorm", "spatialbn"):
             _state(run, layer)
-        if L != "dropout" or case.train:
+        backward = not forward_only(case) or eval_backward
+        if backward and (L != "dropout" or case.train):
             phase = "backward"
             dout = a["dout"][()] if a["dout"].ndim == 0 else a["dout"]
             run.outputs["dx"] = call_backward(layer, dout)
-        if L in ("batchnorm", "spatialbn", "layernorm", "groupnorm"):
+        if backward and L in ("batchnorm", "spatialbn", "layernorm", "groupnorm"):
             size = a["gamma"].size
             run.outputs["dgamma"] = _flat(getattr(layer, "dgamma", None), size)
             run.outputs["dbeta"] = _flat(getattr(layer, "dbeta", None), size)
@@ -204,6 +230,9 @@ def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any], variant:
             if case.layer in ("batchnorm", "spatialbn"):
                 for name in ("running_mean", "running_var"):
                     run.outputs[name] = _copy(param.get(name))
+            if forward_only(case):  # students only: impl/ has no functional API
+                run.modified = modified_inputs(arrays, a)
+                return run
             phase = "backward"
             bwd = getattr(mod, bwd_name, None)
             if bwd is None:
@@ -258,9 +287,9 @@ def reproducer_lines(case: Case, api: str, own: dict[str, str]) -> list[str]:
         if L == "batchnorm":
             lines.append("got.update(running_mean=layer.running_mean, "
                          "running_var=layer.running_var)")
-        if L != "dropout" or case.train:
+        if (L != "dropout" or case.train) and not forward_only(case):
             lines.append("got['dx'] = layer.backward(a['dout'])")
-        if L == "batchnorm":
+        if L == "batchnorm" and not forward_only(case):
             lines.append("got.update(dgamma=layer.dgamma, dbeta=layer.dbeta)")
     else:
         fwd, bwd = FUNCTION_NAMES[L][0]
@@ -279,9 +308,11 @@ def reproducer_lines(case: Case, api: str, own: dict[str, str]) -> list[str]:
                      f"    {f}(xb.copy(), {g}param)",
                      f"out, cache = {f}(a['x'], {g}param)",
                      "got = {'out': out, **{k: param.get(k) for k in ('running_mean', "
-                     "'running_var')}}",
-                     (f"got['dx'] = {b}(a['dout'], cache)" if L == "invdropout" else
-                      f"got['dx'], got['dgamma'], got['dbeta'] = {b}(a['dout'], cache)")]
+                     "'running_var')}}"]
+            if not forward_only(case):  # no backward after a test-mode batch norm
+                lines.append(f"got['dx'] = {b}(a['dout'], cache)" if L == "invdropout" else
+                             f"got['dx'], got['dgamma'], got['dbeta'] = {b}(a['dout'], "
+                             "cache)")
     if L in ("dropout", "invdropout") and case.train:
         lines.append("from reference.dropout_judge import truth as judge; "
                      "truth = judge(case, a, got)  # the truth follows your mask")
