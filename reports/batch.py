@@ -30,12 +30,13 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from cases.student.checker import StudentReport, check_submission
+from cases.student import intake
+from cases.student.checker import StudentReport, check_submission, sandbox_policy
 
 CheckFn = Callable[[str, dict[str, Any]], StudentReport]
 DoneFn = Callable[[str, StudentReport], None]
 MAX_SHIPPED_BYTES = 64 * 2**20  # a submission sent to a Dask worker, zipped
-SKIP_NAMES = {"__pycache__", ".git", ".ipynb_checkpoints"}
+MAX_HASHED = intake.MAX_TOTAL_BYTES  # bytes of one file hashed (then its size stands in)
 GRADER_ERROR_EXIT = 3
 
 
@@ -56,37 +57,122 @@ def exit_code(report: StudentReport) -> int:
     return GRADER_ERROR_EXIT if grader_error(report) else report.exit_code()
 
 
+def _is_entry(target: str, each: Iterable[str]) -> bool:
+    """Whether `target` is one entry of an --each folder (a file then stands alone)."""
+    parent = os.path.abspath(os.path.dirname(os.path.abspath(target)))
+    return any(parent == os.path.abspath(f) for f in each)
+
+
 def check_one(target: str, options: dict[str, Any]) -> StudentReport:
-    """check_submission, with any exception in the grader turned into that row."""
+    """check_submission on a private copy of the submission (see cases.student.intake),
+    with the copy's paths in the report replaced by the original's; any exception in the
+    grader becomes that row, a submission that cannot be taken in is its load error."""
+    opts = dict(options)
+    each = opts.pop("each", None) or ()
+    if not os.path.lexists(target):  # nothing to take in: the loader says so
+        try:
+            return check_submission(target, **opts)
+        except Exception as e:
+            return _failed(target, e)
     try:
-        return check_submission(target, **options)
+        taken = intake.take_in(target, entry=_is_entry(target, each))
+    except intake.IntakeError as e:
+        report = StudentReport(str(target), required=tuple(opts.get("layers") or ()))
+        report.load_error = str(e)
+        return report
+    except Exception as e:
+        return _failed(target, e)
+    try:
+        report = check_submission(taken.target, **opts)
+        _relocate(report, str(taken.top), str(taken.base))
+        report.implementation = str(target)
+        report.warnings += taken.warnings()
+        if report.load_error is not None and taken.notes:  # what was left out may be why
+            report.load_error += f" ({taken.warnings()[0]})"
+        report.policy += sandbox_policy(
+            [f"sandbox: native code shipped in the submission is not mounted ({f})"
+             for f in taken.native])
+        return report
     except Exception as e:  # the grader's own failure: one row, never the batch
-        tb = traceback.format_exc(limit=6)[-3000:]
-        return grader_failure(target, f"grader error ({type(e).__name__}: {e}); the "
-                                      f"submission was not graded. Last frames:\n{tb}")
+        return _failed(target, e)
+    finally:
+        taken.close()
+
+
+def _failed(target: str, e: Exception) -> StudentReport:
+    tb = traceback.format_exc(limit=6)[-3000:]
+    return grader_failure(target, f"grader error ({type(e).__name__}: {e}); the "
+                                  f"submission was not graded. Last frames:\n{tb}")
+
+
+def _relocate(obj: Any, here: str, there: str, depth: int = 0) -> Any:
+    """`obj` with every `here` in its strings replaced by `there` (dataclasses, lists and
+    dicts changed in place, strings returned)."""
+    if isinstance(obj, str):
+        return obj.replace(here, there) if here in obj else obj
+    if depth > 6:
+        return obj
+    if isinstance(obj, list):
+        for i, x in enumerate(obj):
+            obj[i] = _relocate(x, here, there, depth + 1)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            obj[k] = _relocate(v, here, there, depth + 1)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            v = getattr(obj, f.name, None)
+            if isinstance(v, str | list | dict) or dataclasses.is_dataclass(v):
+                new = _relocate(v, here, there, depth + 1)
+                if new is not v:
+                    try:
+                        setattr(obj, f.name, new)
+                    except (AttributeError, dataclasses.FrozenInstanceError):
+                        pass
+    return obj
 
 
 def content_hash(target: str | Path) -> str:
-    """sha256 over the submission's bytes: a file, or a folder's files with their paths."""
+    """sha256 over the submission's regular files (bytes in chunks, paths as bytes); links,
+    bytecode and skipped folders left out, as intake leaves them out. Never raises: where
+    the submission cannot be read, a value no report carries (so --resume checks it)."""
     p = Path(target)
     h = hashlib.sha256()
-    if p.is_file():
-        h.update(p.read_bytes())
-    elif p.is_dir():
-        for f in sorted(_files(p)):
-            h.update(str(f.relative_to(p)).encode() + b"\0")
-            h.update(hashlib.sha256(f.read_bytes()).digest())
-    else:
-        h.update(b"missing:" + str(p).encode())
+    try:
+        if p.is_file():
+            _hash_file(h, p)
+        elif p.is_dir():
+            for n, f in enumerate(sorted(_files(p))):
+                if n > intake.MAX_ENTRIES:
+                    h.update(b"too many files")
+                    break
+                h.update(os.fsencode(f.relative_to(p)) + b"\0")
+                _hash_file(h, f)
+        else:
+            h.update(b"missing:" + os.fsencode(p))
+    except (OSError, ValueError) as e:
+        return f"unreadable-{os.urandom(8).hex()} ({type(e).__name__})"
     return h.hexdigest()
+
+
+def _hash_file(h: Any, f: Path) -> None:
+    """The file's sha256 into `h`, read in chunks (at most MAX_HASHED bytes, then its size)."""
+    inner = hashlib.sha256()
+    with open(f, "rb") as fh:
+        read = 0
+        while read < MAX_HASHED and (chunk := fh.read(1 << 20)):
+            inner.update(chunk)
+            read += len(chunk)
+        inner.update(str(os.fstat(fh.fileno()).st_size).encode())
+    h.update(inner.digest())
 
 
 def _files(root: Path) -> Iterable[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in SKIP_NAMES]
+        dirnames[:] = [d for d in dirnames if d not in intake.SKIP_DIRS]
         for name in filenames:
             f = Path(dirpath) / name
-            if f.is_file() and not f.is_symlink():
+            if not name.endswith(intake.BYTECODE_SUFFIXES) and f.is_file() \
+                    and not f.is_symlink():
                 yield f
 
 
@@ -139,21 +225,23 @@ def run_local(targets: list[str], options: dict[str, Any], jobs: int, on_done: D
 # ---------------------------------------------------------------- Dask
 
 
-def pack(target: str | Path) -> bytes:
-    """The submission (a file or a folder) as zip bytes, to send to a Dask worker."""
-    p = Path(target)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        if p.is_dir():
-            for f in sorted(_files(p)):
-                z.write(f, str(Path(p.name) / f.relative_to(p)))
-        else:
-            z.write(p, p.name)
+def pack(target: str | Path, entry: bool = False) -> tuple[str, bytes]:
+    """The submission's private copy (see cases.student.intake; `entry`: one entry of an
+    --each folder) as zip bytes to send to a Dask worker, and the submission's path in it.
+    IntakeError: the student's load error; ValueError: too large to send."""
+    with intake.take_in(target, entry=entry) as taken:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted(_files(taken.top)):
+                z.write(f, str(f.relative_to(taken.top)))
+            if taken.target.is_dir():  # an empty folder still arrives as one
+                z.writestr(f"{taken.target.relative_to(taken.top)}/", b"")
+        name = str(taken.target.relative_to(taken.top))
     data = buf.getvalue()
     if len(data) > MAX_SHIPPED_BYTES:
-        raise ValueError(f"{p.name} is {len(data) / 2**20:.0f} MB zipped, over the "
-                         f"{MAX_SHIPPED_BYTES // 2**20} MB a Dask task carries")
-    return data
+        raise ValueError(f"{Path(target).name} is {len(data) / 2**20:.0f} MB zipped, over "
+                         f"the {MAX_SHIPPED_BYTES // 2**20} MB a Dask task carries")
+    return name, data
 
 
 def check_packed(name: str, original: str, data: bytes, options: dict[str, Any]) -> StudentReport:
@@ -166,9 +254,11 @@ def check_packed(name: str, original: str, data: bytes, options: dict[str, Any])
                 if not dest.is_relative_to(tmp.resolve()):
                     raise ValueError(f"unsafe path in the shipped zip: {info.filename}")
             z.extractall(tmp)
-        report = check_one(str(tmp / name), options)
+        intake.TOPS.add(tmp.resolve())  # the loader never climbs above what was shipped
+        report = check_one(str(tmp / name), {**options, "each": ()})
         return _relocated(report, str(tmp / name), original)
     finally:
+        intake.TOPS.discard(tmp.resolve())
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -247,12 +337,17 @@ def run_dask(targets: list[str], options: dict[str, Any], on_done: DoneFn,
         futures = {}
         for t in targets:
             try:
-                data = pack(t)
+                name, data = pack(t, _is_entry(t, options.get("each") or ()))
+            except intake.IntakeError as e:
+                report = StudentReport(str(t), required=tuple(options.get("layers") or ()))
+                report.load_error = str(e)
+                on_done(t, report)
+                continue
             except (OSError, ValueError) as e:
                 on_done(t, grader_failure(t, f"grader error: cannot send the submission "
                                              f"to the cluster: {e}"))
                 continue
-            fut = client.submit(check_packed, Path(t).name, t, data, options, pure=False,
+            fut = client.submit(check_packed, name, t, data, options, pure=False,
                                 key=f"layercheck-{hashlib.sha1(t.encode()).hexdigest()[:12]}"
                                     f"-{time.monotonic_ns()}")
             futures[fut] = t

@@ -46,6 +46,7 @@ TMPFS_BYTES = 256 << 20
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll", ".o", ".a")
 MAX_SUBMISSION_FILES = 20000
+MAX_MASKED_NATIVE = 200  # each masked file is a bind mount (an argument, a mount entry)
 SKIP_DIRS = {"__pycache__", ".git", ".venv", "venv", "node_modules"}
 PIDS_LIMIT = 64
 
@@ -269,6 +270,12 @@ def submission_mounts(path: Path, root: Path, whole_root: bool) -> Mounts:
             if not f.is_symlink() and f.is_file() and _is_native(f):
                 mounts.skipped_native.append(str(f.relative_to(root)))
                 mounts.binds.append(("/dev/null", str(f)))
+                if len(mounts.skipped_native) > MAX_MASKED_NATIVE:  # bwrap's argument list
+                    raise IsolationError(f"the submission ships more than "
+                                         f"{MAX_MASKED_NATIVE} native code files "
+                                         f"({', '.join(mounts.skipped_native[:3])}, ...): "
+                                         f"native code is not graded; submit the Python "
+                                         f"source only")
         return mounts
     mounts.folder = str(root)
     for f in _own_files(path, root):

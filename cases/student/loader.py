@@ -18,12 +18,14 @@ A submission is one path: a file, a notebook, or a folder (a repository, an extr
 from __future__ import annotations
 
 import ast
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cases.adapters import CLASS_NAMES, FUNCTION_NAMES
+from cases.student import intake
 from cases.student import names as naming
 from cases.student.notebook import Cell, NotebookError, cells_module, read_cells
 from cases.student.py2 import python2_hint
@@ -169,28 +171,76 @@ def _relative_level(tree: ast.AST) -> int:
     return max((n.level for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)), default=0)
 
 
+MAX_SOURCE_BYTES = intake.MAX_SOURCE_BYTES  # a larger .py or .ipynb is not parsed (load error)
+_TREES: dict[tuple[str, int, int, int], ast.Module] = {}  # parsed once per file version
+_MAX_TREES = 512
+
+
+def _key(path: Path) -> tuple[str, int, int, int]:
+    st = path.stat()
+    return str(path), st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _too_big(path: Path, size: int) -> LoadError | None:
+    if size > MAX_SOURCE_BYTES:
+        return LoadError(f"{path.name} is {size / 2**20:.1f} MB, over the "
+                         f"{MAX_SOURCE_BYTES >> 20} MB a .py or .ipynb file may have")
+    return None
+
+
 def parse(path: Path) -> ast.Module:
-    """The file's syntax tree; `LoadError` with the line for a syntax error."""
+    """The file's syntax tree (parsed once per file version; do not modify it);
+    `LoadError` for a syntax error (with the line), a file too large or too deeply nested
+    to parse: always the student's load error, never the grader's."""
+    try:
+        key = _key(path)
+    except OSError as e:
+        raise LoadError(f"cannot read {path}: {e.strerror}") from e
+    if key in _TREES:
+        return _TREES[key]
+    big = _too_big(path, key[2])
+    if big is not None:
+        raise big
     try:
         source = path.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
         raise LoadError(f"cannot read {path}: {e.strerror}") from e
     try:
-        return ast.parse(source, filename=str(path))
+        tree = ast.parse(source, filename=str(path))
     except SyntaxError as e:
         raise LoadError(f"syntax error in {path.name} line {e.lineno}: {e.msg}"
                         + python2_hint(e)) from e
     except ValueError as e:  # null bytes
         raise LoadError(f"{path.name} is not Python source: {e}") from e
+    except (MemoryError, RecursionError) as e:  # nesting too deep for the parser
+        raise LoadError(f"{path.name} cannot be parsed: {type(e).__name__} (expressions "
+                        f"nested too deeply)") from None
+    if len(_TREES) >= _MAX_TREES:
+        _TREES.clear()
+    _TREES[key] = tree
+    return tree
+
+
+def _cells(path: Path, wanted: tuple[str, ...] = ()) -> list[Cell]:
+    """A notebook's kept cells; every failure to read or parse it is a LoadError."""
+    try:
+        big = _too_big(path, path.stat().st_size)
+    except OSError as e:
+        raise LoadError(f"cannot read {path}: {e.strerror}") from e
+    if big is not None:
+        raise big
+    try:
+        return read_cells(path, wanted) if wanted else read_cells(path)
+    except NotebookError as e:
+        raise LoadError(str(e)) from e
+    except (MemoryError, RecursionError, ValueError) as e:
+        raise LoadError(f"{path.name} cannot be read as a notebook: {type(e).__name__}") from None
 
 
 def _parse_any(path: Path) -> ast.Module:
     """A .py file's tree, or a notebook's kept cells as one tree."""
     if path.suffix == ".ipynb":
-        try:
-            return cells_module(read_cells(path))
-        except NotebookError as e:
-            raise LoadError(str(e)) from e
+        return cells_module(_cells(path))
     return parse(path)
 
 
@@ -218,11 +268,14 @@ def _layer_count(tree: ast.Module) -> int:
 
 
 def _candidates(folder: Path, suffix: str = ".py") -> list[Path]:
+    """The folder's regular files ending in `suffix` (links never followed, SKIP_DIRS
+    left out), sorted."""
     files = []
-    for p in sorted(folder.rglob(f"*{suffix}")):
-        if not SKIP_DIRS & set(p.relative_to(folder).parts) and p.is_file():
-            files.append(p)
-    return files
+    for d, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = [x for x in dirs if x not in SKIP_DIRS]
+        files += [p for n in names if n.endswith(suffix)
+                  and not (p := Path(d, n)).is_symlink() and p.is_file()]
+    return sorted(files)
 
 
 def _module_file(dotted: str, bases: list[Path]) -> Path | None:
@@ -269,6 +322,8 @@ def choose_file(folder: Path) -> Path:
         wanted = [*naming.canonical_names("class").values(),
                   *naming.canonical_names("functional").values()]
         for p, e in broken.items():  # a Python 2 layer file, say: its own error says more
+            if p.stat().st_size > MAX_SOURCE_BYTES:
+                continue
             text = p.read_text(encoding="utf-8", errors="replace")
             if any(f"class {w}" in text or f"def {w}" in text for w in wanted):
                 raise LoadError(f"{p.relative_to(folder)} defines the layers but cannot be "
@@ -358,6 +413,8 @@ def _ancestors(path: Path, stop: Path | None) -> list[Path]:
     out = []
     for i, d in enumerate(path.parents):
         out.append(d)
+        if d in intake.TOPS:  # a private copy's top: nothing above it is the student's
+            break
         if stop is not None:
             if d == stop:
                 break
@@ -441,15 +498,15 @@ def load(target: str | Path, api: str | None = None, file: str | None = None,
     if target.suffix.lower() in (".zip", ".tar", ".gz", ".tgz", ".7z", ".rar"):
         raise LoadError(f"{target.name} is an archive: extract it and give the folder "
                         f"(one submission), or --each on a folder of extracted submissions")
-    path = _pick(target, file).resolve()
+    picked = _pick(target, file)
+    path = picked.resolve()
+    if target.is_dir() and not path.is_relative_to(target.resolve()):
+        raise LoadError(f"{picked.name} lies outside the folder given ({target})")
     if path.suffix not in (".py", ".ipynb"):
         raise LoadError(f"{path}: not a Python file or notebook (.py, .ipynb)")
     cells: list[Cell] = []
     if path.suffix == ".ipynb":
-        try:
-            cells = read_cells(path, tuple(naming.canonical_names("class").values()))
-        except NotebookError as e:
-            raise LoadError(str(e)) from e
+        cells = _cells(path, tuple(naming.canonical_names("class").values()))
         tree = cells_module(cells)
     else:
         tree = parse(path)

@@ -117,6 +117,18 @@ def _one_case(mod: Any, api: str, case: Any, arrays: dict, variant: int,
             "seconds": seconds}
 
 
+def _no_sourceless_bytecode() -> None:
+    """Folders on sys.path import .py sources and extension modules, never a bare .pyc
+    (a `layers.pyc` shipped without its source)."""
+    import importlib.machinery as m
+
+    hook = m.FileFinder.path_hook((m.ExtensionFileLoader, m.EXTENSION_SUFFIXES),
+                                  (m.SourceFileLoader, m.SOURCE_SUFFIXES))
+    sys.path_hooks[:] = [hook if getattr(h, "__name__", "") == "path_hook_for_FileFinder"
+                         else h for h in sys.path_hooks]
+    sys.path_importer_cache.clear()
+
+
 def main() -> None:
     """Entry point of the worker process: import the student file, then serve cases."""
     proto_in = os.fdopen(os.dup(0), "rb")
@@ -138,6 +150,10 @@ def main() -> None:
     from cases.student.importing import load_student
 
     sys.dont_write_bytecode = True
+    # bytecode is read from (and never written to) an empty folder of the worker's own: a
+    # stale __pycache__/*.pyc shipped beside the student's source is never imported
+    sys.pycache_prefix = os.path.join(os.environ.get("TMPDIR") or "/tmp", "no-pycache")
+    _no_sourceless_bytecode()
     try:
         resource.setrlimit(resource.RLIMIT_NPROC, (NPROC_LIMIT, NPROC_LIMIT))
         if cfg.get("seccomp") is not None:
