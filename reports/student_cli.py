@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -72,6 +73,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
             "timeout": args.timeout, "budget": args.budget, "allow_torch": args.allow_torch,
             "do_shrink": not args.no_shrink, "file": getattr(args, "file", None),
             "unsafe_no_isolation": getattr(args, "unsafe_no_isolation", False),
+            "each": list(getattr(args, "each", None) or ()),
             "names": {k: v for m in getattr(args, "name", None) or [] for k, v in m.items()}
             or None}
 
@@ -151,11 +153,40 @@ def terminal_summary(report: StudentReport, reproducers: int = 3) -> str:
     return "\n".join(lines)
 
 
-def _out_path(base: str, report: StudentReport, many: bool, suffix: str) -> Path:
+def _out_path(base: str, report: StudentReport, many: bool, suffix: str,
+              name: str | None = None) -> Path:
     if not many:
         return Path(base)
-    name = Path(report.implementation).name.removesuffix(".py")
+    if name is None:
+        name = output_names([report.implementation])[report.implementation]
     return Path(base) / f"{name}{suffix}"
+
+
+def output_names(targets: list[str]) -> dict[str, str]:
+    """A distinct report name per submission, the same whatever order they finish in:
+    the entry's name without .py (alice.py -> alice); where two entries would share one
+    (alice.py and alice/), each keeps its full name (alice.py, alice); where entries of
+    two folders share a name, the folder's name comes first (A-alice); then -2, -3, ...
+    Names that are not UTF-8 have their bad bytes replaced."""
+    def clean(text: str) -> str:
+        return os.fsencode(text).decode("utf-8", "replace").replace("/", "_") or "_"
+
+    paths = [Path(t) for t in targets]
+    short = [clean(p.name.removesuffix(".py")) for p in paths]
+    full = [clean(p.name) for p in paths]
+    names = [f if short.count(s) > 1 else s for s, f in zip(short, full, strict=True)]
+    names = [f"{clean(p.parent.name)}-{n}" if names.count(n) > 1 else n
+             for p, n in zip(paths, names, strict=True)]
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for t, n in zip(targets, names, strict=True):
+        name, k = n, 1
+        while name in used:
+            k += 1
+            name = f"{n}-{k}"
+        used.add(name)
+        out.setdefault(t, name)
+    return out
 
 
 def report_json(report: StudentReport, sha256: str | None = None) -> dict[str, Any]:
@@ -180,28 +211,32 @@ def _write(path: Path, text: str) -> None:
 
 
 def write_report(report: StudentReport, args: argparse.Namespace, many: bool,
-                 sha256: str | None = None) -> None:
-    """--json, --md, --html, --gradescope and --prairielearn files of one report."""
+                 sha256: str | None = None, name: str | None = None) -> None:
+    """--json, --md, --html, --gradescope and --prairielearn files of one report (`name`:
+    its file name in the output folders, see `output_names`)."""
     if args.json:
-        _write(_out_path(args.json, report, many, ".json"),
+        _write(_out_path(args.json, report, many, ".json", name),
                json.dumps(report_json(report, sha256), indent=1))
     if args.md or args.html:
         from reports.student_render import student_html, student_markdown  # pandas: lazily
 
         if args.md:
-            _write(_out_path(args.md, report, many, ".md"), student_markdown(report))
+            _write(_out_path(args.md, report, many, ".md", name), student_markdown(report))
         if args.html:
-            _write(_out_path(args.html, report, many, ".html"), student_html(report))
+            _write(_out_path(args.html, report, many, ".html", name), student_html(report))
     if args.gradescope:
-        write_gradescope(report, _out_path(args.gradescope, report, many, ".results.json"))
+        write_gradescope(report, _out_path(args.gradescope, report, many, ".results.json",
+                                           name))
     if getattr(args, "prairielearn", None):
-        write_prairielearn(report, _out_path(args.prairielearn, report, many, ".results.json"))
+        write_prairielearn(report, _out_path(args.prairielearn, report, many,
+                                             ".results.json", name))
 
 
 def write_outputs(reports: list[StudentReport], args: argparse.Namespace) -> None:
     """--json, --md, --html and --gradescope for each report (a folder when several)."""
+    names = output_names([r.implementation for r in reports])
     for r in reports:
-        write_report(r, args, len(reports) > 1)
+        write_report(r, args, len(reports) > 1, name=names[r.implementation])
 
 
 def _layer_cell(report: StudentReport, layer: str) -> str:
@@ -245,9 +280,9 @@ def batch_footer(reports: list[StudentReport], wall: float, workers: int,
 
 
 def _resumed(target: str, args: argparse.Namespace, many: bool,
-             sha: str) -> StudentReport | None:
+             sha: str, name: str | None = None) -> StudentReport | None:
     """The report already written for this content (--resume), or None."""
-    path = _out_path(args.json, StudentReport(target), many, ".json")
+    path = _out_path(args.json, StudentReport(target), many, ".json", name)
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -296,11 +331,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     if problem:
         print(f"layercheck check: {problem}", file=sys.stderr)
         return 2
-    hashes = {t: content_hash(t) for t in targets}
+    hashes = {t: content_hash(t) for t in targets}  # never raises: a failure is that row's
+    names = output_names(targets)
     done: dict[str, StudentReport] = {}
     todo = []
     for t in targets:
-        old = _resumed(t, args, many, hashes[t]) if getattr(args, "resume", False) else None
+        old = (_resumed(t, args, many, hashes[t], names[t])
+               if getattr(args, "resume", False) else None)
         if old is None:
             todo.append(t)
         else:
@@ -314,7 +351,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     def on_done(target: str, report: StudentReport) -> None:
         done[target] = slim(report)  # written now; the table needs only the statuses
         try:
-            write_report(report, args, many, hashes.get(target))
+            write_report(report, args, many, hashes.get(target), names.get(target))
         except OSError as e:
             bar.write(f"layercheck check: cannot write the report of {target}: {e}",
                       file=sys.stderr)
