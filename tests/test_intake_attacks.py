@@ -1,0 +1,329 @@
+"""Attacks on how a submission is taken in (red-team findings 1-3, 5-8, 10, 15a, 15c): each
+test builds its own tiny submission and says how it is held. The intake's private copy
+(cases.student.intake) is what the loader, the hash, the Dask pack and the sandbox see."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import py_compile
+import tempfile
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from cases.student import intake, isolation
+from cases.student.checker import check_submission
+from cases.student.loader import LoadError, load, parse
+from reports.batch import check_one, content_hash, exit_code, grader_error, pack
+from reports.cli import main
+from reports.student_cli import output_names
+
+RELU_RIGHT = """import numpy as np
+class Relu:
+    def forward(self, x):
+        self.mask = x <= 0
+        out = x.copy()
+        out[self.mask] = 0
+        return out
+    def backward(self, dout):
+        dx = dout.copy()
+        dx[self.mask] = 0
+        return dx
+"""
+RELU_WRONG = RELU_RIGHT.replace("out[self.mask] = 0", "pass").replace("dx[self.mask] = 0",
+                                                                     "pass")
+OPTIONS = {"layers": ("relu",), "do_shrink": False, "timeout": 10.0}
+needs_sandbox = pytest.mark.skipif(isolation.probe() is not None,
+                                   reason=f"no isolation here: {isolation.probe()}")
+
+
+@pytest.fixture(autouse=True)
+def private_tmp(tmp_path, monkeypatch):
+    """Private copies go under tmp_path/copies, so each test can see they are removed."""
+    d = tmp_path / "copies"
+    d.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(d))
+    yield d
+    assert not list(d.iterdir()), "every private copy must be removed after the check"
+
+
+def _statuses(report) -> set[str]:
+    return {r.status for r in report.results}
+
+
+def _text(report) -> str:
+    return " ".join([str(report.load_error), *(r.diagnosis or "" for r in report.results),
+                     *(p["detail"] for p in report.policy), *report.warnings])
+
+
+# ---------------------------------------------------------------- 1, 15c: symbolic links
+
+@needs_sandbox
+def test_a_notebook_or_file_linked_to_another_students_is_not_graded_as_ones_own(
+        tmp_path) -> None:
+    bob, alice = tmp_path / "subs" / "bob", tmp_path / "subs" / "alice"
+    bob.mkdir(parents=True)
+    alice.mkdir()
+    (bob / "layers.py").write_text(RELU_RIGHT)
+    (alice / "layers.py").symlink_to("../bob/layers.py")
+    r = check_one(str(alice), {**OPTIONS, "each": [str(tmp_path / "subs")]})
+    assert r.load_error is not None and not r.results, "alice must not get bob's grade"
+    assert "symbolic link" in r.load_error, f"the load error must say why: {r.load_error}"
+    solution = tmp_path / "solution.py"
+    solution.write_text(RELU_RIGHT)
+    (alice / "layers.py").unlink()
+    (alice / "layers.py").symlink_to(solution)  # an absolute link out of the folder
+    with pytest.raises(LoadError):  # the loader alone (no intake): a load error, not ValueError
+        load(alice)
+    r = check_one(str(alice), OPTIONS)
+    assert exit_code(r) == 2 and not r.results, r.load_error
+
+
+def test_an_each_entry_that_is_itself_a_link_is_refused(tmp_path) -> None:
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (tmp_path / "bob.py").write_text(RELU_RIGHT)
+    (subs / "alice.py").symlink_to(tmp_path / "bob.py")
+    r = check_one(str(subs / "alice.py"), {**OPTIONS, "each": [str(subs)]})
+    assert exit_code(r) == 2 and "symbolic link" in r.load_error, r.load_error
+
+
+# ---------------------------------------------------------------- 2: import roots
+
+SNOOP = """import os
+try:
+    from . import anything
+except ImportError:
+    pass
+class Relu:
+    def forward(self, x):
+        here = os.path.dirname(os.path.abspath(__file__))
+        seen = sorted(os.listdir(here)) + sorted(os.listdir(os.path.dirname(here)))
+        raise RuntimeError("SEEN " + " ".join(seen))
+    def backward(self, dout):
+        return dout
+"""
+
+
+@needs_sandbox
+@pytest.mark.parametrize("each", [True, False], ids=["each-entry", "file-given"])
+def test_a_loose_file_sees_no_solutions_outputs_or_other_students(tmp_path, each) -> None:
+    course = tmp_path / "course"
+    for d in ("subs", "solutions", "out"):
+        (course / d).mkdir(parents=True)
+    (course / "solutions" / "layers.py").write_text(RELU_RIGHT)
+    (course / "out" / "bob.json").write_text("{}")
+    (course / "subs" / "bob.py").write_text(RELU_RIGHT)
+    carol = course / "subs" / "carol.py"
+    carol.write_text(SNOOP)
+    r = check_one(str(carol), {**OPTIONS, "each": [str(course / "subs")] if each else []})
+    seen = " ".join(d.diagnosis or "" for d in r.results)
+    assert "SEEN" in seen, f"the snooping Relu must have run: {r.load_error}"
+    for name in ("solutions", "bob.json", "bob.py", "out"):
+        assert name not in seen.split("SEEN", 1)[1], f"the worker saw {name}: {seen[:300]}"
+    with intake.take_in(carol, entry=True) as taken:
+        assert load(taken.target).root == taken.target.parent, \
+            "an --each entry's import root is its own folder"
+
+
+# ---------------------------------------------------------------- 3: bytecode
+
+@needs_sandbox
+def test_a_stale_pyc_compiled_from_a_right_relu_is_never_imported(tmp_path) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    right = tmp_path / "right" / "layers.py"
+    right.parent.mkdir()
+    right.write_text(RELU_RIGHT)
+    (sub / "layers.py").write_text(RELU_WRONG)
+    pyc = Path(importlib.util.cache_from_source(str(sub / "layers.py")))
+    py_compile.compile(str(right), cfile=str(pyc), dfile=str(sub / "layers.py"),
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    assert pyc.is_file()
+    r = check_one(str(sub), OPTIONS)
+    assert "fail" in _statuses(r), "the wrong layers.py must be graded, not its stale .pyc"
+    h1 = content_hash(sub)
+    pyc.write_bytes(b"junk")
+    assert content_hash(sub) == h1, "bytecode is not part of the submission's content"
+    # the worker itself ignores __pycache__ (no intake: the original folder is mounted)
+    pyc.unlink()
+    py_compile.compile(str(right), cfile=str(pyc), dfile=str(sub / "layers.py"),
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    r = check_submission(sub, **OPTIONS)
+    assert "fail" in _statuses(r), "the worker must not read a shipped __pycache__"
+    with intake.take_in(sub) as taken:
+        assert not [p for p in taken.top.rglob("*") if p.suffix == ".pyc"]
+
+
+# ---------------------------------------------------------------- 5, 6: hashing, caps
+
+@needs_sandbox
+def test_a_file_name_that_is_not_utf8_costs_no_row(tmp_path) -> None:
+    subs = tmp_path / "subs"
+    (subs / "eve").mkdir(parents=True)
+    (subs / "eve" / "layers.py").write_text(RELU_RIGHT)
+    bad = os.path.join(os.fsencode(subs / "eve"), b"notes\xff.txt")
+    with open(bad, "wb") as f:
+        f.write(b"x")
+    (subs / "ann.py").write_text(RELU_RIGHT)
+    assert content_hash(subs / "eve") != content_hash(subs / "ann.py")
+    out = tmp_path / "json"
+    rc = main(["check", "--each", str(subs), "--layers", "relu", "--no-shrink", "--quiet",
+               "--json", str(out)])
+    assert rc == 0, "both submissions are right; a stray file name changes nothing"
+    assert sorted(p.name for p in out.iterdir()) == ["ann.json", "eve.json"]
+
+
+def test_hashing_reads_in_chunks_and_a_failure_is_not_an_exception(tmp_path) -> None:
+    big = tmp_path / "sub" / "data.bin"
+    big.parent.mkdir()
+    with open(big, "wb") as f:
+        f.truncate(256 << 20)  # sparse: no disk used
+    tracemalloc.start()
+    try:
+        content_hash(big.parent)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"hashing held {peak >> 20} MB at once: read in chunks"
+    unreadable = tmp_path / "gone"
+    unreadable.mkdir()
+    (unreadable / "x.py").write_text("")
+    os.chmod(unreadable / "x.py", 0)
+    content_hash(unreadable)  # as root it is readable; either way no exception
+
+
+def test_too_many_or_too_large_files_are_the_students_load_error(tmp_path, monkeypatch) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "layers.py").write_text(RELU_RIGHT)
+    for i in range(6):
+        (sub / f"data{i}.txt").write_text("x" * 300)
+    monkeypatch.setattr(intake, "MAX_FILES", 5)
+    r = check_one(str(sub), OPTIONS)
+    assert exit_code(r) == 2 and "more than 5 files" in r.load_error, r.load_error
+    monkeypatch.setattr(intake, "MAX_FILES", 5000)
+    monkeypatch.setattr(intake, "MAX_TOTAL_BYTES", 1000)
+    r = check_one(str(sub), OPTIONS)
+    assert exit_code(r) == 2 and "MB of files" in r.load_error, r.load_error
+    monkeypatch.setattr(intake, "MAX_TOTAL_BYTES", 1 << 30)
+    with open(sub / "huge.bin", "wb") as f:
+        f.truncate(64 << 20)  # data over MAX_DATA_BYTES: left out and noted, not copied
+    with intake.take_in(sub) as taken:
+        assert not (taken.target / "huge.bin").exists()
+        assert "huge.bin" in " ".join(taken.warnings())
+
+
+# ---------------------------------------------------------------- 7: parsing
+
+def test_source_the_parser_cannot_take_is_a_load_error_never_a_grader_error(tmp_path) -> None:
+    deep = tmp_path / "deep.py"
+    deep.write_text(RELU_RIGHT + "a = " + "-" * 200000 + "1\n")
+    r = check_one(str(deep), OPTIONS)
+    assert exit_code(r) == 2 and not grader_error(r), r.load_error or grader_error(r)
+    assert "deep.py" in r.load_error
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "layers.py").write_text(RELU_RIGHT)
+    (sub / "decoy.py").write_text("x = 1\n" * (intake.MAX_SOURCE_BYTES // 6 + 1))
+    r = check_one(str(sub), OPTIONS)
+    assert exit_code(r) == 2 and "decoy.py" in r.load_error, r.load_error
+    (sub / "decoy.py").unlink()
+    assert parse(sub / "layers.py") is parse(sub / "layers.py"), "each file is parsed once"
+
+
+# ---------------------------------------------------------------- 8: native code
+
+@needs_sandbox
+def test_native_files_a_few_are_dropped_and_reported_many_are_a_load_error(tmp_path) -> None:
+    sub = tmp_path / "sub"
+    (sub / "bin").mkdir(parents=True)
+    (sub / "layers.py").write_text(RELU_RIGHT)
+    for i in range(2):
+        (sub / "bin" / f"blob{i}").write_bytes(b"\x7fELF" + bytes(12))
+    r = check_one(str(sub), OPTIONS)
+    assert _statuses(r) == {"pass"}, r.load_error
+    shipped = " ".join(p["detail"] for p in r.policy)
+    assert "blob0" in shipped and "blob1" in shipped, "dropped native code must be reported"
+    for i in range(2, intake.MAX_NATIVE + 2):
+        (sub / "bin" / f"blob{i}").write_bytes(b"\x7fELF" + bytes(12))
+    r = check_one(str(sub), OPTIONS)
+    assert exit_code(r) == 2 and "native" in r.load_error, r.load_error or grader_error(r)
+
+
+# ---------------------------------------------------------------- 10: output names
+
+def test_report_names_are_distinct_and_do_not_depend_on_order() -> None:
+    targets = ["s/alice.py", "s/alice", "s/bob.py", "t/bob.py", "s/carl.ipynb"]
+    names = output_names(targets)
+    assert len(set(names.values())) == len(targets), names
+    assert names["s/alice.py"] != names["s/alice"]
+    assert names["s/bob.py"] != names["t/bob.py"]
+    assert output_names(list(reversed(targets))) == names, "names must not depend on order"
+    assert output_names(["s/dan.py"]) == {"s/dan.py": "dan"}
+
+
+@needs_sandbox
+def test_a_file_and_a_folder_of_the_same_name_both_keep_their_report(tmp_path) -> None:
+    subs = tmp_path / "subs"
+    (subs / "alice").mkdir(parents=True)
+    (subs / "alice.py").write_text(RELU_RIGHT)
+    (subs / "alice" / "layers.py").write_text(RELU_WRONG)
+    out = tmp_path / "json"
+    rc = main(["check", "--each", str(subs), "--layers", "relu", "--no-shrink", "--quiet",
+               "--json", str(out)])
+    assert rc == 1
+    written = sorted(p.name for p in out.iterdir())
+    assert len(written) == 2, f"one report per submission, none overwritten: {written}"
+
+
+# ---------------------------------------------------------------- 15a: links, FIFOs
+
+def test_hard_links_fifos_and_bytecode_are_not_copied(tmp_path) -> None:
+    secret = tmp_path / "grader_secret.txt"
+    secret.write_text("the answer")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "layers.py").write_text(RELU_RIGHT)
+    os.link(secret, sub / "notes.txt")
+    os.mkfifo(sub / "pipe")
+    (sub / "old.pyc").write_bytes(b"x")
+    with intake.take_in(sub) as taken:
+        copied = sorted(p.name for p in taken.target.iterdir())
+        assert copied == ["layers.py"], copied
+        said = " ".join(taken.warnings())
+        assert "hard link" in said and "pipe" in said, said
+    assert not os.path.exists(taken.top), "the copy is removed when the check ends"
+
+
+def test_a_file_given_on_its_own_takes_only_the_modules_it_imports(tmp_path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "common").mkdir(parents=True)
+    (repo / "ch07").mkdir()
+    (repo / "common" / "__init__.py").write_text("")
+    (repo / "common" / "layers.py").write_text(RELU_RIGHT)
+    (repo / "ch07" / "net.py").write_text("from common.layers import Relu\n")
+    (repo / "solutions").mkdir()
+    (repo / "solutions" / "answer.py").write_text(RELU_RIGHT)
+    with intake.take_in(repo / "ch07" / "net.py") as taken:
+        got = sorted(str(p.relative_to(taken.top)) for p in taken.top.rglob("*.py"))
+        assert got == ["ch07/net.py", "common/__init__.py", "common/layers.py"], got
+        sub = load(taken.target)
+        assert sub.root == taken.top and "Relu" in sub.names
+
+
+def test_the_dask_pack_ships_only_the_private_copy(tmp_path) -> None:
+    import io
+    import zipfile
+
+    sub = tmp_path / "sub"
+    (sub / "__pycache__").mkdir(parents=True)
+    (sub / "layers.py").write_text(RELU_RIGHT)
+    (sub / "__pycache__" / "layers.cpython-311.pyc").write_bytes(b"x")
+    (sub / "link.py").symlink_to(tmp_path / "elsewhere.py")
+    name, data = pack(sub)
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert name == "sub" and sorted(n for n in names if not n.endswith("/")) == \
+        ["sub/layers.py"], names
