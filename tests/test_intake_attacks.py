@@ -11,7 +11,9 @@ import tempfile
 import tracemalloc
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_notebook
 
 from cases.student import intake, isolation
 from cases.student.checker import check_submission
@@ -232,6 +234,11 @@ def test_source_the_parser_cannot_take_is_a_load_error_never_a_grader_error(tmp_
     assert exit_code(r) == 2 and "decoy.py" in r.load_error, r.load_error
     (sub / "decoy.py").unlink()
     assert parse(sub / "layers.py") is parse(sub / "layers.py"), "each file is parsed once"
+    nb = new_notebook(cells=[new_code_cell(RELU_RIGHT),
+                             new_code_cell("y = 2\n" * (intake.MAX_SOURCE_BYTES // 6 + 1))])
+    nbformat.write(nb, str(tmp_path / "hw.ipynb"))
+    r = check_one(str(tmp_path / "hw.ipynb"), OPTIONS)
+    assert exit_code(r) == 2 and "KB of code" in r.load_error, r.load_error
 
 
 # ---------------------------------------------------------------- 8: native code

@@ -9,8 +9,9 @@ mounts) works on the copy, never on the original:
 - no bytecode (`__pycache__/`, `*.pyc`): a stale .pyc compiled from another source is never
   imported; no native code (`.so`, ELF files): a few are dropped and reported, more than
   MAX_NATIVE are the student's load error;
-- caps: a .py or .ipynb over MAX_SOURCE_BYTES, more than MAX_FILES files or MAX_TOTAL_BYTES
-  in all are the student's load error (IntakeError), never a grader error;
+- caps: a .py over MAX_SOURCE_BYTES (a notebook over MAX_NOTEBOOK_BYTES), more than
+  MAX_FILES files or MAX_TOTAL_BYTES in all are the student's load error (IntakeError),
+  never a grader error;
 - a file is copied with the student's modules it imports, transitively (its packages'
   `__init__.py`, the modules its imports name), never a whole ancestor folder; a file
   given inside `--each` FOLDER (`entry`) never reaches above that folder (its import root
@@ -30,7 +31,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MAX_SOURCE_BYTES = 1 << 20  # one .py or .ipynb
+MAX_SOURCE_BYTES = 512 << 10  # one .py file (parsing 1 MB of source can take 3 s, 600 MB)
+MAX_NOTEBOOK_BYTES = 32 << 20  # one .ipynb (outputs, images); its code: MAX_SOURCE_BYTES
 MAX_DATA_BYTES = 8 << 20  # any other file larger than this is left out (and noted)
 MAX_TOTAL_BYTES = 64 << 20
 MAX_FILES = 5000  # files copied
@@ -135,9 +137,10 @@ class Intake:
             self._note(f"{rel} (a hard link to another file)")
             return False
         source = name.endswith(SOURCE_SUFFIXES)
-        if source and st.st_size > MAX_SOURCE_BYTES:
-            raise IntakeError(f"{rel} is {st.st_size / 2**20:.1f} MB, over the "
-                              f"{MAX_SOURCE_BYTES >> 20} MB a .py or .ipynb file may have")
+        cap = MAX_NOTEBOOK_BYTES if name.endswith(".ipynb") else MAX_SOURCE_BYTES
+        if source and st.st_size > cap:
+            raise IntakeError(f"{rel} is {st.st_size >> 10} KB, over the {cap >> 10} KB a "
+                              f"{Path(name).suffix} file may have")
         if not source and st.st_size > MAX_DATA_BYTES:
             self._note(f"{rel} ({st.st_size >> 20} MB, over {MAX_DATA_BYTES >> 20} MB)")
             return False
@@ -170,9 +173,9 @@ class Intake:
                 written += len(head)
                 while chunk := f.read(CHUNK):
                     written += len(chunk)
-                    if source and written > MAX_SOURCE_BYTES:
-                        raise IntakeError(f"{rel} is over the {MAX_SOURCE_BYTES >> 20} MB a "
-                                          f".py or .ipynb file may have")
+                    if source and written > cap:
+                        raise IntakeError(f"{rel} is over the {cap >> 10} KB a "
+                                          f"{Path(name).suffix} file may have")
                     if self.total + written > MAX_TOTAL_BYTES:
                         raise IntakeError(f"the submission holds more than "
                                           f"{MAX_TOTAL_BYTES >> 20} MB of files")

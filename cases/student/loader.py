@@ -171,7 +171,7 @@ def _relative_level(tree: ast.AST) -> int:
     return max((n.level for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)), default=0)
 
 
-MAX_SOURCE_BYTES = intake.MAX_SOURCE_BYTES  # a larger .py or .ipynb is not parsed (load error)
+MAX_SOURCE_BYTES = intake.MAX_SOURCE_BYTES  # a larger .py is not parsed (a load error)
 _TREES: dict[tuple[str, int, int, int], ast.Module] = {}  # parsed once per file version
 _MAX_TREES = 512
 
@@ -181,11 +181,27 @@ def _key(path: Path) -> tuple[str, int, int, int]:
     return str(path), st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def _too_big(path: Path, size: int) -> LoadError | None:
-    if size > MAX_SOURCE_BYTES:
-        return LoadError(f"{path.name} is {size / 2**20:.1f} MB, over the "
-                         f"{MAX_SOURCE_BYTES >> 20} MB a .py or .ipynb file may have")
+def _too_big(path: Path, size: int, cap: int = MAX_SOURCE_BYTES) -> LoadError | None:
+    if size > cap:
+        return LoadError(f"{path.name} is {size >> 10} KB, over the {cap >> 10} KB a "
+                         f"{path.suffix} file may have")
     return None
+
+
+def _code_size(path: Path) -> int:
+    """Characters of code in a notebook's code cells (read as JSON, nothing parsed)."""
+    import json
+
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError, RecursionError, MemoryError):
+        return 0  # read_cells says what is wrong with it
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    total = 0
+    for c in cells if isinstance(cells, list) else []:
+        src = c.get("source") if isinstance(c, dict) and c.get("cell_type") == "code" else ""
+        total += sum(map(len, src)) if isinstance(src, list) else len(str(src or ""))
+    return total
 
 
 def parse(path: Path) -> ast.Module:
@@ -224,11 +240,15 @@ def parse(path: Path) -> ast.Module:
 def _cells(path: Path, wanted: tuple[str, ...] = ()) -> list[Cell]:
     """A notebook's kept cells; every failure to read or parse it is a LoadError."""
     try:
-        big = _too_big(path, path.stat().st_size)
+        big = _too_big(path, path.stat().st_size, intake.MAX_NOTEBOOK_BYTES)
     except OSError as e:
         raise LoadError(f"cannot read {path}: {e.strerror}") from e
     if big is not None:
         raise big
+    code = _code_size(path)
+    if code > MAX_SOURCE_BYTES:
+        raise LoadError(f"{path.name} holds {code >> 10} KB of code, over the "
+                        f"{MAX_SOURCE_BYTES >> 10} KB a submission's file may have")
     try:
         return read_cells(path, wanted) if wanted else read_cells(path)
     except NotebookError as e:
