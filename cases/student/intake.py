@@ -260,11 +260,11 @@ def _take_in_file(intake: Intake, real: Path, stop: Path | None) -> None:
     except LoadError:
         return  # the loader says what is wrong with it, from the copy
     root = import_root(real, tree, stop)
-    first.unlink()
-    intake.files, intake.total, intake.base = 0, 0, root
+    intake.base = root
     rel0 = real.relative_to(root)
-    if not intake.copy_file(real, top / rel0, str(rel0)):
-        raise IntakeError(f"{real.name} cannot be graded")
+    if rel0 != Path(real.name):  # under its package folders (the parsed tree goes along)
+        (top / rel0).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        first.rename(top / rel0)
     for d in real.parents:
         if not d.is_relative_to(root):
             break

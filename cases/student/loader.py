@@ -172,13 +172,13 @@ def _relative_level(tree: ast.AST) -> int:
 
 
 MAX_SOURCE_BYTES = intake.MAX_SOURCE_BYTES  # a larger .py is not parsed (a load error)
-_TREES: dict[tuple[str, int, int, int], ast.Module] = {}  # parsed once per file version
+_TREES: dict[tuple[str, int, int, int, int], ast.Module] = {}  # parsed once per version
 _MAX_TREES = 512
 
 
-def _key(path: Path) -> tuple[str, int, int, int]:
+def _key(path: Path) -> tuple[str, int, int, int, int]:
     st = path.stat()
-    return str(path), st.st_ino, st.st_size, st.st_mtime_ns
+    return path.name, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _too_big(path: Path, size: int, cap: int = MAX_SOURCE_BYTES) -> LoadError | None:
@@ -214,7 +214,7 @@ def parse(path: Path) -> ast.Module:
         raise LoadError(f"cannot read {path}: {e.strerror}") from e
     if key in _TREES:
         return _TREES[key]
-    big = _too_big(path, key[2])
+    big = _too_big(path, key[3])
     if big is not None:
         raise big
     try:
