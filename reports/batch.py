@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import itertools
 import multiprocessing
 import os
 import shutil
@@ -141,10 +142,10 @@ def content_hash(target: str | Path) -> str:
         if p.is_file():
             _hash_file(h, p)
         elif p.is_dir():
-            for n, f in enumerate(sorted(_files(p))):
-                if n > intake.MAX_ENTRIES:
-                    h.update(b"too many files")
-                    break
+            files = list(itertools.islice(_files(p), intake.MAX_ENTRIES + 1))
+            if len(files) > intake.MAX_ENTRIES:  # the intake refuses it: never walk it all
+                h.update(b"too many files")
+            for f in sorted(files):
                 h.update(os.fsencode(f.relative_to(p)) + b"\0")
                 _hash_file(h, f)
         else:
