@@ -24,6 +24,7 @@ The copy lives in a private temporary folder (mode 0700) that `Intake.close` rem
 from __future__ import annotations
 
 import ast
+import errno
 import os
 import shutil
 import stat
@@ -46,6 +47,7 @@ SKIP_DIRS = {"__pycache__", ".git", ".hg", ".svn", ".venv", "venv", "node_module
 BYTECODE_SUFFIXES = (".pyc", ".pyo")
 PREFIX = "layercheck-intake-"
 CHUNK = 1 << 20
+GRADER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE, errno.ENOMEM}
 
 # Private copies now in use: the loader never climbs above one of these folders.
 TOPS: set[Path] = set()
@@ -237,6 +239,11 @@ def take_in(target: str | Path, entry: bool = False) -> Intake:
                 raise IntakeError(f"{shown(name)} cannot be graded: {why}")
         else:
             _take_in_file(intake, real, real.parent if entry else None)
+    except OSError as e:  # a name too long, a folder too deep, ...: the submission's
+        intake.close()
+        if e.errno in GRADER_ERRNOS:
+            raise
+        raise IntakeError(f"the submission cannot be copied: {shown(str(e))}") from None
     except BaseException:
         intake.close()
         raise
