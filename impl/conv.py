@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from ._threads import blas_single, split
 from ._validate import (
@@ -56,8 +57,8 @@ _FOLD_SHARE = 1 / 16
 # (ow 10) 2.90 vs 4.59, AlexNet's (ow 15) 17.1 vs 19.9, (ow 7) 3.68 vs 5.12; but C=64
 # 16x16 3x3 (ow 16) 23.1 vs 21.9, mnist (ow 24) 7.67 vs 5.82, cifar (ow 32) 12.7 vs 7.1.
 _SAMPLE_LAST_OW = 15
-# layout for tests and measurements: None by the rule above, "sample_last" wherever it
-# applies (stride 1, one group), "default" never
+# layout for tests and measurements: None by the rules (depthwise, then the one above),
+# "sample_last" or "depthwise" wherever it applies, "default" neither
 FORCE_LAYOUT: str | None = None
 
 # dx path for tests and measurements: None picks by the rule in _use_correlation,
@@ -123,6 +124,7 @@ class Convolution:
         # layer, whose input needs no gradient, as PyTorch skips it for such an input)
         self.need_dx = True
         self.sample_last = False  # the sample-last layout (set by forward)
+        self.depthwise = False  # one filter per channel, tap by tap (set by forward)
         self._bufs: dict[str, tuple[tuple, np.ndarray]] = {}
         self._plans: dict[tuple, Phases] = {}  # by geometry: the layer's and dx's phases
 
@@ -208,9 +210,10 @@ class Convolution:
             out = self._forward_pointwise(x4)
             self.x = x
             return out[0] if self.unbatched else out
-        self.sample_last = self._use_sample_last(x4.shape[0], g)
-        if self.sample_last:
-            out = self._forward_sample_last(x4)
+        self.depthwise = self._use_depthwise(g)
+        self.sample_last = not self.depthwise and self._use_sample_last(x4.shape[0], g)
+        if self.depthwise or self.sample_last:
+            out = (self._forward_depthwise if self.depthwise else self._forward_sample_last)(x4)
             self.x = x
             return out[0] if self.unbatched else out
         N, C = x4.shape[:2]
@@ -238,6 +241,92 @@ class Convolution:
         with blas_single():
             split(samples, N, N * K1 * g.L)
         return out[0] if self.unbatched else out
+
+    def _use_depthwise(self, g: Phases) -> bool:
+        """One filter per channel (groups = C = FN) at stride 1: tap by tap (see
+        _forward_depthwise), no column matrix."""
+        FN, Cg = self.W.shape[:2]
+        if Cg != 1 or FN != self.groups or (g.sh, g.sw) != (1, 1):
+            return False
+        return FORCE_LAYOUT in (None, "depthwise")
+
+    @staticmethod
+    def _taps_view(a: np.ndarray, kernel: tuple[int, int], dil: tuple[int, int], N: int,
+                   out_hw: tuple[int, int]) -> np.ndarray:
+        """Read-only view (kh, kw, oh, ow*N) of a sample-last channel ``a`` (rows, cols*N):
+        tap (i, j)'s windows, from row i*dh and column j*dw on."""
+        (kh, kw), (dh, dw), (oh, ow) = kernel, dil, out_hw
+        rs, it = a.strides[0], a.itemsize
+        return as_strided(a, (kh, kw, oh, ow * N), (dh * rs, dw * N * it, rs, it),
+                          writeable=False)
+
+    def _forward_depthwise(self, x4: np.ndarray) -> np.ndarray:
+        """Depthwise convolution, channel by channel, in the sample-last layout: output
+        channel c, (oh, ow*N), is the taps' windows of the padded channel (Hp, Wp*N)
+        weighted by W[c] and summed, one np.einsum over a strided view of the taps. An
+        im2col matrix would have kh*kw rows per channel and one filter to multiply it by:
+        copying it costs more than the products."""
+        g, C = self.grid, x4.shape[1]
+        N, dt = x4.shape[0], x4.dtype
+        top, _, left, _ = self.pads
+        Hp, Wp = g.H + self.pads[0] + self.pads[1], g.W + self.pads[2] + self.pads[3]
+        xT = self._buffer("xT", (C, Hp, Wp * N), dt, (g.key, N), zero=True)  # pads stay 0
+        self.col = None
+        out = np.empty((N, C, g.oh, g.ow), dt)
+        Wk = self.W.reshape(C, g.kh, g.kw)
+        taps = ((g.kh, g.kw), (g.dh, g.dw), N, (g.oh, g.ow))
+
+        def channels(c0: int, c1: int) -> None:
+            acc = np.empty((g.oh, g.ow * N), dt)
+            for c in range(c0, c1):
+                xc = xT[c]
+                xc.reshape(Hp, Wp, N)[top : top + g.H, left : left + g.W] = \
+                    x4[:, c].transpose(1, 2, 0)
+                np.einsum("ab,abij->ij", Wk[c], self._taps_view(xc, *taps), out=acc)
+                if self.b is not None:
+                    acc += self.b[c]
+                out[:, c] = acc.reshape(g.oh, g.ow, N).transpose(2, 0, 1)
+
+        split(channels, C, N * C * g.L * g.kh * g.kw)
+        return out
+
+    def _backward_depthwise(self, d4: np.ndarray) -> np.ndarray | None:
+        """Channel by channel: db = dout summed; dW = dout times each tap's window of x,
+        summed (one np.einsum); dx = dout padded by the kernel's extent, correlated with
+        the flipped W (one np.einsum over its taps' windows), from x's place on."""
+        g, C = self.grid, self.W.shape[0]
+        N, dt = d4.shape[0], d4.dtype
+        top, _, left, _ = self.pads
+        e, f = (g.kh - 1) * g.dh, (g.kw - 1) * g.dw  # the kernel's extent
+        xT = self._bufs["xT"][1]
+        Wf = self.W.reshape(C, g.kh, g.kw)[:, ::-1, ::-1]
+        dW = np.empty((C, g.kh, g.kw), dt)
+        db = np.empty(C, dt)
+        dx = np.empty((N, C, g.H, g.W), dt) if self.need_dx else None
+        taps = ((g.kh, g.kw), (g.dh, g.dw), N)
+
+        def channels(c0: int, c1: int) -> None:
+            # dout of a channel inside zero borders e rows and f columns wide
+            dpad = np.zeros((g.oh + 2 * e, (g.ow + 2 * f) * N), dt)
+            dc = dpad[e : e + g.oh, f * N : (f + g.ow) * N]
+            acc = np.empty((g.H, g.W * N), dt) if dx is not None else None
+            for c in range(c0, c1):
+                dc.reshape(g.oh, g.ow, N)[...] = d4[:, c].transpose(1, 2, 0)
+                db[c] = dc.sum()
+                np.einsum("ij,abij->ab", dc, self._taps_view(xT[c], *taps, (g.oh, g.ow)),
+                          out=dW[c])
+                if acc is not None:
+                    # dx[y, x] = sum over taps of W[c, kh-1-i, kw-1-j] times
+                    # dpad[y + top + i*dh, x + left + j*dw]
+                    src = dpad[top:, left * N :]
+                    np.einsum("ab,abij->ij", Wf[c],
+                              self._taps_view(src, *taps, (g.H, g.W)), out=acc)
+                    dx[:, c] = acc.reshape(g.H, g.W, N).transpose(2, 0, 1)
+
+        split(channels, C, N * C * g.L * g.kh * g.kw)
+        self.dW = dW.reshape(self.W.shape)
+        self.db = None if self.b is None else db
+        return dx
 
     def _use_sample_last(self, N: int, g: Phases) -> bool:
         if self.groups != 1 or (g.sh, g.sw) != (1, 1):
@@ -542,12 +631,13 @@ class Convolution:
             shape_is(d4, (N, self.W.shape[0], g.oh, g.ow), "dout")
             dx = self._backward_pointwise(d4)
             return dx if dx is None or not self.unbatched else dx[0]
-        if self.sample_last:
+        if self.sample_last or self.depthwise:
             d4 = dout[None] if self.unbatched else dout
             g = self.grid
             N = 1 if self.unbatched else self.x.shape[0]
             shape_is(d4, (N, self.W.shape[0], g.oh, g.ow), "dout")
-            dx = self._backward_sample_last(d4)
+            back = self._backward_depthwise if self.depthwise else self._backward_sample_last
+            dx = back(d4)
             return dx if dx is None or not self.unbatched else dx[0]
         g, G, x, col = self.grid, self.groups, self.x, self.col
         d4 = dout[None] if self.unbatched else dout

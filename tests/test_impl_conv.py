@@ -363,3 +363,46 @@ def test_conv_layer_reused_on_other_input_sizes_matches_fresh_layers(stride, pad
         assert np.array_equal(used.forward(x), y), shape
         assert np.array_equal(used.backward(dout), fresh.backward(dout)), shape
         assert np.array_equal(used.dW, fresh.dW), shape
+
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize(("shape", "kernel", "pad", "dilation"), [
+    ((5, 4, 8, 7), (3, 3), 1, 1),
+    ((3, 3, 9, 8), (3, 2), (2, 0, 1, 1), (2, 1)),  # uneven padding, dilation
+    ((4, 2, 6, 6), (5, 5), 4, 1),  # padding past the kernel: windows wholly in padding
+    ((2, 3, 7, 6), (2, 3), "same", 1),
+])
+def test_conv_depthwise_matches_torch(monkeypatch, shape, kernel, pad, dilation, dtype,
+                                      threads):
+    """groups = C = FN at stride 1: the tap-by-tap path, with and without dx."""
+    import impl._threads
+
+    monkeypatch.setattr(impl._threads, "THREADS", threads)
+    monkeypatch.setattr(impl._threads, "_MIN_PART", 1)
+    rng = np.random.default_rng(zlib.crc32(repr((shape, kernel, str(pad))).encode()))
+    C = shape[1]
+    x = rng.standard_normal(shape).astype(dtype)
+    W = rng.standard_normal((C, 1, *kernel)).astype(dtype)
+    b = rng.standard_normal(C).astype(dtype)
+    layer = check_conv(x, W, b, 1, pad, dilation, C, rng)
+    assert layer.depthwise, "the depthwise path did not run"
+    dW, db = layer.dW.copy(), layer.db.copy()
+    dout = rng.standard_normal(layer.forward(x).shape).astype(dtype)
+    layer.backward(dout)
+    dW, db = layer.dW.copy(), layer.db.copy()
+    layer.need_dx = False
+    assert layer.backward(dout) is None
+    assert np.array_equal(layer.dW, dW) and np.array_equal(layer.db, db)
+
+
+def test_conv_depthwise_unbatched_no_bias_nonfinite():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 6, 5))
+    x[1, 2, 2] = np.inf
+    W = rng.standard_normal((3, 1, 3, 3))
+    W[2, 0, 1, 1] = np.nan
+    layer = check_conv(x, W, None, 1, 1, 1, 3, rng)
+    assert layer.depthwise and layer.db is None
