@@ -7,6 +7,12 @@ Backward: dW = dout @ colᵀ; dx either by col2im (dcol = Wᵀ @ dout, added bac
 window) or, where there are no more filters than channels, as correlations of dout with
 the flipped W, one per phase of the stride (copies instead of adds: faster in NumPy).
 Work buffers are kept between calls; parts that windows take from the padding stay zero.
+
+Three shapes take other routes. A 1x1 kernel without padding is plain products of W and
+x (no im2col). At stride 1 with one group and narrow outputs (ow < 16) the arrays are
+laid out sample-last, (C, H, W, N), so every copy and add runs over ow*N elements.
+Depthwise (groups = C = FN, stride 1) goes channel by channel, each step an np.einsum
+over the taps' windows. ``need_dx = False`` skips dx (a network's first layer).
 """
 
 from __future__ import annotations
