@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from types import ModuleType
 
@@ -72,10 +73,18 @@ def _state_dtype(case: Case, name: str, value: object) -> object:
     return value
 
 
-def _keep(case: Case, exp) -> Result:
-    """The keep-rate verdict: a binomial test of the kept count (reference/dropout_judge)."""
+def _keep(case: Case, exp, arrays: dict, run: Run) -> Result:
+    """The keep-rate verdict: a binomial test of the kept count (reference/dropout_judge);
+    where the run has a second training forward (curricula.AGAIN), its mask must differ."""
     from reference.diagnose_curricula import keep_words
 
+    if curricula.AGAIN in run.outputs:
+        why = dropout_judge.repeated_mask(case, arrays, run.outputs,
+                                          run.outputs[curricula.AGAIN])
+        if why is not None:
+            return Result(case.id, case.layer, "forward", "keep", "fail",
+                          err_over_bound=math.inf, mismatched=1, size=1,
+                          params=case.params(), diagnosis=why)
     p_value = float(exp.bound)
     ratio = dropout_judge.keep_ratio(p_value)
     want = dropout_judge.keep_probability(case)
@@ -102,7 +111,7 @@ def verdicts(case: Case, arrays: dict, truth: Truth | None, rejected: str | None
         if run.missing:
             res.status, res.diagnosis = "missing", "layer not defined"
         elif name == "keep" and "out" in run.outputs:
-            res = _keep(case, exp)
+            res = _keep(case, exp, arrays, run)
         elif name in run.outputs:
             res = compare(case, name, _state_dtype(case, name, run.outputs[name]), exp, arrays)
         elif run.error:

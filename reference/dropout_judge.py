@@ -93,3 +93,29 @@ def keep_ratio(p_value: float) -> float:
     if p_value <= 0:
         return math.inf
     return math.log(1 / p_value) / math.log(1 / FALSE_ALARM)
+
+
+def repeated_mask(case: Case, arrays: dict, outputs: dict, again: object) -> str | None:
+    """Why the mask is not drawn at random, or None: a second training forward on the same
+    input (`again`, CS231n: with another seed) that keeps exactly the same elements, or that
+    raised or returned no array. Judged only where two independent draws would agree with a
+    chance below FALSE_ALARM (a tiny input could repeat its mask by chance)."""
+    first = inferred_mask(outputs.get("out"), arrays["x"])
+    if first is None:
+        return None  # out is judged (and fails) on its own
+    second = inferred_mask(again, arrays["x"])
+    if second is None:
+        return ("a second training forward on the same input raised or returned no array "
+                "of x's shape: dropout must draw a new mask on every call")
+    p = keep_probability(case)
+    agree = p * p + (1 - p) * (1 - p)  # one element kept or dropped by both draws
+    if agree >= 1 or first.size * math.log(agree) > math.log(FALSE_ALARM):
+        return None
+    if not np.array_equal(first, second):
+        return None
+    draw = ("mask = np.random.rand(*x.shape) > dropout_ratio" if case.layer == "dropout"
+            else "mask = (np.random.rand(*x.shape) < p) / p, after np.random.seed(seed) only "
+                 "where dropout_param has a seed")
+    return (f"the same mask on two training calls with the same input (all {first.size} "
+            f"elements kept or dropped alike; by chance: below {FALSE_ALARM:g}): a fixed or "
+            f"input-derived mask is not dropout; draw it at random on every call ({draw})")

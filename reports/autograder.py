@@ -175,13 +175,13 @@ def run(root: Path) -> int:
 
 def warm(cfg_path: Path) -> int:
     """Compute (and cache) the truths of the configured grid for both APIs."""
-    from cases.student.checker import LAYERS_BY_API, inputs_and_truth
+    from cases.student.checker import DEFAULT_LAYERS, LAYERS_BY_API, inputs_and_truth
     from cases.student.grid import student_grid
 
     cfg = load_config(cfg_path)
     n = 0
     for api, layers in LAYERS_BY_API.items():
-        wanted = tuple(x for x in (cfg.get("layers") or layers) if x in layers)
+        wanted = tuple(x for x in (cfg.get("layers") or DEFAULT_LAYERS[api]) if x in layers)
         for case in student_grid(wanted, tuple(cfg.get("dtypes") or ("f64",)), api):
             inputs_and_truth(case, api)
             n += 1
@@ -220,7 +220,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=__doc__.split("\n\n")[0])
     c.add_argument("--out", default="autograder.zip", help="zip to write (autograder.zip)")
     c.add_argument("--layers", type=csv_of(LAYERS), default=None,
-                   help="required layers (default: every layer of the student's API)")
+                   help="the graded layers (default: the classic layers of the student's "
+                        "API); a graded layer the submission lacks scores 0")
     c.add_argument("--dtype", type=_dtypes, default=("f64",), help="float64 and/or float32")
     c.add_argument("--timeout", type=float, default=5.0, help="seconds per case")
     c.add_argument("--budget", type=float, default=600.0, help="seconds per submission")

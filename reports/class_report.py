@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reports.escape import csv_cell
+
 WINDOWED = ("conv", "pool", "avgpool")
 TOP_DIAGNOSES = 15
 MAX_KEY_CHARS = 240
+MAX_DIAGNOSIS_CHARS = 300  # of a diagnosis read for its key (the key keeps 240)
 BINS = 10
 _STRIDE_PAD = re.compile(r"-s(\d+(?:x\d+)?)-p(\d+(?:x\d+)?|same|valid)(?:-|$)")
 
@@ -41,18 +44,21 @@ class Student:
     diagnoses: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (text, case)
 
     def layer_score(self, layer: str) -> float | None:
-        """Share of the layer's cases passed, in percent (None: not checked or missing)."""
+        """Share of the layer's cases passed, in percent (None: not checked; 0 where the
+        graded layer is not defined: a missing case is a failed case)."""
         cases = self.cases.get(layer)
-        if not cases or all(s == "missing" for s in cases.values()):
+        if not cases:
             return None
         return 100.0 * sum(s == "pass" for s in cases.values()) / len(cases)
 
     def total(self) -> float:
-        """Share of all checked cases passed, in percent (0 when nothing was graded)."""
-        checked = [s for c in self.cases.values() for s in c.values() if s != "missing"]
-        if self.status != "graded" or not checked:
+        """Share of all graded cases passed, in percent (0 when nothing was graded). A report
+        holds only the graded layers (the configured ones, not what the student defines),
+        so a missing layer's cases count as failed, never left out."""
+        graded = [s for c in self.cases.values() for s in c.values()]
+        if self.status != "graded" or not graded:
             return 0.0
-        return 100.0 * sum(s == "pass" for s in checked) / len(checked)
+        return 100.0 * sum(s == "pass" for s in graded) / len(graded)
 
 
 _ORDER = ("timeout", "error", "fail", "missing", "pass")
@@ -66,7 +72,7 @@ def _worst(a: str, b: str) -> str:
 
 def diagnosis_key(text: str) -> str:
     """A diagnosis without its numbers, so the same bug reads the same for every student."""
-    words = text.split("; worst at")[0]
+    words = text[:MAX_DIAGNOSIS_CHARS].split("; worst at")[0]  # bounded: regexes stay fast
     words = re.sub(r"^\d+ of \d+ elements \([\d.]+%\) exceed the error bound:? ?", "", words)
     words = re.sub(r"[\w./-]+\.(py|ipynb)\b", "FILE", words)  # each student's own file name
     words = re.sub(r"(?<![\w.])[-+]?\d[\d.e+-]*", "#", words)  # numbers, not col2im
@@ -283,7 +289,8 @@ def render_html(students: list[Student], skipped: list[str], title: str) -> str:
                          left=("diagnosis", "example student", "example case", "example text"))
              if drows else "<p>No failures.</p>")
     h += ["<h2>Gradebook</h2>", "<p class='note'>Per layer: % of the layer's cases passed; "
-          "empty: not checked or not defined. Full table in gradebook.csv.</p>",
+          "0 where a graded layer is not defined; empty: not graded. Full table in "
+          "gradebook.csv.</p>",
           _table_html([c for c in cols if c != "file"], rows,
                       left=("student", "status", "policy")),
           "</body></html>"]
@@ -291,10 +298,12 @@ def render_html(students: list[Student], skipped: list[str], title: str) -> str:
 
 
 def write_csv(path: Path, cols: list[str], rows: list[dict[str, Any]]) -> None:
+    """The rows as CSV; a text cell a spreadsheet would run as a formula gets a leading '
+    (student names, policy details and diagnoses come from the submissions)."""
     with path.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
-        w.writerows(rows)
+        w.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
 
 
 def write_class_report(results: Path, out: Path, title: str = "Class report") -> list[Path]:

@@ -209,9 +209,15 @@ def memory_table(speed: Bench) -> pd.DataFrame:
 # --- files -------------------------------------------------------------------------------
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
-    """All rows to CSV (inf as 'inf', NaN as an empty cell); returns the path."""
+    """All rows to CSV (inf as 'inf', NaN as an empty cell; a text cell a spreadsheet would
+    run as a formula gets a leading '); returns the path."""
+    from reports.escape import csv_cell
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    text_cols = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    if text_cols:
+        df = df.assign(**{str(c): df[c].map(csv_cell) for c in text_cols})
     df.to_csv(path, index=False)
     return path
 
@@ -233,11 +239,14 @@ def write_json(df: pd.DataFrame, path: str | Path, **extra: Any) -> Path:
 
 
 def md_table(df: pd.DataFrame, index: bool = False) -> str:
-    """A GitHub-style Markdown table of the frame, cells formatted by `fmt`."""
+    """A GitHub-style Markdown table of the frame, cells formatted by `fmt` and escaped
+    (reports.escape.md_text: a cell's |, <, >, newlines cannot end the row or open a tag)."""
+    from reports.escape import md_text
+
     if df.empty:
         return "_(none)_"
-    return tabulate(_cells(df), headers="keys", tablefmt="github", showindex=index,
-                    disable_numparse=True)
+    return tabulate(_cells(df).map(md_text), headers="keys", tablefmt="github",
+                    showindex=index, disable_numparse=True)
 
 
 def _md_env(env: Mapping[str, Any]) -> str:

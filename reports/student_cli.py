@@ -14,6 +14,7 @@ from tabulate import tabulate
 from tqdm import tqdm
 
 from cases.student.checker import PHASES_ORDER, StudentReport, is_fast
+from cases.student.wire import printable
 from reports.batch import (
     content_hash,
     exit_code,
@@ -122,7 +123,12 @@ def _name_hints(report: StudentReport) -> list[tuple[str, str]]:
 
 
 def terminal_summary(report: StudentReport, reproducers: int = 3) -> str:
-    """What a student reads first: verdict per layer and phase, patterns, smallest failures."""
+    """What a student reads first: verdict per layer and phase, patterns, smallest failures;
+    control characters removed (a student's text never drives the terminal)."""
+    return printable(_summary(report, reproducers)) or ""
+
+
+def _summary(report: StudentReport, reproducers: int) -> str:
     lines = [f"== {report.implementation} ({report.api or '?'} API)"]
     if getattr(report, "file", None) and report.file != Path(report.implementation).name:
         lines.append(f"graded file: {report.file}")
@@ -262,7 +268,7 @@ def batch_table(reports: list[StudentReport]) -> str:
         row["policy"] = "violation" if r.policy else ""
         row["seconds"] = f"{r.seconds:.1f}"
         rows.append(row)
-    return tabulate(rows, headers="keys", tablefmt="github")
+    return printable(tabulate(rows, headers="keys", tablefmt="github")) or ""
 
 
 def batch_footer(reports: list[StudentReport], wall: float, workers: int,
@@ -358,8 +364,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         if not args.quiet or single:
             bar.write(terminal_summary(report) + "\n", file=sys.stdout)
         elif grader_error(report):
-            bar.write(f"{Path(target).name}: {grader_error(report).splitlines()[0]}",
-                      file=sys.stderr)
+            bar.write(printable(f"{Path(target).name}: "
+                                f"{grader_error(report).splitlines()[0]}"), file=sys.stderr)
         bar.update(1)
 
     t0 = time.monotonic()
@@ -386,8 +392,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "check", help="check a student's implementation file (sandboxed)",
         description="Check student layer code against PyTorch over the student grid. The "
                     "code runs in a separate, resource-limited worker process. Exit code: 0 "
-                    "all checked cases pass and no policy violated, 1 otherwise, 2 when a "
-                    "file cannot be loaded.")
+                    "every graded layer defined, all its cases pass and no policy violated, "
+                    "1 otherwise, 2 when a file cannot be loaded, 3 when the grader failed.")
     c.add_argument("targets", nargs="*", metavar="SUBMISSION",
                    help="each path is one submission: a .py file, a notebook (.ipynb) or a "
                         "folder (a repository, an extracted zip: the file defining the "
@@ -403,8 +409,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "--name relu_forward=my_relu (repeat or comma-separate; common "
                         "aliases such as ReLU, MaxPooling, ...Layer are found without it)")
     c.add_argument("--layers", type=csv_of(LAYERS), default=None,
-                   help="required layers, comma-separated (default: every layer of the API; "
-                        "missing ones are reported, not failed)")
+                   help="the graded layers, comma-separated (default: the API's classic "
+                        "layers, conv,pool,avgpool,affine,relu,softmax for the notes' classes; "
+                        "a graded layer the file does not define fails, exit 1)")
     c.add_argument("--api", choices=("class", "functional"), default=None,
                    help="API style (default: detected from the names the file defines)")
     c.add_argument("--dtype", type=_dtypes, default=("f64",),

@@ -5,7 +5,17 @@ from __future__ import annotations
 import html
 
 from cases.student.checker import StudentReport
+from reports.escape import md_code, md_text
 from reports.frame import to_frame
+
+
+def _fence(code: str) -> str:
+    """A code fence longer than any run of backticks in `code` (which cannot close it)."""
+    run = longest = 0
+    for ch in code:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    return "`" * max(3, longest + 1)
 
 
 def _section(report: StudentReport) -> tuple[str, str]:
@@ -13,34 +23,36 @@ def _section(report: StudentReport) -> tuple[str, str]:
     md = ["## Feedback", ""]
     h = ["<h2 id='feedback'>Feedback</h2>"]
     if getattr(report, "isolation", "").startswith("NOT ISOLATED"):
-        md += [f"**Warning:** {report.isolation}", ""]
+        md += [f"**Warning:** {md_text(report.isolation)}", ""]
         h.append(f"<p class='verdict-fail'>Warning: {html.escape(report.isolation)}</p>")
     if getattr(report, "file", None):
-        md += [f"Graded file: `{report.file}`", ""]
+        md += [f"Graded file: {md_code(report.file)}", ""]
         h.append(f"<p>Graded file: <code>{html.escape(report.file)}</code></p>")
     for w in getattr(report, "warnings", []):
-        md += [f"- **Warning:** {w}"]
+        md += [f"- **Warning:** {md_text(w)}"]
         h.append(f"<p class='verdict-warn'>Warning: {html.escape(w)}</p>")
     if getattr(report, "grader_error", None):
         md += [f"**Grader error** (not caused by this submission; exit code 3): "
-               f"{report.grader_error}", ""]
+               f"{md_text(report.grader_error)}", ""]
         h.append(f"<p class='verdict-fail'>Grader error (not caused by this submission; exit "
                  f"code 3): {html.escape(report.grader_error)}</p>")
     if report.load_error:
-        md += [f"The file could not be loaded: {report.load_error}", ""]
+        md += [f"The file could not be loaded: {md_text(report.load_error)}", ""]
         h.append(f"<p class='verdict-fail'>The file could not be loaded: "
                  f"{html.escape(report.load_error)}</p>")
     for p in report.policy:
-        md += [f"- **Policy:** {p['detail']}"]
+        md += [f"- **Policy:** {md_text(p['detail'])}"]
         h.append(f"<p class='verdict-fail'>Policy: {html.escape(p['detail'])}</p>")
     if report.patterns:
-        md += ["", "Patterns across the grid:", ""] + [f"- {p}" for p in report.patterns]
+        md += ["", "Patterns across the grid:", ""] + [f"- {md_text(p)}"
+                                                        for p in report.patterns]
         h += ["<p>Patterns across the grid:</p><ul>"]
         h += [f"<li>{html.escape(p)}</li>" for p in report.patterns] + ["</ul>"]
     for s in report.shrunk:
-        md += ["", f"### Smallest failing case: {s.layer} {s.output}", "",
-               f"`{s.case}` (found from `{s.original}`): {s.diagnosis}", "",
-               "```python", s.reproducer, "```"]
+        fence = _fence(s.reproducer)
+        md += ["", f"### Smallest failing case: {md_text(s.layer)} {md_text(s.output)}", "",
+               f"{md_code(s.case)} (found from {md_code(s.original)}): "
+               f"{md_text(s.diagnosis)}", "", f"{fence}python", s.reproducer, fence]
         h += [f"<h3>Smallest failing case: {html.escape(s.layer)} {html.escape(s.output)}</h3>",
               f"<p><code>{html.escape(s.case)}</code>: {html.escape(s.diagnosis)}</p>",
               f"<pre>{html.escape(s.reproducer)}</pre>"]
@@ -60,8 +72,8 @@ def student_markdown(report: StudentReport) -> str:
     except ImportError:
         return _plain_markdown(report, section[0])
     if df.empty:
-        return f"# {_title(report)}\n\n{section[0]}"
-    return render_markdown(df, _title(report), extra_sections=[section])
+        return f"# {md_text(_title(report))}\n\n{section[0]}"
+    return render_markdown(df, md_text(_title(report)), extra_sections=[section])
 
 
 def student_html(report: StudentReport) -> str:
@@ -73,14 +85,19 @@ def student_html(report: StudentReport) -> str:
     except ImportError:
         render_html = None
     if render_html is None or df.empty:
-        body = html.escape(_plain_markdown(report, section[0]))
-        return f"<!DOCTYPE html><html><body><pre>{body}</pre></body></html>"
+        s = report.summary()
+        bad = [f"<li>{html.escape(r.message())}</li>" for r in report.results
+               if not r.passed][:200]
+        return (f"<!DOCTYPE html><html><body><h1>{html.escape(_title(report))}</h1><p>"
+                + html.escape(", ".join(f"{k}: {v}" for k, v in s.items())) + "</p>"
+                + section[1] + (f"<h2>Not passed</h2><ul>{''.join(bad)}</ul>" if bad else "")
+                + "</body></html>")
     return render_html(df, _title(report), extra_sections=[section])
 
 
 def _plain_markdown(report: StudentReport, section: str) -> str:
     s = report.summary()
-    lines = [f"# {_title(report)}", "", ", ".join(f"{k}: {v}" for k, v in s.items()), "",
-             section, "## Not passed", ""]
-    lines += [f"- {r.message()}" for r in report.results if not r.passed][:200]
+    lines = [f"# {md_text(_title(report))}", "", ", ".join(f"{k}: {v}" for k, v in s.items()),
+             "", section, "## Not passed", ""]
+    lines += [f"- {md_text(r.message())}" for r in report.results if not r.passed][:200]
     return "\n".join(lines) + "\n"

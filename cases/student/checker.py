@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cases.adapters import CLASS_NAMES, Run, convention_inputs
-from cases.case import CURRICULA_LAYERS, Case
+from cases.case import Case
 from cases.inputs import make_inputs
 from cases.runner import verdicts
 from cases.student import curricula, isolation, truths
@@ -28,10 +28,13 @@ from cases.student.worker import Worker
 from reference.expected import Truth
 from reference.result import Result
 
-LAYERS_BY_API = {"class": ("conv", "pool", "avgpool", "affine", "relu", "softmax",
-                           *curricula.BOOK_CLASSES),
-                 "functional": ("conv", "pool", "affine", "relu", "softmax",
-                                *curricula.FUNCTION_NAMES)}
+# The graded layers by default: each API's classic layers (README, "Checking students").
+# The curricula's other layers are graded only where configured (--layers): what a student
+# happens to define never changes what is graded, nor the maximum score.
+DEFAULT_LAYERS = {"class": ("conv", "pool", "avgpool", "affine", "relu", "softmax"),
+                  "functional": ("conv", "pool", "affine", "relu", "softmax")}
+LAYERS_BY_API = {"class": (*DEFAULT_LAYERS["class"], *curricula.BOOK_CLASSES),
+                 "functional": (*DEFAULT_LAYERS["functional"], *curricula.FUNCTION_NAMES)}
 TIMEOUTS_PER_LAYER = 3  # after this many timeouts, a layer's remaining cases are not run
 MAX_SHRINKS = 8
 MAX_SANDBOX_DETAILS = 5
@@ -79,13 +82,15 @@ class StudentReport:
         return {"total": len(self.results), **counts}
 
     def required_missing(self) -> list[str]:
-        """Required layers the submission does not define."""
+        """Graded (required) layers the submission does not define: each one fails the
+        submission (exit code 1) and scores 0."""
         missing = {r.layer for r in self.results if r.status == "missing"}
         return [layer for layer in self.required if layer in missing]
 
     def exit_code(self) -> int:
-        """0: every checked case passes and no policy is violated; 1: otherwise; 2: not
-        loaded; 3: the grader itself failed on this submission (or could not isolate it)."""
+        """0: every graded layer is defined, every checked case passes and no policy is
+        violated; 1: otherwise; 2: not loaded; 3: the grader itself failed on this
+        submission (or could not isolate it)."""
         if self.grader_error is not None:
             return 3
         if self.load_error is not None:
@@ -130,7 +135,7 @@ def judge(case: Case, arrays: dict, truth: Truth, run: Run,
     if curricula.forward_only(case):
         truth = {name: exp for name, exp in truth.items() if name not in curricula.BN_GRADS}
     results = verdicts(case, arrays, truth, None, run)
-    grads = [o for o in run.outputs if o not in ("out", "loss")]
+    grads = [o for o in run.outputs if o not in ("out", "loss", curricula.AGAIN)]
     stub_forward = any(o in run.outputs and run.outputs[o] is None for o in ("out", "loss"))
     stub_backward = bool(grads) and all(run.outputs[o] is None for o in grads)
     for res in results:
@@ -232,7 +237,7 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
     grader itself is this submission's grader error too, never an exception.
     """
     t0 = time.monotonic()
-    report = StudentReport(str(target), required=tuple(layers or ()))
+    report = StudentReport(str(target), required=graded_layers(layers, api))
     try:
         return _check(report, target, layers, dtypes, api, timeout, budget, allow_torch,
                       do_shrink, progress, file, names, unsafe_no_isolation, t0)
@@ -285,7 +290,7 @@ def _check(report: StudentReport, target: str | Path, layers: tuple[str, ...] | 
                                      f"({where.strip()}). {hint}" if where else
                                      f"{report.load_error}. {hint}")
             return report
-        report.layers = tuple(layers or default_layers(sub))
+        report.layers = report.required = graded_layers(layers, sub.api)
         _run_grid(report, checker, dtypes, progress)
         report.warnings += dout_warnings(report, checker.dout_changed)
         if do_shrink:
@@ -329,11 +334,18 @@ def sandbox_policy(violations: list[str]) -> list[dict[str, str]]:
     return out
 
 
+def graded_layers(layers: tuple[str, ...] | None, api: str | None) -> tuple[str, ...]:
+    """The layers graded (and required): the configured ones (--layers), else the API's
+    classic layers (`DEFAULT_LAYERS`); () while the API is not known yet. Never depends on
+    what the submission defines (the curricula's other layers only when configured)."""
+    if layers:
+        return tuple(dict.fromkeys(layers))
+    return DEFAULT_LAYERS.get(api or "", ())
+
+
 def default_layers(sub: Submission) -> tuple[str, ...]:
-    """The API's layers, the curricula's other layers (issue 13) only where defined."""
-    defined = set(sub.layers())
-    return tuple(layer for layer in LAYERS_BY_API[sub.api]
-                 if layer not in CURRICULA_LAYERS or layer in defined)
+    """The layers graded without --layers: the API's classic layers (`DEFAULT_LAYERS`)."""
+    return graded_layers(None, sub.api)
 
 
 def _run_grid(report: StudentReport, checker: Checker, dtypes: tuple[str, ...],
@@ -351,11 +363,13 @@ def _run_grid(report: StudentReport, checker: Checker, dtypes: tuple[str, ...],
     report.cases = {c.id: c for c in cases}
     fast = [c for c in cases if sub.api == "functional" and _fast_names(c.layer) is not None
             and _fast_names(c.layer)[0] in checker.worker.has]
+    hints: dict[str, str] = {}  # "did you mean": once per missing name, not per case
     for i, case in enumerate(cases):
         name = _defines(case.layer, sub.api, checker.worker.has)
         if name is not None:
-            report.results += missing_results(case, f"{name} is not defined"
-                                                    + sub.missing_hint(name))
+            if name not in hints:
+                hints[name] = sub.missing_hint(name)
+            report.results += missing_results(case, f"{name} is not defined" + hints[name])
         else:
             report.results += _run_counted(checker, case, 0, timeouts)
         if progress:

@@ -50,6 +50,10 @@ FUNCTION_NAMES = {
 }
 LOSS_LAYERS = ("svm",)
 MOMENTUM = 0.9
+# A dropout training case runs forward a second time on the same input (a new seed for
+# CS231n's dropout_param) after its backward; this output holds what came back, so the
+# judge can refuse a mask that never changes (reference.dropout_judge.repeated_mask).
+AGAIN = "out_again"
 BN_GRADS = ("dx", "dgamma", "dbeta")
 
 
@@ -149,12 +153,22 @@ def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any], *,
             size = a["gamma"].size
             run.outputs["dgamma"] = _flat(getattr(layer, "dgamma", None), size)
             run.outputs["dbeta"] = _flat(getattr(layer, "dbeta", None), size)
+        if L in ("dropout", "invdropout") and case.train:
+            run.outputs[AGAIN] = _again(lambda: layer.forward(a["x"].copy(), True))
     except Missing:
         run.missing = True
     except Exception as e:  # the implementation's own failure, reported as data
         run.record_error(phase, e)
     run.modified = modified_inputs(arrays, a)
     return run
+
+
+def _again(forward: Callable[[], Any]) -> Any:
+    """A second training forward's output (a copy), None where it raised."""
+    try:
+        return _copy(forward())
+    except Exception:  # judged as "no second mask" (reference.dropout_judge)
+        return None
 
 
 def _state(run: Any, layer: Any) -> None:
@@ -242,6 +256,10 @@ def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any], variant:
             grads = bwd(a["dout"], cache)
             if case.layer == "invdropout":
                 run.outputs["dx"] = grads
+                if case.train:  # a second draw with another seed must give another mask
+                    again = {**param, "seed": seed_of(case) + 1}
+                    run.outputs[AGAIN] = _again(
+                        lambda: _forward(fwd, case, a, again, a["x"].copy())[0])
             else:
                 dx, dg, db = _triple(grads, bwd_name)
                 size = a["gamma"].size

@@ -25,6 +25,10 @@ CLASS_ALIASES = {
 }
 
 
+MAX_HINT_NAMES = 500  # names compared by difflib for one "did you mean" hint
+MAX_HINT_NAME_CHARS = 80  # longer names are never suggested
+
+
 class NameMapError(ValueError):
     """An explicit name map entry that cannot be used (unknown layer, bad syntax)."""
 
@@ -103,10 +107,14 @@ def resolve(api: str, available: set[str], explicit: dict[str, str] | None = Non
 
 
 def suggestions(missing: str, available: set[str], used: set[str] = frozenset()) -> list[str]:
-    """Names in the submission that look like `missing` (for "did you mean X?")."""
-    pool = {normal(n): n for n in sorted(available - used) if not n.startswith("__")}
+    """Names in the submission that look like `missing` (for "did you mean X?"). Only the
+    MAX_HINT_NAMES names closest in length are compared letter by letter (difflib), so a
+    file of thousands of decoy names costs milliseconds, not seconds."""
+    pool = {normal(n): n for n in sorted(available - used)
+            if not n.startswith("__") and len(n) <= MAX_HINT_NAME_CHARS}
     want = normal(missing)
-    close = difflib.get_close_matches(want, list(pool), n=3, cutoff=0.6)
+    nearest = sorted(pool, key=lambda k: (abs(len(k) - len(want)), k))[:MAX_HINT_NAMES]
+    close = difflib.get_close_matches(want, nearest, n=3, cutoff=0.6)
     words = set(re.findall(r"[a-z]+", re.sub(r"([A-Z])", r" \1", missing).lower()))
     close += [k for k in pool if k not in close and len(k) > 2
               and any(w.startswith(k) or k.startswith(w) for w in words if len(w) > 3)]

@@ -4,6 +4,7 @@ and a few-line reproducer a student can paste."""
 from __future__ import annotations
 
 import dataclasses
+import keyword
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,19 @@ def import_line(sub: Any, case: Case) -> tuple[str, dict[str, str]]:
     wanted = ((CLASSES[case.layer],) if sub.api == "class" else FUNCTIONS[case.layer]) \
         if case.layer not in CURRICULA_LAYERS else curricula.reproducer_names(case.layer,
                                                                              sub.api)
-    return f"import {module} as m", {w: f"m.{name_map.get(w, w)}" for w in wanted}
+    own = {w: f"m.{name_map.get(w, w)}" for w in wanted}
+    if all(part.isidentifier() and not keyword.iskeyword(part) for part in module.split(".")):
+        return f"import {module} as m", own
+    # a file name that is no module name (`l;__import__('os').system('id')#.py`): never
+    # pasted into code, loaded from its path written as a Python literal
+    return ("import importlib.util as iu; "
+            f"spec = iu.spec_from_file_location('student', {str(sub.path)!r}); "
+            "m = iu.module_from_spec(spec); spec.loader.exec_module(m)"), own
+
+
+def _one_line(text: str) -> str:
+    """Text safe inside a `#` comment: no line break or control character can end it."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def case_source(case: Case) -> str:
@@ -152,7 +165,7 @@ def reproducer(case: Case, sub: Any, output: str) -> str:
         every = {name: f"m.{name}" for pair in FUNCTIONS.values() for name in pair}
         call = _functional_call(case, {**every, **own})  # the table names every layer
     return "\n".join([
-        f"# run from {sub.root} (the folder your imports resolve from)",
+        f"# run from {_one_line(str(sub.root))} (the folder your imports resolve from)",
         "from cases.case import Case; from cases.inputs import make_inputs",
         "from cases.adapters import convention_inputs; from reference.oracle import reference",
         line,

@@ -10,6 +10,7 @@ exact `numpy.ndarray`s of a validated dtype and shape. Runs on both sides (numpy
 from __future__ import annotations
 
 import json
+import re
 import struct
 from dataclasses import fields
 from typing import Any
@@ -22,6 +23,10 @@ MAX_JSON = 1 << 20
 MAX_BINARY = 256 << 20
 MAX_NDIM = 32
 MAX_TEXT = 4000  # characters of any one string kept from a worker message
+# C0 controls but tab and newline, DEL, C1 controls, and the Unicode bidirectional overrides
+# and isolates: what a student's text could use to rewrite a terminal (clear the screen, move
+# the cursor, set the title, print a forged verdict over the real one) or reorder a line.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _KINDS = "biuf"
 _DTYPES = frozenset(np.dtype(t).newbyteorder(o).str
                     for t in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
@@ -185,10 +190,18 @@ def decode(body: bytes, binary: bytes) -> dict:
         raise WireError(f"malformed frame ({type(e).__name__})") from e
 
 
+def printable(v: str | None) -> str | None:
+    """The text without control characters (C0 but tab and newline, DEL, C1, bidi
+    overrides): escape sequences lose their ESC and show as plain characters."""
+    return None if v is None else _CONTROLS.sub("", v)
+
+
 def text(v: Any, limit: int = MAX_TEXT) -> str | None:
-    """A string field of a worker message, cut to `limit` characters; None if not a string."""
+    """A string field of a worker message, cut to `limit` characters, control characters
+    removed (`printable`); None if not a string."""
     if type(v) is not str:
         return None
+    v = printable(v)  # linear; a frame's JSON is at most MAX_JSON bytes
     return v if len(v) <= limit else v[:limit] + f"... [{len(v) - limit} more characters cut]"
 
 
