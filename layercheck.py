@@ -15,7 +15,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from cases.student.checker import PHASES_ORDER, StudentReport, check_submission, is_fast
+from cases.student.checker import PHASES_ORDER, StudentReport, is_fast
 
 __all__ = ["CheckResult", "check_file"]
 
@@ -117,7 +117,9 @@ def check_file(path: str | Path, layers: tuple[str, ...] | None = None,
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"layercheck.check_file: no such file or folder: {p}")
-    report = check_submission(p, layers=tuple(layers) if layers else None, dtypes=tuple(dtypes),
-                              api=api, timeout=timeout, budget=budget, allow_torch=allow_torch,
-                              do_shrink=shrink)
-    return CheckResult(report)
+    from reports.batch import check_one  # the private copy the command line grades too
+
+    options = {"layers": tuple(layers) if layers else None, "dtypes": tuple(dtypes), "api": api,
+               "timeout": timeout, "budget": budget, "allow_torch": allow_torch,
+               "do_shrink": shrink}
+    return CheckResult(check_one(str(p), options))

@@ -87,3 +87,18 @@ def test_test_mode_update_is_flagged_and_its_reproducer_calls_no_backward() -> N
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, f"the reproducer fails:\n{text}\n{run.stderr}"
     assert float(run.stdout.strip().splitlines()[-1]) > 1e-6, "the reproducer shows no error"
+
+
+def test_a_missing_backward_alt_skips_the_alternative_pair_instead_of_failing_it(tmp_path):
+    """CS231n's batchnorm_backward_alt is optional: without it, batchnorm_forward alone must
+    not make the '(fast)' pair run and fail with 'batchnorm_backward_alt is not defined'."""
+    src = (STUDENTS / "good_bn_cs231n_testmode.py").read_text()
+    cut = src.replace("def batchnorm_backward_alt(dout, cache):\n"
+                      "    return batchnorm_backward(dout, cache)\n", "")
+    assert cut != src, "fixture changed: it no longer defines batchnorm_backward_alt"
+    path = tmp_path / "layers.py"
+    path.write_text(cut)
+    report = check_submission(path, layers=("batchnorm",), do_shrink=False)
+    bad = [(r.id, r.output, r.diagnosis) for r in report.results if not r.passed]
+    assert report.exit_code() == 0, f"exit {report.exit_code()}: {bad[:3]}"
+    assert not any(r.id.endswith("-fast") for r in report.results)

@@ -362,7 +362,7 @@ def _run_grid(report: StudentReport, checker: Checker, dtypes: tuple[str, ...],
     timeouts: dict[tuple[str, int], int] = {}
     report.cases = {c.id: c for c in cases}
     fast = [c for c in cases if sub.api == "functional" and _fast_names(c.layer) is not None
-            and _fast_names(c.layer)[0] in checker.worker.has]
+            and all(n in checker.worker.has for n in _fast_names(c.layer) if n)]
     hints: dict[str, str] = {}  # "did you mean": once per missing name, not per case
     for i, case in enumerate(cases):
         name = _defines(case.layer, sub.api, checker.worker.has)
