@@ -31,7 +31,7 @@ def print_bench(b: Bench) -> None:
     if not b.memory.empty:
         print("\n## conv peak memory, forward+backward (tracemalloc)\n")
         print(md_table(memory_table(b)))
-    print("\n## goals (issue 15)\n")
+    print("\n## speed goals\n")
     print(md_table(goals_table(b)))
     for n in b.notes:
         print(f"note: {n}")

@@ -314,7 +314,7 @@ def _speed_intro(speed: Bench) -> str:
 
 
 def _speed_markdown(speed: Bench) -> list[str]:
-    md = ["## Speed", "", _speed_intro(speed), "", "Goals (issue 5):", "",
+    md = ["## Speed", "", _speed_intro(speed), "", "Speed goals:", "",
           md_table(goals_table(speed)), ""]
     for layer, t in speed_tables(speed).items():
         md += [f"### {layer}", "", md_table(t, index=True), ""]
@@ -447,7 +447,7 @@ def _md_bold_to_html(text: str) -> str:
 
 def _speed_html(speed: Bench, plots: bool) -> list[str]:
     h = ["<h2 id='speed'>Speed</h2>", f"<p class='note'>{html.escape(_speed_intro(speed))}</p>",
-         "<p>Goals (issue 5):</p>", _html_table(goals_table(speed))]
+         "<p>Speed goals:</p>", _html_table(goals_table(speed))]
     if plots:
         h.append(img_tag(speed_chart(speed.ratios()), "impl/PyTorch time ratio per shape"))
     for layer, t in speed_tables(speed).items():
