@@ -30,7 +30,7 @@ from reports.student_cli import batch_footer, batch_table, report_json, terminal
 from reports.student_render import student_markdown
 
 ROOT = Path(__file__).parent.parent
-CLASSIC = {"conv", "pool", "avgpool", "affine", "relu", "softmax"}  # README: the notes' API
+CLASSIC = {"conv", "pool", "affine", "relu", "softmax"}  # README: both curricula's layers
 ESC = ("\x1b[2J\x1b[H\x1b]0;owned-title\x07\x1b[32mALL 72 CASES PASS\x1b[0m\r\x9b31m"
        "\u202e")
 INJECT = "x |\n| relu | pass | 36/36 |\n<img src=x onerror=alert(1)> <script>alert(2)</script>"
@@ -124,7 +124,7 @@ def test_default_grades_the_classic_layers_not_what_the_student_defines(checked)
         f"without --layers the notes' classic layers are graded; got {report.layers}")
     assert not {r.layer for r in report.results} & {"sigmoid", "dropout"}, (
         "a curricula layer the student defines but nobody configured was graded")
-    assert set(report.required_missing()) == {"conv", "pool", "avgpool", "softmax"}
+    assert set(report.required_missing()) == {"conv", "pool", "softmax"}
     assert report.exit_code() == 1, "a submission missing graded layers must exit 1"
 
 
@@ -133,10 +133,10 @@ def test_missing_layers_fail_the_footer_and_score_0_in_gradescope(checked) -> No
     assert "1 fail (exit 1)" in batch_footer([report], 1.0, 1)
     gs = results_json(report)
     max_score = sum(t["max_score"] for t in gs["tests"])
-    assert max_score == pytest.approx(6 * 2 * 10 + 10), (
-        "Gradescope's maximum must be fixed by the configured layers (6 layers x 2 phases "
+    assert max_score == pytest.approx(5 * 2 * 10 + 10), (
+        "Gradescope's maximum must be fixed by the configured layers (5 layers x 2 phases "
         f"x 10 + policy 10), whatever the student defines; got {max_score}")
-    for layer in ("conv", "pool", "avgpool", "softmax"):
+    for layer in ("conv", "pool", "softmax"):
         mine = [t for t in gs["tests"] if t["name"].startswith(f"{layer} ")]
         assert mine and all(t["score"] == 0 and t["max_score"] > 0 for t in mine), (
             f"missing layer {layer} must appear with score 0: {mine}")
