@@ -54,8 +54,8 @@ def curricula_section(df: pd.DataFrame) -> tuple[str, str] | None:
              "SVM loss, each against its PyTorch twin in float64 within a derived rounding-"
              "error bound (derivations in reference/oracle_curricula.py). The keep-rate row's "
              "err/bound is log(1/p-value) / log(1e9).")
-    md = "\n".join(["## Curricula layers (issue 13)", "", intro, "", md_table(table), "",
+    md = "\n".join(["## Curricula layers", "", intro, "", md_table(table), "",
                     md_table(conv), ""])
-    page = (f"<h2>Curricula layers (issue 13)</h2><p>{html.escape(intro)}</p>"
+    page = (f"<h2>Curricula layers</h2><p>{html.escape(intro)}</p>"
             + _html_table(table) + _html_table(conv))
     return md, page
