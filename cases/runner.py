@@ -74,21 +74,27 @@ def _state_dtype(case: Case, name: str, value: object) -> object:
 
 
 def _keep(case: Case, exp, arrays: dict, run: Run) -> Result:
-    """The keep-rate verdict: a binomial test of the kept count (reference/dropout_judge);
-    where the run has a second training forward (curricula.AGAIN), its mask must differ."""
+    """The keep-rate verdict: a binomial test of the kept count (reference/dropout_judge).
+    A training run's masks (out and curricula.AGAINS, forwards on the same input) are
+    judged together (dropout_judge.judge_masks); where the further forwards are missing,
+    the mask cannot be told random and the verdict fails."""
     from reference.diagnose_curricula import keep_words
 
-    if curricula.AGAIN in run.outputs:
-        why = dropout_judge.repeated_mask(case, arrays, run.outputs,
-                                          run.outputs[curricula.AGAIN])
+    p_value, got = float(exp.bound), float(exp.value)
+    if case.train and dropout_judge.inferred_mask(run.outputs.get("out"),
+                                                  arrays["x"]) is not None:
+        if any(name not in run.outputs for name in curricula.AGAINS):
+            why: str | None = dropout_judge.no_repeat_words(run.error)
+        else:
+            p_value, got, why = dropout_judge.judge_masks(
+                case, arrays["x"], run.outputs["out"],
+                [run.outputs[name] for name in curricula.AGAINS])
         if why is not None:
             return Result(case.id, case.layer, "forward", "keep", "fail",
                           err_over_bound=math.inf, mismatched=1, size=1,
                           params=case.params(), diagnosis=why)
-    p_value = float(exp.bound)
     ratio = dropout_judge.keep_ratio(p_value)
     want = dropout_judge.keep_probability(case)
-    got = float(exp.value)
     res = Result(case.id, case.layer, "forward", "keep", "pass" if ratio <= 1 else "fail",
                  max_abs_err=abs(got - want), max_rel_err=abs(got - want) / want,
                  err_over_bound=ratio, mismatched=int(ratio > 1), size=1,

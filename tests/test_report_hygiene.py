@@ -15,9 +15,14 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
+from cases.adapters import Run
 from cases.case import Case
+from cases.inputs import make_inputs
+from cases.runner import verdicts
+from cases.student import curricula
 from cases.student import names as naming
 from cases.student.checker import StudentReport, check_submission
 from cases.student.shrink import reproducer
@@ -377,3 +382,116 @@ def test_a_mask_that_never_changes_fails_the_keep_test(tmp_path, source: str,
     others = [r.message() for r in report.results if r.output != "keep" and not r.passed]
     assert not others, f"the values are right for its own mask: {others[:3]}"
     assert report.exit_code() == 1
+
+
+# A pattern with the right keep rate, moved one element along the input on every call (the
+# notes' class), or by the seed (CS231n's function: seeds differ by one between draws).
+SHIFTING_BOOK = '''import numpy as np
+
+
+class Dropout:
+    calls = 0
+
+    def __init__(self, dropout_ratio=0.5):
+        self.dropout_ratio = dropout_ratio
+
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            Dropout.calls += 1
+            base = np.random.default_rng(7).random(x.size) > self.dropout_ratio
+            self.mask = np.roll(base, Dropout.calls).reshape(x.shape)
+            return x * self.mask
+        return x * (1.0 - self.dropout_ratio)
+
+    def backward(self, dout):
+        return dout * self.mask
+'''
+
+SHIFTING_CS231N = '''import numpy as np
+
+
+def dropout_forward(x, dropout_param):
+    p, mode = dropout_param["p"], dropout_param["mode"]
+    if mode == "train":  # the seed moves one fixed pattern instead of seeding a draw
+        base = np.random.default_rng(7).random(x.size) < p
+        mask = np.roll(base, dropout_param.get("seed", 0)).reshape(x.shape) / p
+        return x * mask, (dropout_param, mask)
+    return x, (dropout_param, None)
+
+
+def dropout_backward(dout, cache):
+    dropout_param, mask = cache
+    return dout * mask if dropout_param["mode"] == "train" else dout
+'''
+
+# Random masks, but the third training call on an input raises.
+THIRD_CALL_RAISES = '''import numpy as np
+
+
+class Dropout:
+    calls = 0
+
+    def __init__(self, dropout_ratio=0.5):
+        self.dropout_ratio = dropout_ratio
+
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            Dropout.calls += 1
+            if Dropout.calls % 4 == 3:
+                raise RuntimeError("only two masks per input")
+            self.mask = np.random.rand(*x.shape) > self.dropout_ratio
+            return x * self.mask
+        return x * (1.0 - self.dropout_ratio)
+
+    def backward(self, dout):
+        return dout * self.mask
+'''
+
+
+@pytest.mark.parametrize("source,layer,words", [
+    (SHIFTING_BOOK, "dropout", "shifted by"),
+    (SHIFTING_CS231N, "invdropout", "shifted by"),
+    (THIRD_CALL_RAISES, "dropout", "raised or returned no array"),
+])
+def test_a_shifted_or_unrepeatable_mask_fails_the_keep_test(tmp_path, source: str,
+                                                            layer: str, words: str) -> None:
+    path = tmp_path / "moving_mask.py"
+    path.write_text(source)
+    report = check_submission(path, layers=(layer,), do_shrink=False)
+    assert report.load_error is None and report.grader_error is None, (
+        report.load_error or report.grader_error)
+    keep = [r for r in report.results if r.output == "keep"]
+    assert keep and all(r.status == "fail" for r in keep), (
+        "every training case's keep test must fail: "
+        + ", ".join(f"{r.id}:{r.status}" for r in keep))
+    assert all(words in r.diagnosis for r in keep), keep[0].diagnosis
+
+
+def _dropout_run(masks: list[np.ndarray], arrays: dict) -> Run:
+    """A run of the notes' dropout whose training forwards kept `masks` (out first)."""
+    outputs = {"out": arrays["x"] * masks[0], "dx": arrays["dout"] * masks[0]}
+    outputs.update({name: arrays["x"] * m
+                    for name, m in zip(curricula.AGAINS, masks[1:], strict=False)})
+    return Run(outputs=outputs)
+
+
+def test_masks_missing_a_repeat_or_agreeing_too_often_fail_but_random_ones_pass() -> None:
+    case = Case("dropout", N=4, C=8, H=8, W=8, rate=0.5)
+    arrays = make_inputs(case)
+    rng = np.random.default_rng(3)
+
+    def keep(masks: list[np.ndarray]) -> Result:
+        results = verdicts(case, arrays, {}, None, _dropout_run(masks, arrays))
+        return next(r for r in results if r.output == "keep")
+
+    random = [rng.random(arrays["x"].shape) > 0.5 for _ in range(4)]
+    assert keep(random).passed, keep(random).diagnosis
+    missing = keep(random[:1])  # the further forwards never came back (worker, error)
+    assert missing.status == "fail" and "did not run" in missing.diagnosis, (
+        "a run without its repeated forwards must fail keep, not skip the mask check")
+    # each later mask copies 90% of the first: right keep rate, no shift, not independent
+    close = [random[0]] + [np.where(rng.random(m.shape) < 0.9, random[0], m)
+                           for m in random[1:]]
+    got = keep(close)
+    assert got.status == "fail" and "independent masks agree" in got.diagnosis, (
+        got.diagnosis)

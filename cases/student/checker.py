@@ -137,7 +137,7 @@ def judge(case: Case, arrays: dict, truth: Truth, run: Run,
     if curricula.forward_only(case):
         truth = {name: exp for name, exp in truth.items() if name not in curricula.BN_GRADS}
     results = verdicts(case, arrays, truth, None, run)
-    grads = [o for o in run.outputs if o not in ("out", "loss", curricula.AGAIN)]
+    grads = [o for o in run.outputs if o not in ("out", "loss", *curricula.AGAINS)]
     stub_forward = any(o in run.outputs and run.outputs[o] is None for o in ("out", "loss"))
     stub_backward = bool(grads) and all(run.outputs[o] is None for o in grads)
     for res in results:

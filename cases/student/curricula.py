@@ -50,10 +50,11 @@ FUNCTION_NAMES = {
 }
 LOSS_LAYERS = ("svm",)
 MOMENTUM = 0.9
-# A dropout training case runs forward a second time on the same input (a new seed for
-# CS231n's dropout_param) after its backward; this output holds what came back, so the
-# judge can refuse a mask that never changes (reference.dropout_judge.repeated_mask).
-AGAIN = "out_again"
+# A dropout training case runs forward three more times on the same input (new seeds for
+# CS231n's dropout_param) after its backward; these outputs hold what came back, so the
+# judge can refuse a mask that never changes, cycles or shifts (dropout_judge.judge_masks).
+AGAINS = ("out_again", "out_again2", "out_again3")
+AGAIN = AGAINS[0]
 BN_GRADS = ("dx", "dgamma", "dbeta")
 
 
@@ -154,7 +155,8 @@ def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any], *,
             run.outputs["dgamma"] = _flat(getattr(layer, "dgamma", None), size)
             run.outputs["dbeta"] = _flat(getattr(layer, "dbeta", None), size)
         if L in ("dropout", "invdropout") and case.train:
-            run.outputs[AGAIN] = _again(lambda: layer.forward(a["x"].copy(), True))
+            for name in AGAINS:
+                run.outputs[name] = _again(lambda: layer.forward(a["x"].copy(), True))
     except Missing:
         run.missing = True
     except Exception as e:  # the implementation's own failure, reported as data
@@ -256,10 +258,11 @@ def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any], variant:
             grads = bwd(a["dout"], cache)
             if case.layer == "invdropout":
                 run.outputs["dx"] = grads
-                if case.train:  # a second draw with another seed must give another mask
-                    again = {**param, "seed": seed_of(case) + 1}
-                    run.outputs[AGAIN] = _again(
-                        lambda: _forward(fwd, case, a, again, a["x"].copy())[0])
+                if case.train:  # further draws with other seeds must give other masks
+                    for k, name in enumerate(AGAINS, 1):
+                        again = {**param, "seed": seed_of(case) + k}
+                        run.outputs[name] = _again(
+                            lambda d=again: _forward(fwd, case, a, d, a["x"].copy())[0])
             else:
                 dx, dg, db = _triple(grads, bwd_name)
                 size = a["gamma"].size
