@@ -16,8 +16,12 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(v: Any) -> Any:
-    """A CSV cell a spreadsheet shows as text: a string starting with = + - @ tab or CR gets
-    a leading ' (OWASP's advice for CSV injection); numbers and None are left as they are."""
+    """A CSV cell a spreadsheet shows as text: control characters dropped (`printable`: ESC,
+    BEL, CR, DEL, C1, bidi controls; tab and newline kept), then a string starting with
+    = + - @ or tab gets a leading ' (OWASP's advice for CSV injection); numbers and None
+    are left as they are."""
+    if isinstance(v, str):
+        v = printable(v) or ""
     if isinstance(v, str) and v.startswith(FORMULA_STARTS):
         return "'" + v
     return v

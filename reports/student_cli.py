@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -13,7 +16,7 @@ from typing import Any
 from tabulate import tabulate
 from tqdm import tqdm
 
-from cases.student.checker import PHASES_ORDER, StudentReport, is_fast
+from cases.student.checker import DEFAULT_LAYERS, PHASES_ORDER, StudentReport, is_fast
 from cases.student.wire import printable
 from reports.batch import (
     content_hash,
@@ -168,20 +171,41 @@ def _out_path(base: str, report: StudentReport, many: bool, suffix: str,
     return Path(base) / f"{name}{suffix}"
 
 
+# a file name leaves room for a suffix (.results.json) and _write's .NAME.tmp within the
+# 255 bytes most file systems allow
+MAX_NAME_BYTES = 200
+# C0 and C1 controls, DEL, line and paragraph separators, bidi controls, path separators
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e"
+                     "\u2066-\u2069/\\\\]")
+
+
+def capped(name: str) -> str:
+    """`name` if it fits MAX_NAME_BYTES in UTF-8, else its start and an 8-digit hash of
+    the whole name (stable: the same name gives the same file on every run)."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) <= MAX_NAME_BYTES:
+        return name
+    tag = hashlib.sha256(raw).hexdigest()[:8]
+    head = raw[:MAX_NAME_BYTES - len(tag) - 1].decode("utf-8", "ignore")
+    return f"{head}-{tag}"
+
+
 def output_names(targets: list[str]) -> dict[str, str]:
     """A distinct report name per submission, the same whatever order they finish in:
     the entry's name without .py (alice.py -> alice); where two entries would share one
     (alice.py and alice/), each keeps its full name (alice.py, alice); where entries of
     two folders share a name, the folder's name comes first (A-alice); then -2, -3, ...
-    Names that are not UTF-8 have their bad bytes replaced."""
+    Names that are not UTF-8 have their bad bytes replaced, control characters, newlines,
+    bidi controls and path separators become '_' (`_UNSAFE`), and a name longer than
+    MAX_NAME_BYTES is cut and ends in a short hash of the whole name (`capped`)."""
     def clean(text: str) -> str:
-        return os.fsencode(text).decode("utf-8", "replace").replace("/", "_") or "_"
+        return _UNSAFE.sub("_", os.fsencode(text).decode("utf-8", "replace")) or "_"
 
     paths = [Path(t) for t in targets]
     short = [clean(p.name.removesuffix(".py")) for p in paths]
     full = [clean(p.name) for p in paths]
     names = [f if short.count(s) > 1 else s for s, f in zip(short, full, strict=True)]
-    names = [f"{clean(p.parent.name)}-{n}" if names.count(n) > 1 else n
+    names = [capped(f"{clean(p.parent.name)}-{n}" if names.count(n) > 1 else n)
              for p, n in zip(paths, names, strict=True)]
     out: dict[str, str] = {}
     used: set[str] = set()
@@ -212,8 +236,13 @@ def _write(path: Path, text: str) -> None:
     """Write through a temporary file, so a stopped batch never leaves half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_report(report: StudentReport, args: argparse.Namespace, many: bool,
@@ -258,12 +287,23 @@ def _layer_cell(report: StudentReport, layer: str) -> str:
     return f"{len(ids - bad)}/{len(ids)}" if ids else ""
 
 
-def batch_table(reports: list[StudentReport]) -> str:
-    """One row per submission, one column per layer: cases passed / cases checked."""
-    layers = list(dict.fromkeys(layer for r in reports for layer in r.layers)) or list(LAYERS)
+def _cell(text: str) -> str:
+    """A batch-table cell: line breaks as spaces, control characters dropped."""
+    return printable(" ".join(text.splitlines())) or ""
+
+
+def batch_table(reports: list[StudentReport],
+                graded: tuple[str, ...] | list[str] | None = None) -> str:
+    """One row per submission, one column per graded layer (`graded`: the configured
+    --layers; else those the reports graded; else the default ones, `DEFAULT_LAYERS`):
+    cases passed / cases checked."""
+    layers = (list(dict.fromkeys(graded or ()))
+              or list(dict.fromkeys(layer for r in reports for layer in r.layers))
+              or list(dict.fromkeys(x for api in DEFAULT_LAYERS.values() for x in api)))
     rows = []
     for r in reports:
-        row: dict[str, Any] = {"file": Path(r.implementation).name, "exit": exit_code(r)}
+        row: dict[str, Any] = {"file": _cell(Path(r.implementation).name),
+                               "exit": exit_code(r)}
         row.update({layer: _layer_cell(r, layer) for layer in layers})
         row["policy"] = "violation" if r.policy else ""
         row["seconds"] = f"{r.seconds:.1f}"
@@ -358,8 +398,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         done[target] = slim(report)  # written now; the table needs only the statuses
         try:
             write_report(report, args, many, hashes.get(target), names.get(target))
-        except OSError as e:
-            bar.write(f"layercheck check: cannot write the report of {target}: {e}",
+        except OSError as e:  # the row shows it and the batch exits 3: nothing lost quietly
+            problem = f"cannot write the report: {e}"
+            done[target].grader_error = grader_error(done[target]) or problem
+            bar.write(printable(f"layercheck check: {problem} (submission {target})"),
                       file=sys.stderr)
         if not args.quiet or single:
             bar.write(terminal_summary(report) + "\n", file=sys.stdout)
@@ -382,9 +424,20 @@ def cmd_check(args: argparse.Namespace) -> int:
         bar.close()
     reports = [done[t] for t in targets if t in done]
     if len(reports) > 1:
-        print(batch_table(reports))
+        print(batch_table(reports, args.layers))
         print(batch_footer(reports, time.monotonic() - t0, workers, len(todo)))
     return max(exit_code(r) for r in reports)
+
+
+def _layers_help() -> str:
+    """--layers' help, its default read from cases.student.checker.DEFAULT_LAYERS."""
+    defaults = {api: ",".join(layers) for api, layers in DEFAULT_LAYERS.items()}
+    default = (next(iter(defaults.values())) if len(set(defaults.values())) == 1
+               else "; ".join(f"{api}: {v}" for api, v in defaults.items()))
+    others = [x for x in LAYERS if not any(x in v for v in DEFAULT_LAYERS.values())]
+    return (f"the graded layers, comma-separated (default: {default}; "
+            f"{', '.join(others)} only when named here; a graded layer the file does not "
+            f"define fails, exit 1)")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -408,10 +461,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="the student's name for a layer, e.g. --name conv=MyConv or "
                         "--name relu_forward=my_relu (repeat or comma-separate; common "
                         "aliases such as ReLU, MaxPooling, ...Layer are found without it)")
-    c.add_argument("--layers", type=csv_of(LAYERS), default=None,
-                   help="the graded layers, comma-separated (default: the API's classic "
-                        "layers, conv,pool,avgpool,affine,relu,softmax for the notes' classes; "
-                        "a graded layer the file does not define fails, exit 1)")
+    c.add_argument("--layers", type=csv_of(LAYERS), default=None, help=_layers_help())
     c.add_argument("--api", choices=("class", "functional"), default=None,
                    help="API style (default: detected from the names the file defines)")
     c.add_argument("--dtype", type=_dtypes, default=("f64",),

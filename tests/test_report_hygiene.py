@@ -30,8 +30,17 @@ from cases.student.wire import text as wire_text
 from reference.result import Result
 from reports import class_report
 from reports.class_report import diagnosis_key, read_student, write_class_report
+from reports.cli import main
+from reports.escape import csv_cell
 from reports.gradescope import results_json
-from reports.student_cli import batch_footer, batch_table, report_json, terminal_summary
+from reports.student_cli import (
+    MAX_NAME_BYTES,
+    batch_footer,
+    batch_table,
+    output_names,
+    report_json,
+    terminal_summary,
+)
 from reports.student_render import student_markdown
 
 ROOT = Path(__file__).parent.parent
@@ -495,3 +504,91 @@ def test_masks_missing_a_repeat_or_agreeing_too_often_fail_but_random_ones_pass(
     got = keep(close)
     assert got.status == "fail" and "independent masks agree" in got.diagnosis, (
         got.diagnosis)
+
+
+# ---------------------------------------------------------------- N7, N8: output names
+
+RELU_ONLY = SUBMISSION.split("class Affine")[0]
+
+
+def test_long_names_are_capped_with_a_stable_hash_and_stay_distinct() -> None:
+    long_a, long_b = "a" * 250 + "1.py", "a" * 250 + "2.py"
+    wide = "é" * 150 + ".py"  # 300 bytes in UTF-8
+    names = output_names([f"/subs/{long_a}", f"/subs/{long_b}", f"/subs/{wide}"])
+    got = list(names.values())
+    assert all(len(n.encode()) <= MAX_NAME_BYTES for n in got), [len(n.encode()) for n in got]
+    assert len(set(got)) == 3, f"capped names must stay distinct: {got}"
+    assert got[2].startswith("é" * 10), "a cut must not split a character"
+    again = output_names([f"/subs/{long_b}", f"/subs/{long_a}"])
+    assert again[f"/subs/{long_a}"] == names[f"/subs/{long_a}"], (
+        "a capped name must not depend on the other submissions or their order")
+
+
+def test_output_names_replace_controls_newlines_bidi_and_separators() -> None:
+    evil = ["/subs/\x1b[2J\x1b]0;pwn\x07.py", "/subs/line\nbreak.py", "/subs/\u202egnp.py.py",
+            "/subs/back\\slash.py", "/subs/del\x7f\x9b.py", "/subs/sep\u2028x.py"]
+    names = output_names(evil)
+    for target, name in names.items():
+        assert not re.search("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069/\\\\]",
+                             name), f"{target!r} -> {name!r}"
+    assert names["/subs/line\nbreak.py"] == "line_break", "replaced by '_', not dropped"
+
+
+def test_a_failed_report_write_is_an_error_row_and_a_nonzero_exit(tmp_path, capsys) -> None:
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    long_name = "a" * 250 + ".py"
+    for name in (long_name, "bob.py"):
+        (subs / name).write_text(RELU_ONLY)
+    out = tmp_path / "json"
+    (out / "bob.json").mkdir(parents=True)  # a folder where bob's report must go
+    code = main(["check", "--each", str(subs), "--layers", "relu", "--no-shrink", "--quiet",
+                 "--no-progress", "--json", str(out), "--md", str(tmp_path / "md")])
+    table = capsys.readouterr().out
+    assert code != 0, "a report that could not be written must not exit 0"
+    row = next(line for line in table.splitlines() if line.startswith("| bob.py"))
+    assert "grader error" in row, f"bob's row should say its report was not written: {row}"
+    written = sorted(p.name for p in out.iterdir() if p.is_file())
+    assert len(written) == 1 and written[0].startswith("a" * 100), written
+    assert len(written[0].encode()) <= MAX_NAME_BYTES + len(".json"), written[0]
+    assert len(list((tmp_path / "md").glob("a*.md"))) == 1, "the long name's Markdown"
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")], "a temporary left"
+
+
+def test_csv_cells_drop_control_characters_before_the_formula_guard() -> None:
+    assert csv_cell("\x1b[2J\x07ok\u202e") == "[2Jok"
+    assert csv_cell("\x1b=1+1") == "'=1+1", "a formula hidden behind a control character"
+    assert csv_cell(3) == 3 and csv_cell(None) is None
+
+
+def test_batch_table_keeps_one_line_per_row_when_a_name_has_a_newline() -> None:
+    reports = [StudentReport(f"/subs/line{sep}break.py", api="class", layers=("relu",),
+                             required=("relu",)) for sep in ("\n", "\r\n", "\u2028", "\x85")]
+    lines = batch_table(reports).splitlines()
+    assert len(lines) == 2 + len(reports), "\n".join(lines)
+    assert all("line break.py" in line for line in lines[2:]), lines
+
+
+# ---------------------------------------------------------------- N9: graded layers shown
+
+
+def test_check_help_states_the_default_layers_from_the_checker(capsys) -> None:
+    from cases.student.checker import DEFAULT_LAYERS
+
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    layers_help = text[text.index("--layers LAYERS the graded layers"):]
+    stated = layers_help.split("default: ", 1)[1].split(";", 1)[0]
+    assert stated.split(",") == list(DEFAULT_LAYERS["class"]), (
+        f"--help states the default as {stated!r}")
+    assert "avgpool" in layers_help.split(";", 1)[1][:200], "avgpool: only when named"
+
+
+def test_batch_table_lists_only_the_graded_layers_when_nothing_loaded() -> None:
+    reports = [StudentReport(f"/subs/{n}.py", load_error="SyntaxError") for n in "ab"]
+    header = batch_table(reports, ("relu",)).splitlines()[0]
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert columns == ["file", "exit", "relu", "policy", "seconds"], columns
+    header = batch_table(reports).splitlines()[0]
+    assert "avgpool" not in header and "dropout" not in header and "conv" in header, header
