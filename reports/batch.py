@@ -70,13 +70,14 @@ def check_one(target: str, options: dict[str, Any]) -> StudentReport:
     grader becomes that row, a submission that cannot be taken in is its load error."""
     opts = dict(options)
     each = opts.pop("each", None) or ()
+    climb = bool(opts.pop("climb", True))  # False: never above the file's folder
     if not os.path.lexists(target):  # nothing to take in: the loader says so
         try:
             return check_submission(target, **opts)
         except Exception as e:
             return _failed(target, e)
     try:
-        taken = intake.take_in(target, entry=_is_entry(target, each))
+        taken = intake.take_in(target, entry=_is_entry(target, each), climb=climb)
     except intake.IntakeError as e:
         report = StudentReport(str(target), required=tuple(opts.get("layers") or ()))
         report.load_error = str(e)
@@ -90,6 +91,8 @@ def check_one(target: str, options: dict[str, Any]) -> StudentReport:
         report.warnings += taken.warnings()
         if report.load_error is not None and taken.notes:  # what was left out may be why
             report.load_error += f" ({taken.warnings()[0]})"
+        if report.load_error is not None and taken.said:  # an import of another entry
+            report.load_error += f" ({'; '.join(taken.said)})"
         report.policy += sandbox_policy(
             [f"sandbox: native code shipped in the submission is not mounted ({f})"
              for f in taken.native])
@@ -226,11 +229,13 @@ def run_local(targets: list[str], options: dict[str, Any], jobs: int, on_done: D
 # ---------------------------------------------------------------- Dask
 
 
-def pack(target: str | Path, entry: bool = False) -> tuple[str, bytes]:
+def pack(target: str | Path, entry: bool = False,
+         climb: bool = False) -> tuple[str, bytes]:
     """The submission's private copy (see cases.student.intake; `entry`: one entry of an
-    --each folder) as zip bytes to send to a Dask worker, and the submission's path in it.
-    IntakeError: the student's load error; ValueError: too large to send."""
-    with intake.take_in(target, entry=entry) as taken:
+    --each folder; `climb`: its import root may lie above its folder) as zip bytes to send
+    to a Dask worker, and the submission's path in it. IntakeError: the student's load
+    error; ValueError: too large to send."""
+    with intake.take_in(target, entry=entry, climb=climb) as taken:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
             for f in sorted(_files(taken.top)):
@@ -338,7 +343,8 @@ def run_dask(targets: list[str], options: dict[str, Any], on_done: DoneFn,
         futures = {}
         for t in targets:
             try:
-                name, data = pack(t, _is_entry(t, options.get("each") or ()))
+                # a Dask batch grades others' files: a file's import root never climbs
+                name, data = pack(t, _is_entry(t, options.get("each") or ()), climb=False)
             except intake.IntakeError as e:
                 report = StudentReport(str(t), required=tuple(options.get("layers") or ()))
                 report.load_error = str(e)

@@ -334,3 +334,238 @@ def test_the_dask_pack_ships_only_the_private_copy(tmp_path) -> None:
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     assert name == "sub" and sorted(n for n in names if not n.endswith("/")) == \
         ["sub/layers.py"], names
+
+
+# ---------------------------------------------------------------- second pass: N1 climbing
+
+def _course(tmp_path: Path) -> Path:
+    """course/{solutions/layers.py (right), out/bob.json, subs/}: what lies above a folder of
+    loose submissions."""
+    course = tmp_path / "course"
+    for d in ("subs", "solutions", "out"):
+        (course / d).mkdir(parents=True)
+    (course / "solutions" / "layers.py").write_text(RELU_RIGHT)
+    (course / "out" / "bob.json").write_text("{}")
+    return course
+
+
+def _copied(taken: intake.Intake) -> list[str]:
+    return sorted(str(p.relative_to(taken.top)) for p in taken.top.rglob("*") if p.is_file())
+
+
+def test_relative_imports_never_climb_out_of_a_folder_that_is_no_package(tmp_path) -> None:
+    subs = _course(tmp_path) / "subs"
+    (subs / "zed.py").write_text("from ..solutions.layers import Relu\n")
+    (subs / "yan.py").write_text("from .. import out\n" + RELU_WRONG)
+    for name in ("zed.py", "yan.py"):
+        with intake.take_in(subs / name) as taken:
+            got = _copied(taken)
+            assert got in ([name], [f"subs/{name}"]), (
+                f"{name}: `from ..` out of a folder without __init__.py must copy nothing "
+                f"above it (Python refuses that import too): {got}")
+
+
+def test_a_lone_file_copies_only_imported_modules_and_says_it_climbed(tmp_path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "common").mkdir(parents=True)
+    (repo / "ch07").mkdir()
+    (repo / "common" / "__init__.py").write_text("")
+    (repo / "common" / "layers.py").write_text(RELU_RIGHT)
+    (repo / "common" / "answers.py").write_text(RELU_RIGHT)  # not imported: never copied
+    (repo / "solutions").mkdir()
+    (repo / "solutions" / "key.py").write_text(RELU_RIGHT)
+    (repo / "ch07" / "net.py").write_text("import common\nimport solutions\n"
+                                          "from common import layers\n")
+    with intake.take_in(repo / "ch07" / "net.py") as taken:
+        got = _copied(taken)
+        assert got == ["ch07/net.py", "common/__init__.py", "common/layers.py"], (
+            f"only the imported modules' files, never a whole folder an import names: {got}")
+        said = " ".join(taken.warnings())
+        assert "import root:" in said and "above the file's folder" in said and \
+            "common" in said, f"the climb must be said in the report: {said!r}"
+    with intake.take_in(repo / "ch07" / "net.py", climb=False) as taken:
+        assert _copied(taken) == ["net.py"], "without climbing only the file's own folder"
+        assert not any("import root" in w for w in taken.warnings())
+
+
+@needs_sandbox
+def test_the_autograder_never_climbs_above_the_submission_folder(tmp_path) -> None:
+    import json
+
+    from reports.autograder import run
+
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    (root / "submission").mkdir()
+    (root / "source" / "autograder.json").write_text(json.dumps(
+        {"layers": ["relu"], "timeout": 10.0}))
+    (root / "source" / "answers.py").write_text(RELU_RIGHT)  # the grader's, not the student's
+    for line in ("from source.answers import *", "from ..source.answers import *"):
+        (root / "submission" / "hw.py").write_text(line + "\n")
+        run(root)
+        out = json.loads((root / "results" / "results.json").read_text())
+        assert out["score"] == 0, f"{line!r} must not load the grader's files: {out}"
+
+
+@needs_sandbox
+def test_no_climb_and_several_submissions_grade_a_file_from_its_own_folder(tmp_path) -> None:
+    subs = _course(tmp_path) / "subs"
+    (subs / "alice.py").write_text("from solutions.layers import Relu\n")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "ann.py").write_text(RELU_RIGHT)
+    out = tmp_path / "json"
+    assert main(["check", str(subs / "alice.py"), "--layers", "relu", "--no-shrink",
+                 "--quiet"]) == 0, "a lone file may climb to where its imports resolve"
+    assert main(["check", str(subs / "alice.py"), "--no-climb", "--layers", "relu",
+                 "--no-shrink", "--quiet"]) == 2, "--no-climb: solutions/ is not there"
+    rc = main(["check", str(subs / "alice.py"), str(tmp_path / "other" / "ann.py"),
+               "--layers", "relu", "--no-shrink", "--quiet", "--json", str(out)])
+    assert rc == 2, "several submissions at once: none climbs"
+    import json
+    alice = json.loads((out / "alice.json").read_text())
+    assert "solutions" in alice["load_error"], alice["load_error"]
+
+
+# ---------------------------------------------------------------- N2, N3: --each entries
+
+def _entries(tmp_path: Path) -> Path:
+    each = tmp_path / "each"
+    (each / "dave").mkdir(parents=True)
+    (each / "numpy").mkdir()
+    (each / "dave" / "layers.py").write_text(RELU_RIGHT)
+    (each / "bob.py").write_text(RELU_RIGHT)
+    (each / "alice.py").write_text("from bob import *\n")
+    (each / "carl.py").write_text("from dave.layers import Relu\n")
+    (each / "numpy.py").write_text("import torch\n" + "#" * 1000 + "\n")
+    for i in range(30):
+        (each / "numpy" / f"f{i}.txt").write_text("x")
+    (each / "ann.py").write_text(RELU_RIGHT)  # imports numpy: the real one
+    return each
+
+
+def test_an_each_file_entry_is_copied_alone_and_told_about_classmates(tmp_path) -> None:
+    each = _entries(tmp_path)
+    for name, other in (("alice.py", "bob"), ("carl.py", "dave")):
+        with intake.take_in(each / name, entry=True) as taken:
+            assert _copied(taken) == [name], f"{name} must be copied alone: {_copied(taken)}"
+            said = " ".join(taken.warnings())
+            assert f"imports {other}, another entry of the folder: not available" in said, said
+    with intake.take_in(each / "ann.py", entry=True) as taken:
+        assert _copied(taken) == ["ann.py"] and not taken.warnings(), (
+            "numpy.py and numpy/ beside it are classmates, never the numpy ann imports")
+        assert load(taken.target).forbidden_imports == []
+    with intake.take_in(each / "dave", entry=True) as taken:
+        assert _copied(taken) == ["dave/layers.py"], "a folder entry is its own tree"
+
+
+def test_library_names_are_never_mapped_to_files_beside_the_submission(tmp_path) -> None:
+    each = _entries(tmp_path)
+    (each / "os.py").write_text("x = 1\n")
+    (each / "ann.py").write_text("import os\nimport scipy\n" + RELU_RIGHT)
+    with intake.take_in(each / "ann.py") as taken:  # a lone file, climbing allowed
+        assert _copied(taken) == ["ann.py"], _copied(taken)
+    sub = load(each / "ann.py")  # the loader alone, on the original folder
+    assert sub.forbidden_imports == [], "numpy.py's `import torch` is not ann's"
+    assert sub.local_imports == []
+
+
+@needs_sandbox
+def test_each_entries_never_grade_with_a_classmates_code(tmp_path) -> None:
+    each = _entries(tmp_path)
+    out = tmp_path / "json"
+    main(["check", "--each", str(each), "--layers", "relu", "--no-shrink", "--quiet",
+          "--json", str(out)])
+    import json
+    got = {p.stem: json.loads(p.read_text()) for p in out.iterdir()}
+    for name in ("alice", "carl"):
+        assert got[name]["exit_code"] == 2, f"{name} must not pass with a classmate's Relu"
+        assert "another entry of the folder" in got[name]["load_error"], got[name]
+    assert got["ann"]["exit_code"] == 0 and not got["ann"]["policy"], got["ann"]
+    assert got["bob"]["exit_code"] == 0 and got["dave"]["exit_code"] == 0
+
+
+# ---------------------------------------------------------------- N4: recursion
+
+def test_a_long_star_import_chain_is_a_load_error_or_loads_never_a_recursion(tmp_path) -> None:
+    sub = tmp_path / "chain"
+    sub.mkdir()
+    n = 1200
+    for i in range(n):
+        (sub / f"m{i:04d}.py").write_text(f"from m{i + 1:04d} import *\n")
+    (sub / f"m{n:04d}.py").write_text("z = 1\n")
+    (sub / "layers.py").write_text("from m0000 import *\n" + RELU_RIGHT)
+    s = load(sub / "layers.py")
+    assert "Relu" in s.names, "the layer file loads; the chain is followed without recursion"
+    r = check_one(str(sub / "layers.py"), {**OPTIONS, "climb": False})
+    assert not grader_error(r), grader_error(r)
+
+
+def test_recursion_or_memory_errors_while_loading_are_load_errors(tmp_path,
+                                                                   monkeypatch) -> None:
+    from cases.student import loader
+
+    f = tmp_path / "layers.py"
+    f.write_text(RELU_RIGHT)
+
+    def deep(*a, **k):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(loader, "detect_api", deep)
+    with pytest.raises(LoadError, match="RecursionError"):
+        load(f)
+    monkeypatch.setattr(loader, "import_root", deep)
+    r = check_one(str(f), OPTIONS)
+    assert exit_code(r) == 2 and "RecursionError" in r.load_error, \
+        r.load_error or grader_error(r)
+
+
+# ---------------------------------------------------------------- N5: volume
+
+def test_only_files_mentioning_layers_are_parsed_within_a_volume_cap(tmp_path,
+                                                                     monkeypatch) -> None:
+    from cases.student import loader
+
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "layers.py").write_text(RELU_RIGHT)
+    for i in range(30):
+        (sub / f"junk{i:02d}.py").write_text("f(a, b, c)\n" * 2000)
+    parsed: list[str] = []
+    real_parse = loader.parse
+
+    def spy(path):
+        parsed.append(Path(path).name)
+        return real_parse(path)
+
+    monkeypatch.setattr(loader, "parse", spy)
+    assert load(sub).path.name == "layers.py"
+    assert not [p for p in parsed if p.startswith("junk")], f"junk was parsed: {parsed[:5]}"
+    for i in range(5):
+        (sub / f"more{i}.py").write_text(f"# a Relu helper\nx{i} = 1\n" * 400)
+    monkeypatch.setattr(loader, "MAX_PARSED_BYTES", 20 << 10)
+    with pytest.raises(LoadError, match="--file"):
+        load(sub)
+    monkeypatch.setattr(loader, "MAX_PARSED_BYTES", 4 << 20)
+    monkeypatch.setattr(loader, "MAX_PARSED_FILES", 3)
+    with pytest.raises(LoadError, match="3 files"):
+        load(sub)
+    assert load(sub, file="layers.py").path.name == "layers.py", "--file is the way out"
+
+
+def test_a_notebook_with_too_many_cells_is_refused_before_nbformat_reads_it(
+        tmp_path, monkeypatch) -> None:
+    from nbformat.v4 import new_markdown_cell
+
+    from cases.student import loader
+
+    nb = new_notebook(cells=[new_code_cell(RELU_RIGHT)]
+                      + [new_markdown_cell("x") for _ in range(60)])
+    nbformat.write(nb, str(tmp_path / "hw.ipynb"))
+    monkeypatch.setattr(loader, "MAX_NOTEBOOK_CELLS", 50)
+
+    def never(*a, **k):
+        raise AssertionError("nbformat must not read a notebook over the cell cap")
+
+    monkeypatch.setattr(loader, "read_cells", never)
+    with pytest.raises(LoadError, match="61 cells, over the 50"):
+        load(tmp_path / "hw.ipynb")

@@ -12,11 +12,16 @@ mounts) works on the copy, never on the original:
 - caps: a .py over MAX_SOURCE_BYTES (a notebook over MAX_NOTEBOOK_BYTES), more than
   MAX_FILES files or MAX_TOTAL_BYTES in all are the student's load error (IntakeError),
   never a grader error;
-- a file is copied with the student's modules it imports, transitively (its packages'
-  `__init__.py`, the modules its imports name), never a whole ancestor folder; a file
-  given inside `--each` FOLDER (`entry`) never reaches above that folder (its import root
-  is its own folder): instructors' solutions and outputs above it are never seen, and of
-  the files beside it only those it imports by name.
+- a file given alone is copied with the student's modules it imports, transitively: the
+  imported modules' files and their packages' `__init__.py` (never a whole folder because
+  an import name matches one; never a file named like the standard library, numpy/scipy
+  or a framework); relative imports climb only through packages (`__init__.py`). Its
+  import root may lie above its folder (`climb`, a student checking their own
+  repository: every report then says so); without `climb` (several submissions, the
+  Gradescope autograder, `--no-climb`) it is the file's own folder;
+- a file entry of an `--each` FOLDER (`entry`) is copied alone: everything beside it is
+  another submission (an import of one is a warning, and fails as a load error); a folder
+  entry is its own tree.
 
 The copy lives in a private temporary folder (mode 0700) that `Intake.close` removes.
 """
@@ -87,6 +92,7 @@ class Intake:
     base: Path  # the original folder that `top` stands for (for the report's paths)
     native: list[str] = field(default_factory=list)  # native files left out
     notes: list[str] = field(default_factory=list)  # other things left out
+    said: list[str] = field(default_factory=list)  # warnings for the report (climbed, ...)
     files: int = 0
     total: int = 0
 
@@ -102,12 +108,14 @@ class Intake:
         self.close()
 
     def warnings(self) -> list[str]:
-        """One line for what was left out (not natives: those are sandbox policy entries)."""
+        """One line for what was left out (not natives: those are sandbox policy entries),
+        then the intake's own remarks (an import root above the file, an import of another
+        entry)."""
         if not self.notes:
-            return []
+            return list(self.said)
         more = f" and {len(self.notes) - MAX_NOTES} more" if len(self.notes) > MAX_NOTES else ""
         return [f"not taken in from the submission (only its own regular files are graded): "
-                f"{'; '.join(self.notes[:MAX_NOTES])}{more}"]
+                f"{'; '.join(self.notes[:MAX_NOTES])}{more}", *self.said]
 
     # ------------------------------------------------------------ copying
 
@@ -215,10 +223,11 @@ def _clean_name(name: str) -> str:
     return shown(name) if not utf8_name(name) else name
 
 
-def take_in(target: str | Path, entry: bool = False) -> Intake:
+def take_in(target: str | Path, entry: bool = False, climb: bool = True) -> Intake:
     """The private copy of a submission (a file, a notebook or a folder); `entry`: one
-    entry of an `--each` folder (a file is then copied alone). IntakeError: the student's
-    load error (the copy is already removed then)."""
+    entry of an `--each` folder (a file is then copied alone); `climb`: a file's import
+    root may lie above its folder (see the module doc). IntakeError: the student's load
+    error (the copy is already removed then)."""
     given = Path(target)
     if entry and given.is_symlink():
         raise IntakeError(f"{shown(given.name)} is a symbolic link, not a submission of its own")
@@ -237,8 +246,14 @@ def take_in(target: str | Path, entry: bool = False) -> Intake:
             if not intake.copy_file(real, top / name, name):
                 why = "; ".join(intake.notes[-1:]) or f"{name} is native code"
                 raise IntakeError(f"{shown(name)} cannot be graded: {why}")
+        elif entry:
+            _take_in_entry(intake, real)
         else:
-            _take_in_file(intake, real, real.parent if entry else None)
+            _take_in_file(intake, real, None if climb else real.parent)
+    except (RecursionError, MemoryError) as e:  # imports nested too deeply to follow
+        intake.close()
+        raise IntakeError(f"the submission cannot be taken in: {type(e).__name__} while "
+                          f"following its imports") from None
     except OSError as e:  # a name too long, a folder too deep, ...: the submission's
         intake.close()
         if e.errno in GRADER_ERRNOS:
@@ -250,13 +265,98 @@ def take_in(target: str | Path, entry: bool = False) -> Intake:
     return intake
 
 
+def _take_in_entry(intake: Intake, real: Path) -> None:
+    """A file entry of an --each folder: copied alone (its folder holds other submissions).
+    An import naming another entry is said in the report (it fails in the worker)."""
+    from cases.student.loader import LoadError, _parse_any, own_module
+
+    first = intake.top / real.name
+    if not intake.copy_file(real, first, real.name):
+        raise IntakeError(f"{real.name} cannot be graded: {'; '.join(intake.notes[-1:])}")
+    try:
+        tree = _parse_any(first)
+    except LoadError:
+        return  # the loader says what is wrong with it, from the copy
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.level == 1:
+            names |= ({node.module.split(".")[0]} if node.module
+                      else {a.name for a in node.names})
+    folder = real.parent
+    others = [n for n in sorted(names) if n != real.stem and own_module(n)
+              and ((folder / f"{n}.py").exists() or (folder / n).is_dir())]
+    if others:
+        what = "another entry" if len(others) == 1 else "other entries"
+        intake.said.append(f"{real.name} imports {', '.join(others[:5])}, {what} of the "
+                           f"folder: not available (each entry is graded on its own)")
+
+
+def _module_files(base: Path, parts: list[str]) -> list[Path]:
+    """The files a dotted module name may be, from `base`: each package's __init__.py on
+    the way, then the module's file (mod.py, or mod/__init__.py)."""
+    out, d = [], base
+    for i, part in enumerate(parts):
+        if not part.isidentifier():
+            break
+        out.append(d / part / "__init__.py")
+        if i == len(parts) - 1:
+            out.append(d / f"{part}.py")
+        d = d / part
+    return out
+
+
+def _wanted_files(tree: ast.Module, here: Path, bases: list[Path]) -> list[Path]:
+    """The student's own files the module at `here` imports, as Python would find them:
+    absolute imports from `bases` (never the standard library, numpy/scipy or a
+    framework), relative ones from its package (only through folders with __init__.py)."""
+    from cases.student.loader import own_module
+
+    out: list[Path] = []
+
+    def absolute(dotted: str, more: list[str] = ()) -> None:
+        parts = dotted.split(".")
+        if not own_module(parts[0]):
+            return
+        for b in bases:
+            out.extend(_module_files(b, parts))
+            for n in more:
+                out.extend(_module_files(b, [*parts, n]))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                absolute(a.name)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            if node.module:
+                absolute(node.module, [a.name for a in node.names if a.name != "*"])
+        elif isinstance(node, ast.ImportFrom):
+            ups = [here.parent, *here.parent.parents][:node.level]
+            if len(ups) < node.level or (node.level > 1 and not all(
+                    (u / "__init__.py").is_file() for u in ups)):
+                continue  # climbs out of its packages: Python refuses it too
+            base = ups[-1]
+            parts = node.module.split(".") if node.module else []
+            out.extend(_module_files(base, parts) if parts else [base / "__init__.py"])
+            out.extend(f for a in node.names if a.name != "*"
+                       for f in _module_files(base, [*parts, a.name]))
+        elif (isinstance(node, ast.Call) and node.args
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+              and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+                  "__import__", "import_module")):
+            absolute(node.args[0].value)
+    return out
+
+
 def _take_in_file(intake: Intake, real: Path, stop: Path | None) -> None:
     """A file given on its own: it, its packages' __init__.py and the student's modules its
-    imports name (transitively: in its import root, its own folder, or the package folder a
-    relative import names), copied under its import root; each file is copied (caps
-    checked) before it is parsed, and only copies are parsed. `stop`: the import root never
-    lies above it (an --each entry: its own folder)."""
-    from cases.student.loader import LoadError, _parse_any, import_root, imported_modules
+    imports name (transitively; see `_wanted_files`), copied under its import root; each
+    file is copied (caps checked) before it is parsed, and only copies are parsed. `stop`:
+    the import root never lies above it (the file's own folder: no climbing)."""
+    from cases.student.loader import LoadError, _parse_any, climb_reason, import_root
 
     top = intake.top
     first = top / real.name
@@ -272,6 +372,9 @@ def _take_in_file(intake: Intake, real: Path, stop: Path | None) -> None:
     if rel0 != Path(real.name):  # under its package folders (the parsed tree goes along)
         (top / rel0).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         first.rename(top / rel0)
+        intake.said.append(f"import root: {root} (above the file's folder, because "
+                           f"{climb_reason(real, tree, root)}); --no-climb grades the file "
+                           f"from its own folder")
     for d in real.parents:
         if not d.is_relative_to(root):
             break
@@ -279,6 +382,7 @@ def _take_in_file(intake: Intake, real: Path, stop: Path | None) -> None:
         if init.is_file():
             r = init.relative_to(root)
             intake.copy_file(init, top / r, str(r))
+    bases = list(dict.fromkeys([root, real.parent]))
     todo, seen = [rel0], {rel0}
     while todo:
         rel = todo.pop()
@@ -286,31 +390,14 @@ def _take_in_file(intake: Intake, real: Path, stop: Path | None) -> None:
             tree = _parse_any(top / rel)
         except LoadError:
             continue
-        here = root / rel
-        wanted = [(b, m) for m in imported_modules(tree)
-                  for b in dict.fromkeys([root, real.parent, here.parent])]
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.level:
-                ups = [here.parent, *here.parent.parents]
-                if node.level <= len(ups):
-                    names = ([node.module.split(".")[0]] if node.module
-                             else [a.name for a in node.names])
-                    wanted += [(ups[node.level - 1], n) for n in names]
-        for base, m in wanted:
-            if not m or not m.isidentifier() or not base.is_relative_to(root):
+        for f in _wanted_files(tree, root / rel, bases):
+            if (not f.is_relative_to(root) or not f.is_file()
+                    or Path(os.path.realpath(f)) != f):  # a link, or under a linked folder
                 continue
-            f, d = base / f"{m}.py", base / m
-            if f.is_file() and not f.is_symlink() and f.relative_to(root) not in seen:
-                r = f.relative_to(root)
-                seen.add(r)
-                if intake.copy_file(f, top / r, str(r)):
-                    todo.append(r)
-            if d.is_dir() and not d.is_symlink() and d.relative_to(root) not in seen:
-                r = d.relative_to(root)
-                seen.add(r)
-                intake.copy_tree(d, top / r, str(r))
-                for q in sorted((top / r).rglob("*.py")):
-                    if q.relative_to(top) not in seen:
-                        seen.add(q.relative_to(top))
-                        todo.append(q.relative_to(top))
+            r = f.relative_to(root)
+            if r in seen:
+                continue
+            seen.add(r)
+            if intake.copy_file(f, top / r, str(r)) and r.suffix == ".py":
+                todo.append(r)
     intake.target = top / rel0

@@ -3,10 +3,14 @@
 A submission is one path: a file, a notebook, or a folder (a repository, an extracted zip).
 
 - **Import root**: the folder the file's imports resolve from, as Python and pytest find
-  it: up through packages (folders with `__init__.py`), as many levels as its relative
-  imports climb, and up to the folder where its absolute imports of the student's own
-  modules resolve (`from common.util import im2col` from `ch07/` resolves one level up).
-  The file is imported as part of its package (`common.layers`), so relative imports work.
+  it: up through packages (folders with `__init__.py`; relative imports climb only through
+  these, as Python's do), and up to the folder where its absolute imports of the student's
+  own modules resolve (`from common.util import im2col` from `ch07/` resolves one level
+  up; never for standard-library, numpy/scipy or framework names). The file is imported
+  as part of its package (`common.layers`), so relative imports work.
+- **Volume**: only files whose text mentions a layer (a name or an alias) are parsed to
+  choose; more than MAX_PARSED_FILES such files or MAX_PARSED_BYTES of parsed source per
+  submission is the student's load error (give the file with `--file`).
 - **Which file** in a folder: among the files that *define* layers (def/class, not
   imports), prefer the student's own over a library: a file imported by another
   layer-defining file, or from outside its own folder (the book's `common/layers.py` that
@@ -18,6 +22,7 @@ A submission is one path: a file, a notebook, or a folder (a repository, an extr
 from __future__ import annotations
 
 import ast
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -43,10 +48,64 @@ MAX_CLIMB = 4  # a single file's import root lies at most this many folders abov
 # The grader's own top-level packages: a student package of that name could not be imported
 # as such (the file is imported by path instead), and importing them never moves the root.
 TAKEN = {"cases", "numpy", "reference", "impl", "reports", "tests", "layercheck"}
+# Names that are never the student's own modules, whatever files lie beside the submission.
+NOT_OWN = frozenset(set(sys.stdlib_module_names) | set(FORBIDDEN) | TAKEN | {"numpy", "scipy"})
+MAX_PARSED_BYTES = 4 << 20  # source parsed for one submission (.py and notebook code)
+MAX_PARSED_FILES = 200  # files parsed for one submission
+MAX_STAR_FILES = 200  # files a chain of `from x import *` is followed through
+MAX_NOTEBOOK_CELLS = 5000  # cells of one notebook (counted before nbformat reads it)
+
+
+def own_module(name: str) -> bool:
+    """Whether a top-level import name may be the student's own module (not the standard
+    library, numpy/scipy, a framework or the grader's packages)."""
+    return bool(name) and name.isidentifier() and name not in NOT_OWN
 
 
 class LoadError(Exception):
     """The submission cannot be loaded at all (no file, syntax error, ...)."""
+
+
+class VolumeError(LoadError):
+    """More source than the grader parses for one submission."""
+
+
+class Volume:
+    """Source parsed for one submission, within MAX_PARSED_BYTES (and MAX_PARSED_FILES
+    files chosen among, see choose_file): over it, the student's load error."""
+
+    def __init__(self) -> None:
+        self.files: set[Path] = set()
+        self.bytes = 0
+
+    def take(self, path: Path, size: int) -> None:
+        """Count one file (once) before it is parsed; VolumeError over the cap."""
+        key = path.resolve()
+        if key in self.files:
+            return
+        self.files.add(key)
+        self.bytes += size
+        if self.bytes > MAX_PARSED_BYTES:
+            raise self.error(path)
+
+    @staticmethod
+    def error(path: Path) -> VolumeError:
+        """The load error for a submission over the caps, at `path`."""
+        return VolumeError(f"the submission holds more Python source mentioning layers than "
+                            f"the grader parses ({MAX_PARSED_FILES} files or "
+                            f"{MAX_PARSED_BYTES >> 20} MB, at {path.name}): give the graded "
+                            f"file with --file RELPATH")
+
+    def parse(self, path: Path) -> ast.Module:
+        """`_parse_any(path)`, counted."""
+        try:
+            size = path.stat().st_size
+        except OSError as e:
+            raise LoadError(f"cannot read {path}: {e.strerror}") from e
+        if path.suffix == ".ipynb":
+            size = _notebook_stats(path)[0]
+        self.take(path, size)
+        return _parse_any(path)
 
 
 @dataclass
@@ -173,7 +232,8 @@ def _relative_level(tree: ast.AST) -> int:
 
 MAX_SOURCE_BYTES = intake.MAX_SOURCE_BYTES  # a larger .py is not parsed (a load error)
 _TREES: dict[tuple[str, int, int, int, int], ast.Module] = {}  # parsed once per version
-_MAX_TREES = 512
+_MAX_TREE_BYTES = 16 << 20  # source bytes whose trees are kept (a tree is ~10x its source)
+_tree_bytes = 0
 
 
 def _key(path: Path) -> tuple[str, int, int, int, int]:
@@ -188,20 +248,39 @@ def _too_big(path: Path, size: int, cap: int = MAX_SOURCE_BYTES) -> LoadError | 
     return None
 
 
-def _code_size(path: Path) -> int:
-    """Characters of code in a notebook's code cells (read as JSON, nothing parsed)."""
-    import json
+_NB_STATS: dict[tuple[str, int, int, int, int], tuple[int, int]] = {}
+_CELLS: dict[tuple[tuple[str, int, int, int, int], tuple[str, ...]], list[Cell]] = {}
+_MAX_CACHED_NOTEBOOKS = 64
 
+
+def _notebook_stats(path: Path) -> tuple[int, int]:
+    """(characters of code in the code cells, number of cells) of a notebook, read once as
+    JSON per file version (nothing parsed); (0, 0) where it cannot be read as JSON."""
+    try:
+        key = _key(path)
+    except OSError:
+        return 0, 0
+    if key in _NB_STATS:
+        return _NB_STATS[key]
     try:
         nb = json.loads(path.read_text(encoding="utf-8", errors="replace"))
     except (OSError, ValueError, RecursionError, MemoryError):
-        return 0  # read_cells says what is wrong with it
+        nb = None  # read_cells says what is wrong with it
     cells = nb.get("cells") if isinstance(nb, dict) else None
+    cells = cells if isinstance(cells, list) else []
     total = 0
-    for c in cells if isinstance(cells, list) else []:
+    for c in cells:
         src = c.get("source") if isinstance(c, dict) and c.get("cell_type") == "code" else ""
         total += sum(map(len, src)) if isinstance(src, list) else len(str(src or ""))
-    return total
+    if len(_NB_STATS) >= _MAX_CACHED_NOTEBOOKS:
+        _NB_STATS.clear()
+    _NB_STATS[key] = (total, len(cells))
+    return total, len(cells)
+
+
+def _code_size(path: Path) -> int:
+    """Characters of code in a notebook's code cells (read as JSON, nothing parsed)."""
+    return _notebook_stats(path)[0]
 
 
 def parse(path: Path) -> ast.Module:
@@ -231,9 +310,12 @@ def parse(path: Path) -> ast.Module:
     except (MemoryError, RecursionError) as e:  # nesting too deep for the parser
         raise LoadError(f"{path.name} cannot be parsed: {type(e).__name__} (expressions "
                         f"nested too deeply)") from None
-    if len(_TREES) >= _MAX_TREES:
+    global _tree_bytes
+    if _tree_bytes + key[3] > _MAX_TREE_BYTES:
         _TREES.clear()
+        _tree_bytes = 0
     _TREES[key] = tree
+    _tree_bytes += key[3]
     return tree
 
 
@@ -245,16 +327,26 @@ def _cells(path: Path, wanted: tuple[str, ...] = ()) -> list[Cell]:
         raise LoadError(f"cannot read {path}: {e.strerror}") from e
     if big is not None:
         raise big
-    code = _code_size(path)
+    code, count = _notebook_stats(path)
+    if count > MAX_NOTEBOOK_CELLS:
+        raise LoadError(f"{path.name} holds {count} cells, over the {MAX_NOTEBOOK_CELLS} a "
+                        f"notebook may have: submit the cells that define the layers")
     if code > MAX_SOURCE_BYTES:
         raise LoadError(f"{path.name} holds {code >> 10} KB of code, over the "
                         f"{MAX_SOURCE_BYTES >> 10} KB a submission's file may have")
+    key = (_key(path), wanted)
+    if key in _CELLS:
+        return list(_CELLS[key])
     try:
-        return read_cells(path, wanted) if wanted else read_cells(path)
+        cells = read_cells(path, wanted) if wanted else read_cells(path)
     except NotebookError as e:
         raise LoadError(str(e)) from e
     except (MemoryError, RecursionError, ValueError) as e:
         raise LoadError(f"{path.name} cannot be read as a notebook: {type(e).__name__}") from None
+    if len(_CELLS) >= _MAX_CACHED_NOTEBOOKS:
+        _CELLS.clear()
+    _CELLS[key] = cells
+    return list(cells)
 
 
 def _parse_any(path: Path) -> ast.Module:
@@ -298,9 +390,12 @@ def _candidates(folder: Path, suffix: str = ".py") -> list[Path]:
     return sorted(files)
 
 
-def _module_file(dotted: str, bases: list[Path]) -> Path | None:
-    """The student's own file a dotted import names (`common.util` -> common/util.py)."""
+def _module_file(dotted: str, bases: list[Path], absolute: bool = True) -> Path | None:
+    """The student's own file a dotted import names (`common.util` -> common/util.py);
+    None for absolute names that are never the student's (numpy, os, torch, ...)."""
     parts = dotted.split(".")
+    if absolute and not own_module(parts[0]):
+        return None
     for base in bases:
         for n in range(len(parts), 0, -1):
             p = base.joinpath(*parts[:n])
@@ -320,25 +415,63 @@ def _imports_of(path: Path, tree: ast.Module, folder: Path) -> set[Path]:
             base = path.parents[node.level - 1] if node.level <= len(path.parents) else None
             if base is not None:
                 mods = [node.module] if node.module else [a.name for a in node.names]
-                found |= {_module_file(m, [base]) for m in mods}
+                found |= {_module_file(m, [base], absolute=False) for m in mods}
     return {p.resolve() for p in found if p is not None}
 
 
-def choose_file(folder: Path) -> Path:
-    """The file of a submission folder that holds the student's layers (rule: module doc)."""
+def _mention_words() -> tuple[str, ...]:
+    """What a file's text must contain (lower case, underscores removed) to be read as a
+    possible layer file: a layer's name or alias."""
+    from cases.student.names import CLASS_ALIASES, normal
+
+    words = {normal(n) for n in LAYER_NAMES} | {a for v in CLASS_ALIASES.values() for a in v}
+    return tuple(sorted(words, key=len))
+
+
+_WORDS: tuple[str, ...] = ()
+
+
+def mentions_layers(path: Path, limit: int = MAX_SOURCE_BYTES) -> bool:
+    """Whether the file's text names a layer (any alias, any case, underscores ignored);
+    files over `limit` bytes are not read (True: the parser reports them)."""
+    global _WORDS
+    if not _WORDS:
+        _WORDS = _mention_words()
+    try:
+        if path.stat().st_size > limit:
+            return True
+        text = path.read_bytes().lower().replace(b"_", b"").decode("utf-8", "replace")
+    except OSError:
+        return True  # parse() says what is wrong
+    return any(w in text for w in _WORDS)
+
+
+def choose_file(folder: Path, volume: Volume | None = None) -> Path:
+    """The file of a submission folder that holds the student's layers (rule: module doc).
+    Only files whose text mentions a layer are parsed, within the volume's caps."""
+    volume = volume or Volume()
     trees: dict[Path, ast.Module] = {}
     broken: dict[Path, LoadError] = {}
+    mentioning = 0
     for p in _candidates(folder):
+        if not mentions_layers(p):
+            continue
+        mentioning += 1
+        if mentioning > MAX_PARSED_FILES:
+            raise Volume.error(p)
         try:
-            trees[p.resolve()] = parse(p)
+            trees[p.resolve()] = volume.parse(p)
+        except VolumeError:
+            raise
         except LoadError as e:
             broken[p] = e
     defining = {p: n for p, t in trees.items() if (n := _layer_count(t))}
     if not defining:
-        notebooks = [p for p in _candidates(folder, ".ipynb")
-                     if _safe_count(p)]
+        counts = {p: _safe_count(p, volume) for p in _candidates(folder, ".ipynb")
+                  if mentions_layers(p, intake.MAX_NOTEBOOK_BYTES)}
+        notebooks = [p for p, n in counts.items() if n]
         if notebooks:
-            return max(notebooks, key=_safe_count)
+            return max(notebooks, key=counts.__getitem__)
         wanted = [*naming.canonical_names("class").values(),
                   *naming.canonical_names("functional").values()]
         for p, e in broken.items():  # a Python 2 layer file, say: its own error says more
@@ -367,9 +500,11 @@ def choose_file(folder: Path) -> Path:
                                         len(p.relative_to(root).parts), str(p)))
 
 
-def _safe_count(p: Path) -> int:
+def _safe_count(p: Path, volume: Volume | None = None) -> int:
     try:
-        tree = _parse_any(p)
+        tree = volume.parse(p) if volume is not None else _parse_any(p)
+    except VolumeError:
+        raise
     except LoadError:
         return 0
     return max(_layer_count(tree), _present("functional", defined_names(tree)))
@@ -380,12 +515,25 @@ def find_layer_file(folder: Path) -> Path:
     return choose_file(folder)
 
 
-def scan_forbidden(files: list[Path]) -> list[str]:
-    """'file: imports torch' for each forbidden framework imported in the files."""
+def _mentions_framework(path: Path) -> bool:
+    try:
+        text = path.read_bytes()
+    except OSError:
+        return False
+    return any(m.encode() in text for m in FORBIDDEN)
+
+
+def scan_forbidden(files: list[Path], volume: Volume | None = None) -> list[str]:
+    """'file: imports torch' for each forbidden framework imported in the files (only files
+    whose text names a framework are parsed, counted in `volume`)."""
     found = []
     for p in files:
+        if not _mentions_framework(p):
+            continue
         try:
-            mods = imported_modules(_parse_any(p))
+            mods = imported_modules(volume.parse(p) if volume is not None else _parse_any(p))
+        except VolumeError:
+            raise
         except LoadError:
             continue
         found += [f"{p.name} imports {m}" for m in sorted(mods & set(FORBIDDEN))]
@@ -400,30 +548,40 @@ def _imported_file(node: ast.ImportFrom, bases: list[Path]) -> Path | None:
     up = [bases[0], *bases[0].parents]
     if node.level > len(up):
         return None
-    return _module_file(node.module or "", [up[node.level - 1]])
+    return _module_file(node.module or "", [up[node.level - 1]], absolute=False)
 
 
 def _star_names(tree: ast.Module, bases: list[Path], seen: set[Path] | None = None,
-                functions: bool = False) -> set[str]:
-    """Names a `from module import *` brings in from the student's own modules (chained);
-    with `functions`, only the functions among them (and the tree's own)."""
+                functions: bool = False, volume: Volume | None = None) -> set[str]:
+    """Names a `from module import *` brings in from the student's own modules (chained,
+    through at most MAX_STAR_FILES files, no recursion); with `functions`, only the
+    functions among them (and the tree's own)."""
     names: set[str] = set()
     if functions:
         names |= {n.name for n in tree.body
                   if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
     seen = set() if seen is None else seen
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module and any(
-                a.name == "*" for a in node.names):
-            f = _imported_file(node, bases)
-            if f is not None and f not in seen:
-                seen.add(f)
-                try:
-                    sub = parse(f)
-                except LoadError:
-                    continue
-                names |= (set() if functions else defined_names(sub)) | _star_names(
-                    sub, [f.parent, *bases], seen, functions)
+    stack = [(tree, bases)]
+    while stack:
+        here, where = stack.pop()
+        for node in here.body:
+            if not (isinstance(node, ast.ImportFrom) and node.module
+                    and any(a.name == "*" for a in node.names)):
+                continue
+            f = _imported_file(node, where)
+            if f is None or f in seen or len(seen) >= MAX_STAR_FILES:
+                continue
+            seen.add(f)
+            try:
+                sub = volume.parse(f) if volume is not None else parse(f)
+            except VolumeError:
+                raise
+            except LoadError:
+                continue
+            names |= ({n.name for n in sub.body
+                       if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+                      if functions else defined_names(sub))
+            stack.append((sub, [f.parent, *where]))
     return names
 
 
@@ -449,17 +607,32 @@ def import_root(path: Path, tree: ast.Module, stop: Path | None = None) -> Path:
     root_i = 0
     while root_i + 1 < len(levels) and (levels[root_i] / "__init__.py").is_file():
         root_i += 1  # up through packages, as pytest's rootdir-less "prepend" mode does
-    root_i = max(root_i, min(_relative_level(tree), len(levels) - 1))
-    own = set(sys.stdlib_module_names) | set(FORBIDDEN) | TAKEN | {"numpy", "scipy"}
+    # relative imports climb only through those packages, as Python's do; `from . import x`
+    # in a folder without __init__.py names it as a namespace package (nothing above read)
+    if _relative_level(tree) >= 1:
+        root_i = max(root_i, min(1, len(levels) - 1))
     for m in _absolute_imports(tree):
         top = m.split(".")[0]
-        if top in own:
+        if not own_module(top):
             continue
         for i, d in enumerate(levels):
             if (d / top).is_dir() or (d / f"{top}.py").is_file():
                 root_i = max(root_i, i)
                 break
     return levels[root_i]
+
+
+def climb_reason(path: Path, tree: ast.Module, root: Path) -> str:
+    """Why the import root lies above the file's folder: 'it imports common' (its own
+    modules found there) or 'it lies in package ch07'."""
+    tops = sorted({m.split(".")[0] for m in _absolute_imports(tree)
+                   if own_module(m.split(".")[0])
+                   and ((root / m.split(".")[0]).is_dir()
+                        or (root / f"{m.split('.')[0]}.py").is_file())})
+    if tops:
+        return f"it imports {', '.join(tops[:5])}"
+    pkg = ".".join(path.parent.relative_to(root).parts) if path.is_relative_to(root) else ""
+    return f"it lies in package {pkg}" if pkg else "its imports resolve there"
 
 
 def module_name(path: Path, root: Path) -> str | None:
@@ -481,6 +654,8 @@ def _local_imports(path: Path, root: Path, tree: ast.Module) -> list[Path]:
     """The student's own modules that `path` imports (root/pkg/** or root/mod.py)."""
     files: list[Path] = []
     for m in imported_modules(tree):
+        if not own_module(m):
+            continue
         for base in dict.fromkeys([root, path.parent]):
             if (base / m).is_dir():
                 files += _candidates(base / m)
@@ -489,17 +664,17 @@ def _local_imports(path: Path, root: Path, tree: ast.Module) -> list[Path]:
     return files
 
 
-def _pick(target: Path, file: str | None) -> Path:
+def _pick(target: Path, file: str | None, volume: Volume) -> Path:
     """The graded file of the given path (a folder's chosen file, or `file` inside it)."""
     if file is None:
-        return choose_file(target) if target.is_dir() else target
+        return choose_file(target, volume) if target.is_dir() else target
     base = target if target.is_dir() else target.parent
     p = (base / file).resolve()
     if not p.is_relative_to(base.resolve()):
         raise LoadError(f"--file {file}: not inside {base}")
     if not p.is_file():
         found = [str(q.relative_to(base)) for q in _candidates(base)
-                 if _safe_count(q)][:8]
+                 if mentions_layers(q) and _safe_count(q, volume)][:8]
         raise LoadError(f"--file {file}: no such file in {base}"
                         + (f" (files defining layers: {', '.join(found)})" if found else ""))
     return p
@@ -510,15 +685,24 @@ def load(target: str | Path, api: str | None = None, file: str | None = None,
     """Read a submission (a file, a notebook or a folder) without executing it.
 
     `file` picks the graded file inside a folder; `names` maps layers to the student's
-    names explicitly ({"conv": "MyConv"}, see `names.parse_name_map`).
+    names explicitly ({"conv": "MyConv"}, see `names.parse_name_map`). A recursion or
+    memory error while reading it is the student's load error too.
     """
-    target = Path(target)
+    try:
+        return _load(Path(target), api, file, names, Volume())
+    except (RecursionError, MemoryError) as e:
+        raise LoadError(f"{Path(target).name} cannot be read: {type(e).__name__} (imports "
+                        f"or expressions nested too deeply, or too much source)") from None
+
+
+def _load(target: Path, api: str | None, file: str | None, names: dict[str, str] | None,
+          volume: Volume) -> Submission:
     if not target.exists():
         raise LoadError(f"{target}: no such file or folder")
     if target.suffix.lower() in (".zip", ".tar", ".gz", ".tgz", ".7z", ".rar"):
         raise LoadError(f"{target.name} is an archive: extract it and give the folder "
                         f"(one submission), or --each on a folder of extracted submissions")
-    picked = _pick(target, file)
+    picked = _pick(target, file, volume)
     path = picked.resolve()
     if target.is_dir() and not path.is_relative_to(target.resolve()):
         raise LoadError(f"{picked.name} lies outside the folder given ({target})")
@@ -526,14 +710,15 @@ def load(target: str | Path, api: str | None = None, file: str | None = None,
         raise LoadError(f"{path}: not a Python file or notebook (.py, .ipynb)")
     cells: list[Cell] = []
     if path.suffix == ".ipynb":
+        volume.take(path, _notebook_stats(path)[0])
         cells = _cells(path, tuple(naming.canonical_names("class").values()))
         tree = cells_module(cells)
     else:
-        tree = parse(path)
+        tree = volume.parse(path)
     stop = target.resolve() if target.is_dir() else None
     root = import_root(path, tree, stop)
-    names_seen = defined_names(tree) | _star_names(tree, [path.parent, root])
-    functions = _star_names(tree, [path.parent, root], functions=True)
+    names_seen = defined_names(tree) | _star_names(tree, [path.parent, root], volume=volume)
+    functions = _star_names(tree, [path.parent, root], functions=True, volume=volume)
     found = api or detect_api(names_seen, names, functions)
     if found is None:
         hint = naming.did_you_mean("Convolution", {n for n in names_seen if n[:1].isupper()})
@@ -554,6 +739,7 @@ def load(target: str | Path, api: str | None = None, file: str | None = None,
             accepts[canonical] = accepts[actual]
     local = _local_imports(path, root, tree)
     siblings = _candidates(target) if target.is_dir() else [path, *local]
-    return Submission(path, root.resolve(), found, names_seen, scan_forbidden(siblings),
+    return Submission(path, root.resolve(), found, names_seen,
+                      scan_forbidden(siblings, volume),
                       accepts, None if cells else module_name(path, root.resolve()),
                       target.resolve(), cells, name_map, local)
