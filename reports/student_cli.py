@@ -56,6 +56,16 @@ def submissions(targets: list[str], each: list[str] | tuple[str, ...] = ()) -> l
     return out
 
 
+def _shared_folders(targets: list[str]) -> list[str]:
+    """Folders holding two or more of the file targets (each is then another's classmate)."""
+    seen: dict[str, int] = {}
+    for t in targets:
+        if os.path.isfile(t):
+            d = os.path.dirname(os.path.abspath(t))
+            seen[d] = seen.get(d, 0) + 1
+    return sorted(d for d, n in seen.items() if n > 1)
+
+
 def _folder(text: str) -> str:
     if not Path(text).is_dir():
         raise argparse.ArgumentTypeError(f"{text} is not a folder (--each FOLDER checks each "
@@ -78,6 +88,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
             "do_shrink": not args.no_shrink, "file": getattr(args, "file", None),
             "unsafe_no_isolation": getattr(args, "unsafe_no_isolation", False),
             "each": list(getattr(args, "each", None) or ()),
+            "climb": not getattr(args, "no_climb", False),
             "names": {k: v for m in getattr(args, "name", None) or [] for k, v in m.items()}
             or None}
 
@@ -372,6 +383,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 2
     options = _options(args)
     many = len(targets) > 1 or bool(getattr(args, "each", None))
+    if many:  # grading others' files: a file's import root never lies above its folder
+        options["climb"] = False  # and loose files sharing a folder are copied alone
+        options["each"] = [*options["each"], *_shared_folders(args.targets)]
     single = len(targets) == 1
     problem = _output_problem(args, many)
     if problem:
@@ -454,6 +468,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--each", metavar="FOLDER", action="append", type=_folder, default=[],
                    help="check every entry of FOLDER (file, notebook or subfolder) as one "
                         "submission; may be repeated")
+    c.add_argument("--no-climb", action="store_true",
+                   help="grade a lone file from its own folder: never look above it for the "
+                        "modules it imports (several submissions and --each never do)")
     c.add_argument("--file", metavar="RELPATH",
                    help="the file to grade inside a folder submission (default: the file "
                         "that defines the layers, the student's own over a library copy)")
