@@ -476,6 +476,21 @@ def test_a_shifted_or_unrepeatable_mask_fails_the_keep_test(tmp_path, source: st
     assert all(words in r.diagnosis for r in keep), keep[0].diagnosis
 
 
+@pytest.mark.parametrize("source,layer,api", [(SHIFTING_BOOK, "dropout", "class"),
+                                              (SHIFTING_CS231N, "invdropout", "functional")])
+def test_keep_reproducer_prints_the_mask_verdict(tmp_path, source: str, layer: str,
+                                                 api: str) -> None:
+    path = tmp_path / "moving.py"
+    path.write_text(source)
+    sub = SimpleNamespace(module="moving", path=path, root=tmp_path, name_map={}, api=api)
+    code = reproducer(Case(layer, N=1, C=1, H=8, W=8, rate=0.5), sub, "keep")
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120, env={"PYTHONPATH": str(ROOT),
+                                                      "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "shifted by" in run.stdout, f"the reproducer should show why keep fails: {run.stdout}"
+
+
 def _dropout_run(masks: list[np.ndarray], arrays: dict) -> Run:
     """A run of the notes' dropout whose training forwards kept `masks` (out first)."""
     outputs = {"out": arrays["x"] * masks[0], "dx": arrays["dout"] * masks[0]}

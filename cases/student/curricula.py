@@ -335,6 +335,11 @@ def reproducer_lines(case: Case, api: str, own: dict[str, str]) -> list[str]:
                              f"got['dx'], got['dgamma'], got['dbeta'] = {b}(a['dout'], "
                              "cache)")
     if L in ("dropout", "invdropout") and case.train:
+        n = len(AGAINS)
+        lines.append(f"again = [layer.forward(a['x'].copy(), True) for _ in range({n})]"
+                     if api == "class" else
+                     f"again = [{f}(a['x'].copy(), {{**param, 'seed': param['seed'] + k}})[0] "
+                     f"for k in range(1, {n + 1})]")
         lines.append("from reference.dropout_judge import truth as judge; "
                      "truth = judge(case, a, got)  # the truth follows your mask")
     return lines

@@ -173,7 +173,17 @@ def reproducer(case: Case, sub: Any, output: str) -> str:
         "a = convention_inputs(case, make_inputs(case))  # a loss layer's dx at dout = 1",
         *call,
         *(() if "truth = judge" in call[-1] else ("truth = reference(case, a)",)),
-        f"g, w = got['{output}'], truth['{output}'].value",
-        "print(abs(g - w).max() if getattr(g, 'shape', None) == w.shape else "
-        "f'got {type(g).__name__} {getattr(g, \"shape\", \"\")}, expected shape {w.shape}')",
+        *(_KEEP_LINES if output == "keep" else (
+            f"g, w = got['{output}'], truth['{output}'].value",
+            "print(abs(g - w).max() if getattr(g, 'shape', None) == w.shape else "
+            "f'got {type(g).__name__} {getattr(g, \"shape\", \"\")}, expected shape "
+            "{w.shape}')")),
     ])
+
+
+# dropout's keep verdict: the masks of `got['out']` and the further forwards (`again`)
+_KEEP_LINES = (
+    "from reference.dropout_judge import judge_masks",
+    "p, kept, why = judge_masks(case, a['x'], got['out'], again)",
+    "print(why or f'kept {kept:.3f}; binomial p-value {p:.2g} (fails below 1e-09)')",
+)
