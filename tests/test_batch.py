@@ -15,6 +15,7 @@ from cases.student.checker import StudentReport
 from reference.result import Result
 from reports.batch import content_hash, exit_code, grader_error, run_local, slim
 from reports.cli import main
+from reports.grading_bench import inlined
 from reports.student_cli import batch_table
 
 STUDENTS = Path(__file__).parent / "students"
@@ -77,7 +78,7 @@ def _course(tmp_path: Path) -> Path:
     shutil.copy(STUDENTS / "good_im2col.py", subs / "good_im2col.py")
     shutil.copy(STUDENTS / "good_loops.py", subs / "good_loops.py")
     for bad in ("bad_crash_forward.py", "bad_torch.py"):  # crashing; cheating (torch)
-        shutil.copy(STUDENTS / bad, subs / bad)
+        (subs / bad).write_text(inlined(bad))  # self-contained: entries never import others
     return subs
 
 
@@ -128,7 +129,7 @@ def test_resume_skips_unchanged_submissions_and_rechecks_changed_ones(tmp_path) 
     assert _cli(*args).returncode == 0
     first = {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")}
     # good_loops changes (now wrong): it alone is checked again
-    (subs / "good_loops.py").write_text((STUDENTS / "bad_relu_grad0.py").read_text())
+    (subs / "good_loops.py").write_text(inlined("bad_relu_grad0.py"))
     r = _cli(*args, "--resume")
     assert "1 of 2 submissions already checked" in r.stderr, r.stderr
     assert r.returncode == 1, "the resumed row still counts in the exit code"

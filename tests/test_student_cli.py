@@ -14,6 +14,7 @@ import pytest
 from cases.student.wire import WireError, decode
 from reports.cli import main
 from reports.gradescope import POLICY_TEST
+from reports.grading_bench import inlined
 
 STUDENTS = Path(__file__).parent / "students"
 STATUSES = {"pass", "fail", "error", "timeout", "missing"}
@@ -89,9 +90,8 @@ def test_folder_of_submissions_with_jobs_gives_a_table_and_one_report_each(tmp_p
     (pkg / "common" / "__init__.py").write_text("")
     shutil.copy(STUDENTS / "good_im2col.py", pkg / "common" / "util.py")
     (pkg / "layers.py").write_text("from common.util import Relu, Affine\n")
-    shutil.copy(STUDENTS / "good_im2col.py", subs / "good_im2col_dep.py")  # also a submission
-    (subs / "bad_relu_grad0.py").write_text(
-        (STUDENTS / "bad_relu_grad0.py").read_text().replace("good_im2col", "good_im2col_dep"))
+    # self-contained: an --each entry never imports another entry
+    (subs / "bad_relu_grad0.py").write_text(inlined("bad_relu_grad0.py"))
     out = tmp_path / "json"
     r = subprocess.run([sys.executable, "-m", "reports.cli", "check", "--each", str(subs),
                         "--layers", "relu", "--jobs", "2", "--json", str(out), "--quiet",
