@@ -104,6 +104,8 @@ class Volume:
             raise LoadError(f"cannot read {path}: {e.strerror}") from e
         if path.suffix == ".ipynb":
             size = _notebook_stats(path)[0]
+        elif size > MAX_SOURCE_BYTES:
+            return parse(path)  # never parsed: its own load error names it
         self.take(path, size)
         return _parse_any(path)
 
