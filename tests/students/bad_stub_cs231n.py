@@ -4,9 +4,7 @@
 
 def conv_forward_naive(x, w, b, conv_param):
     out = None
-    #############################################################################
-    # TODO: Implement the convolutional forward pass.                           #
-    #############################################################################
+    # TODO (student): convolutional forward still to write
     pass
     cache = (x, w, b, conv_param)
     return out, cache

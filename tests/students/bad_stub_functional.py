@@ -4,9 +4,7 @@
 
 def affine_forward(x, w, b):
     out = None
-    ###########################################################################
-    # TODO: Implement the affine forward pass.                                #
-    ###########################################################################
+    # TODO (student): affine forward still to write
     pass
     cache = (x, w, b)
     return out, cache
