@@ -120,12 +120,6 @@ def _norm_out(case: Case, inputs: dict, ddof: int = 0, eps_outside: bool = False
             "dx": dx.reshape(X.shape), "dgamma": (d2 * xn).sum(axis=sum_axes)}
 
 
-def _stat_axes(case: Case) -> str:
-    return {"batchnorm": "the batch axis (per feature)", "spatialbn": "N, H and W (per channel)",
-            "layernorm": "the features of each sample", "groupnorm": "each sample's group of "
-            "C/G consecutive channels"}[case.layer]
-
-
 def _norm_words(case: Case, output: str, a: np.ndarray, exp: Expected, inputs: dict) -> str:
     """The mistake whose out, dx or dgamma the student's values equal ('' for none)."""
     def same(**mistake: object) -> bool:

@@ -278,13 +278,6 @@ def write_report(report: StudentReport, args: argparse.Namespace, many: bool,
                                              ".results.json", name))
 
 
-def write_outputs(reports: list[StudentReport], args: argparse.Namespace) -> None:
-    """--json, --md, --html and --gradescope for each report (a folder when several)."""
-    names = output_names([r.implementation for r in reports])
-    for r in reports:
-        write_report(r, args, len(reports) > 1, name=names[r.implementation])
-
-
 def _layer_cell(report: StudentReport, layer: str) -> str:
     rs = [x for x in report.results if x.layer == layer]
     ids = {x.id for x in rs}

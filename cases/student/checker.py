@@ -345,11 +345,6 @@ def graded_layers(layers: tuple[str, ...] | None, api: str | None) -> tuple[str,
     return DEFAULT_LAYERS.get(api or "", ())
 
 
-def default_layers(sub: Submission) -> tuple[str, ...]:
-    """The layers graded without --layers: the API's classic layers (`DEFAULT_LAYERS`)."""
-    return graded_layers(None, sub.api)
-
-
 def _run_grid(report: StudentReport, checker: Checker, dtypes: tuple[str, ...],
               progress: Callable[[int, int], None] | None) -> None:
     sub = checker.sub

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from cases.adapters import FUNCTION_NAMES, Run, convention_inputs, modified_inputs
+from cases.adapters import FUNCTION_NAMES, Run, modified_inputs
 from cases.case import Case
 from cases.student import curricula
 
@@ -30,11 +30,6 @@ def supports(case: Case) -> bool:
     if case.pad[0] != case.pad[1] or (case.layer == "pool" and case.pad != (0, 0)):
         return False
     return not (case.layer == "softmax" and case.kind == "onehot")
-
-
-def functional_inputs(case: Case, arrays: dict) -> dict:
-    """The arrays as the functional API is judged on: softmax_loss's dx is at dout = 1."""
-    return convention_inputs(case, arrays)
 
 
 def _pair(result: Any, what: str) -> tuple[Any, Any]:

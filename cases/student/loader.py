@@ -280,11 +280,6 @@ def _notebook_stats(path: Path) -> tuple[int, int]:
     return total, len(cells)
 
 
-def _code_size(path: Path) -> int:
-    """Characters of code in a notebook's code cells (read as JSON, nothing parsed)."""
-    return _notebook_stats(path)[0]
-
-
 def parse(path: Path) -> ast.Module:
     """The file's syntax tree (parsed once per file version; do not modify it);
     `LoadError` for a syntax error (with the line), a file too large or too deeply nested
@@ -510,11 +505,6 @@ def _safe_count(p: Path, volume: Volume | None = None) -> int:
     except LoadError:
         return 0
     return max(_layer_count(tree), _present("functional", defined_names(tree)))
-
-
-def find_layer_file(folder: Path) -> Path:
-    """The file in a submission folder that holds the student's layers."""
-    return choose_file(folder)
 
 
 def _mentions_framework(path: Path) -> bool:

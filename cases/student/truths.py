@@ -165,8 +165,3 @@ def truth(case: Case, arrays: dict) -> Truth:
 def stats() -> dict[str, int]:
     """Counts of truths found in memory, found on disk, and computed, in this process."""
     return dict(_stats)
-
-
-def torch_loaded() -> bool:
-    """Whether this process has imported torch (a warm run should not have)."""
-    return "torch" in sys.modules
