@@ -134,7 +134,7 @@ def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any]) -> Run:
     if case.layer in curricula.CLASS_NAMES:
         return curricula.run_class(mod, case, arrays)
     run = Run()
-    a = {k: None if v is None else v.copy() for k, v in arrays.items()}
+    a = handed(arrays)
     phase = "forward"
     try:
         layer = _layer(mod, case, a)
@@ -155,6 +155,15 @@ def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any]) -> Run:
         run.record_error(phase, e)
     run.modified = modified_inputs(arrays, a)
     return run
+
+
+def handed(arrays: dict[str, Any], seen: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The implementation's own copies of the case's arrays (`seen`, when given, records
+    the very arrays it was handed, for the worker's in-place check)."""
+    a = {k: None if v is None else v.copy() for k, v in arrays.items()}
+    if seen is not None:
+        seen.update(a)
+    return a
 
 
 def modified_inputs(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

@@ -127,10 +127,10 @@ def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any], *,
     A test-mode batch-norm case stops after forward (`forward_only`) unless
     `eval_backward` (impl/'s own conformance against PyTorch's eval mode).
     """
-    from cases.adapters import Missing, Run, call_backward, modified_inputs
+    from cases.adapters import Missing, Run, call_backward, handed, modified_inputs
 
     run = Run()
-    a = {k: None if v is None else v.copy() for k, v in arrays.items()}
+    a = handed(arrays)
     L = case.layer
     phase = "forward"
     try:
@@ -221,7 +221,7 @@ def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any], variant:
     `seen` and `entering` as in cases/student/functional.run_functional (the worker's
     record of the arrays handed over, and its note that backward starts).
     """
-    from cases.adapters import Run, modified_inputs
+    from cases.adapters import Run, handed, modified_inputs
 
     run = Run()
     pairs = FUNCTION_NAMES[case.layer]
@@ -229,9 +229,7 @@ def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any], variant:
         run.missing = True
         return run
     fwd_name, bwd_name = pairs[variant]
-    a = {k: None if v is None else v.copy() for k, v in arrays.items()}
-    if seen is not None:
-        seen.update(a)
+    a = handed(arrays, seen)
     param = _param(case, a)
     phase = "forward"
     try:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from cases.adapters import FUNCTION_NAMES, Run, modified_inputs
+from cases.adapters import FUNCTION_NAMES, Run, handed, modified_inputs
 from cases.case import Case
 from cases.student import curricula
 
@@ -69,9 +69,7 @@ def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any], variant:
         run.missing = True
         return run
     fwd_name, bwd_name = pairs[variant]
-    a = {k: None if v is None else v.copy() for k, v in arrays.items()}
-    if seen is not None:
-        seen.update(a)
+    a = handed(arrays, seen)
     phase = "forward"
     try:
         value, cache = _forward(getattr(mod, fwd_name), case, a)
