@@ -34,7 +34,7 @@ bench: setup
 # Grading speed: 200 synthetic vectorised submissions with --jobs 2 from an empty truth cache,
 # then one file cold and warm (GRADING_ARGS="--count 50 --kind mixed" for others).
 bench-grading: setup
-	$(BIN)/python -m reports.grading_bench $(GRADING_ARGS)
+	$(BIN)/python -m layercheck.reports.grading_bench $(GRADING_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -12,9 +12,8 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-
-from cases.case import Case
-from cases.student import curricula  # the curricula's other layers (issue 13)
+from layercheck.cases import curricula  # the curricula's other layers (issue 13)
+from layercheck.cases.case import Case
 
 CLASS_NAMES = {
     "conv": "Convolution", "pool": "Pooling", "avgpool": "AvgPooling",

@@ -10,9 +10,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
-from cases.case import CURRICULA_LAYERS, LAYERS, Case
-from cases.inputs import KINDS
-from cases.pairwise import all_pairs
+from layercheck.cases.case import CURRICULA_LAYERS, LAYERS, Case
+from layercheck.cases.inputs import KINDS
+from layercheck.cases.pairwise import all_pairs
 
 BATCH = (1, 2, 3)
 CHANNELS = (1, 3)

@@ -6,8 +6,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-
-from cases.case import DROPOUT_LAYERS, NORM_LAYERS, Case
+from layercheck.cases.case import DROPOUT_LAYERS, NORM_LAYERS, Case
 
 # Input kinds per layer. "ties": small integers, so windows hold equal maxima;
 # "negative": all values < 0, so zero padding would win a max; "nan": a few NaNs.

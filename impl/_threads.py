@@ -37,7 +37,7 @@ def _budget() -> int:
     return max(1, n)
 
 
-# Threads for impl's steps; set impl._threads.THREADS = 1 to run them serially.
+# Threads for impl's steps; set layercheck.impl._threads.THREADS = 1 to run them serially.
 THREADS = _budget()
 _MIN_PART = 1 << 16  # elements per part below which a thread costs more than it saves
 

@@ -1,7 +1,7 @@
 """Convolution layer (PyTorch ``conv2d`` semantics) built on im2col and matrix products.
 
 Forward copies every sample's windows into the column matrix ``col`` (G, C/G*kh*kw, N,
-oh*ow), tap by tap straight from x (impl.phases); with a bias it has one more row, of
+oh*ow), tap by tap straight from x (layercheck.impl.phases); with a bias it has one more row, of
 ones, so the product with [W | b] adds the bias and the dW product gives db.
 Backward: dW = dout @ colᵀ; dx either by col2im (dcol = Wᵀ @ dout, added back window by
 window) or, where there are no more filters than channels, as correlations of dout with
@@ -35,7 +35,7 @@ from ._validate import (
 )
 from .phases import Phases
 
-# Threads: every step is split sample-wise over impl's threads (impl._threads), with BLAS
+# Threads: every step is split sample-wise over impl's threads (layercheck.impl._threads), with BLAS
 # on one thread per call. OpenBLAS runs small products on one thread whatever its setting,
 # and after a large one its workers spin on, slowing the next step (2 threads: cifar f32
 # forward 2.1 -> 1.2 ms, C=64 f32 forward 5.3 -> 3.7 ms).
@@ -514,7 +514,7 @@ class Convolution:
         return self.W.shape[0] <= C
 
     def _correlations(self, d4: np.ndarray, C: int) -> list[tuple]:
-        """dx as stride-1 convolutions of dout, one per phase of the input (impl.phases).
+        """dx as stride-1 convolutions of dout, one per phase of the input (layercheck.impl.phases).
 
         In phase p, x's element (u, v) of the phase grid gets
         sum over f and p's taps (i, j) of W[f, c, i, j] * dout[f, u - ri, v - rj],

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-
-from cases.case import Case
-from reference.diagnose import diagnose_values, shape_hint
-from reference.expected import Expected
-from reference.result import Result
+from layercheck.cases.case import Case
+from layercheck.reference.diagnose import diagnose_values, shape_hint
+from layercheck.reference.expected import Expected
+from layercheck.reference.result import Result
 
 
 def _as_array(actual: object, output: str) -> tuple[np.ndarray | None, str]:

@@ -19,7 +19,7 @@ documented):
   the window maximum of e for max pooling, the window mean of e for average pooling, and
   max sigma' over [a - e, a + e] times e for the sigmoid (plus gamma_4 relative rounding
   for exp, add and divide).
-* The loss adds the softmax/cross-entropy rounding bound of `reference.oracle.softmax` and
+* The loss adds the softmax/cross-entropy rounding bound of `layercheck.reference.oracle.softmax` and
   the logits' error to first order: |d loss_i| <= e_i,t + sum_j p_ij e_ij.
   The logits gradient g = (p - onehot)/N likewise: oracle bound + p (e + sum p e)/N.
 * Backward, with G = |g| + e_g, every gradient is a sum of products of a (possibly
@@ -28,7 +28,7 @@ documented):
   propagation terms (the sum on e_g and |a|, and on G and e). ReLU and max pooling route
   the gradient with the true mask / argmax; the sigmoid's s(1 - s) carries the error of s.
 
-All rounding terms carry SAFETY (reference.bounds) once; the propagated terms are linear in
+All rounding terms carry SAFETY (layercheck.reference.bounds) once; the propagated terms are linear in
 them, so the float64 truth's own rounding stays covered. The bound is first order in u
 (second-order terms, (K u)^2, are far below it). Kinks: where a ReLU input lies within
 its error bound of 0, or a max-pool window's largest values lie within their bounds of
@@ -48,13 +48,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as Fn
+from layercheck.cases.case import Case
+from layercheck.reference.bounds import SAFETY, gamma
+from layercheck.reference.oracle import Expected, softmax
+from layercheck.reference.twin_layers import BatchNormTwin, InjectedDropout, LRNTwin
 from torch import nn
 from torch.nn.grad import conv2d_input, conv2d_weight
-
-from cases.case import Case
-from reference.bounds import SAFETY, gamma
-from reference.oracle import Expected, softmax
-from reference.twin_layers import BatchNormTwin, InjectedDropout, LRNTwin
 
 F64 = torch.float64
 
@@ -254,7 +253,7 @@ class _Bounds:
         return mag * (SAFETY * gamma(k, self.d)) if k > 0 else torch.zeros_like(mag)
 
     def forward(self, m: nn.Module, a: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-        if hasattr(m, "bound_forward"):  # reference.twin_layers
+        if hasattr(m, "bound_forward"):  # layercheck.reference.twin_layers
             return m.bound_forward(self, a, e)
         A = a.abs() + e
         if isinstance(m, nn.Conv2d):

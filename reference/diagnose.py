@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from cases.case import Case
-from cases.inputs import output_shape, pad_amounts
-from reference import diagnose_curricula
-from reference.bounds import UNIT_ROUNDOFF
+from layercheck.cases.case import Case
+from layercheck.cases.inputs import output_shape, pad_amounts
+from layercheck.reference import diagnose_curricula
+from layercheck.reference.bounds import UNIT_ROUNDOFF
 
 SCALE_SHARE = 0.9  # "scaled by c" needs at least this share of the elements to carry it
 
 if TYPE_CHECKING:
-    from reference.expected import Expected
+    from layercheck.reference.expected import Expected
 
 
 def shape_hint(case: Case, output: str) -> str:

@@ -13,13 +13,12 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from cases.case import DROPOUT_LAYERS, NORM_LAYERS, Case
-from reference.bounds import UNIT_ROUNDOFF
-from reference.dropout_judge import FALSE_ALARM, keep_probability, scale
+from layercheck.cases.case import DROPOUT_LAYERS, NORM_LAYERS, Case
+from layercheck.reference.bounds import UNIT_ROUNDOFF
+from layercheck.reference.dropout_judge import FALSE_ALARM, keep_probability, scale
 
 if TYPE_CHECKING:
-    from reference.expected import Expected
+    from layercheck.reference.expected import Expected
 
 MOMENTUM = 0.9
 

@@ -21,10 +21,9 @@ import functools
 import math
 
 import numpy as np
-
-from cases.case import Case
-from reference.bounds import SAFETY, gamma
-from reference.expected import Expected, Truth
+from layercheck.cases.case import Case
+from layercheck.reference.bounds import SAFETY, gamma
+from layercheck.reference.expected import Expected, Truth
 
 FALSE_ALARM = 1e-9
 
@@ -106,7 +105,7 @@ def keep_ratio(p_value: float) -> float:
 
 
 # the training forwards on one input whose masks are compared (the first is `out`; the
-# others are cases.student.curricula.AGAINS): a fixed mask, one cycling through two or
+# others are layercheck.cases.curricula.AGAINS): a fixed mask, one cycling through two or
 # three masks, or one shifted along the input on every call all show up among four
 MASK_DRAWS = 4
 MAX_SHIFT = 64  # offsets along the flattened input at which one mask may repeat another

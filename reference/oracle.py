@@ -8,12 +8,11 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as Fn
+from layercheck.cases.case import Case
+from layercheck.reference.bounds import SAFETY, UNDERFLOW, bound
+from layercheck.reference.expected import Expected, Truth
+from layercheck.reference.oracle_curricula import REFERENCES as CURRICULA_REFERENCES
 from torch import nn
-
-from cases.case import Case
-from reference.bounds import SAFETY, UNDERFLOW, bound
-from reference.expected import Expected, Truth
-from reference.oracle_curricula import REFERENCES as CURRICULA_REFERENCES
 
 F64 = torch.float64
 
@@ -34,7 +33,7 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 def _grad(y: torch.Tensor, wrt: list[torch.Tensor], dout: torch.Tensor) -> list[np.ndarray]:
     # A None dout means cases/ judged the output size invalid but PyTorch accepted it.
-    assert dout is not None, "cases.inputs.output_shape disagrees with PyTorch"
+    assert dout is not None, "layercheck.cases.inputs.output_shape disagrees with PyTorch"
     gs = torch.autograd.grad(y, wrt, dout, allow_unused=True)
     return [np.zeros(w.shape) if g is None else _np(g) for g, w in zip(gs, wrt, strict=True)]
 

@@ -24,12 +24,11 @@ import math
 
 import numpy as np
 import torch
+from layercheck.cases.case import Case
+from layercheck.cases.inputs import norm_features
+from layercheck.reference.bounds import SAFETY, UNDERFLOW, UNIT_ROUNDOFF, gamma
+from layercheck.reference.expected import Expected, Truth
 from torch import nn
-
-from cases.case import Case
-from cases.inputs import norm_features
-from reference.bounds import SAFETY, UNDERFLOW, UNIT_ROUNDOFF, gamma
-from reference.expected import Expected, Truth
 
 F64 = torch.float64
 MOMENTUM = 0.9  # the curricula's; PyTorch's equivalent is momentum=0.1

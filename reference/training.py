@@ -2,11 +2,11 @@
 
 Both start from the same weights, see the same mini-batches and take plain SGD steps in
 float64; where the net has dropout, the twin uses the masks the NumPy net drew in that
-step (reference.convnet.load_state); where it has batch norm, the check twin starts each
+step (layercheck.reference.convnet.load_state); where it has batch norm, the check twin starts each
 step from the NumPy net's running statistics. Two checks per step:
 
 * step agreement: the NumPy loss and gradients at the NumPy net's current weights against
-  the float64 truth at those weights, as err_over_bound (reference.convnet.net_truth);
+  the float64 truth at those weights, as err_over_bound (layercheck.reference.convnet.net_truth);
 * curve agreement: the NumPy loss curve against the twin's own, independently trained,
   curve. Their gap is the step's rounding bound plus what the weight drift between the
   two runs explains to first order, SAFETY * sum |dL/dtheta| * |theta_np - theta_twin|
@@ -25,11 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
-from torch import nn
-
-from reference.bounds import SAFETY
-from reference.convnet import (
+from layercheck.reference.bounds import SAFETY
+from layercheck.reference.convnet import (
     agreement,
     load_state,
     load_twin,
@@ -39,6 +36,8 @@ from reference.convnet import (
     twin,
     twin_grads,
 )
+from sklearn.datasets import load_digits
+from torch import nn
 
 
 @dataclass

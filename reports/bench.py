@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import impl
-from reports.options import DTYPES, LAYERS, csv_of
-from reports.render import clean, goals_table, md_table, memory_table, speed_tables
-from reports.timing import Bench, run_bench, select_shapes
+from layercheck import impl
+from layercheck.reports.grading.options import DTYPES, LAYERS, csv_of
+from layercheck.reports.render import clean, goals_table, md_table, memory_table, speed_tables
+from layercheck.reports.timing import Bench, run_bench, select_shapes
 
 
 def print_bench(b: Bench) -> None:
@@ -107,7 +107,7 @@ def _rerun_with_blas(args: argparse.Namespace, coretype: str) -> int:
     print(f"layercheck bench: timing in a new process with OPENBLAS_CORETYPE={coretype}",
           file=sys.stderr, flush=True)
     env = {**os.environ, "OPENBLAS_CORETYPE": coretype, _CHILD: "1"}
-    code = "import sys; from reports.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from layercheck.reports.cli import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *_child_argv(args)], env=env).returncode
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reports.escape import csv_cell
+from layercheck.reports.escape import csv_cell
 
 WINDOWED = ("conv", "pool", "avgpool")
 TOP_DIAGNOSES = 15

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reports import autograder, class_report, student_cli
+from layercheck.reports import class_report, student_cli
+from layercheck.reports.grading import autograder
 
 # Commands whose modules import neither torch nor matplotlib: `layercheck check` on a warm
 # truth cache starts in a fraction of a second because only these are imported for them.
@@ -18,7 +19,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     modules: list = [student_cli, autograder, class_report]
     if command not in LIGHT_COMMANDS:
-        from reports import bench, report
+        from layercheck.reports import bench, report
 
         modules = [report, bench, *modules]
     for module in modules:

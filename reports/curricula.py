@@ -6,9 +6,8 @@ from __future__ import annotations
 import html
 
 import pandas as pd
-
-from cases.case import CURRICULA_LAYERS
-from reports.render import _html_table, md_table
+from layercheck.cases.case import CURRICULA_LAYERS
+from layercheck.reports.render import _html_table, md_table
 
 CONVENTIONS = (
     ("batchnorm, spatialbn", "nn.BatchNorm1d/2d in train and eval mode; running statistics "

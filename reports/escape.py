@@ -1,7 +1,7 @@
 """Student-derived text made safe for each output format: terminal, CSV, Markdown.
 
 Anything a submission controls (error texts, file names, hints) can reach a report. A
-terminal must not receive control sequences (cases.student.wire.printable strips them); a
+terminal must not receive control sequences (layercheck.cases.sandbox.wire.printable strips them); a
 spreadsheet must not read a cell as a formula; a Markdown cell must not end its table row
 or open an HTML tag.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cases.student.wire import printable
+from layercheck.cases.sandbox.wire import printable
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import pandas as pd
-
-from reference.result import Result
+from layercheck.reference.result import Result
 
 NUMERIC = ("max_abs_err", "max_rel_err", "err_over_bound")
 

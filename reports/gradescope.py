@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cases.student.checker import StudentReport
-from reference.result import Result
+from layercheck.reference.result import Result
+from layercheck.reports.grading.checker import StudentReport
 
 MAX_SCORE = 10.0
 POLICY_MAX_SCORE = 10.0

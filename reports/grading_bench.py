@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cases.student.checker import LAYERS_BY_API
+from layercheck.reports.grading.checker import LAYERS_BY_API
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENTS = ROOT / "tests" / "students"
@@ -94,7 +94,7 @@ def _layercheck(*args: str, cache: Path) -> tuple[float, int, str]:
     env = {**os.environ, "LAYERCHECK_CACHE": str(cache)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "reports.cli", *args], cwd=ROOT, env=env,
+    r = subprocess.run([sys.executable, "-m", "layercheck.reports.cli", *args], cwd=ROOT, env=env,
                        capture_output=True, text=True)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -150,7 +150,7 @@ def run(count: int, jobs: int, kind: str, out: Path, warm_runs: int = 3,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m reports.grading_bench", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m layercheck.reports.grading_bench", description=__doc__)
     p.add_argument("--count", type=int, default=200, help="submissions (default 200)")
     p.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     p.add_argument("--kind", choices=("vectorised", "loops", "mixed"), default="vectorised")

@@ -1,6 +1,6 @@
 """PrairieLearn external-grader results.json: a score in [0, 1], a message, per-test rows.
 
-The rows are the Gradescope tests (reports.gradescope: one per layer and phase, hidden cases
+The rows are the Gradescope tests (layercheck.reports.gradescope: one per layer and phase, hidden cases
 counted honestly, and the policy test), in PrairieLearn's field names (points, max_points).
 A submission the grader failed on is not gradable (`gradable: false`), so PrairieLearn
 shows an error instead of a zero.
@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cases.student.checker import StudentReport
-from reports.gradescope import results_json
+from layercheck.reports.gradescope import results_json
+from layercheck.reports.grading.checker import StudentReport
 
 MAX_MESSAGE_CHARS = 4000
 

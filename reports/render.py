@@ -1,14 +1,14 @@
 """Result frames to files: CSV, JSON, Markdown and self-contained HTML. One report path.
 
 Used by `layercheck report` (impl/ against PyTorch) and `layercheck check` (a student's file).
-Every function takes the frame `reports.frame.to_frame(results)` returns: one row per case
+Every function takes the frame `layercheck.reports.frame.to_frame(results)` returns: one row per case
 and output with id, layer, phase, output, status, max_abs_err, max_rel_err, err_over_bound
 and the case parameters (dtype, stride, pad, ...). Optional pieces:
 
-- `speed`: a `reports.timing.Bench` (the speed table, ratios, goals); None leaves it out.
-- `env`: a dict such as `reports.env.environment()` returns; None leaves it out.
+- `speed`: a `layercheck.reports.timing.Bench` (the speed table, ratios, goals); None leaves it out.
+- `env`: a dict such as `layercheck.reports.env.environment()` returns; None leaves it out.
 - `extra_sections`: (markdown, html) pairs appended after the speed section, each a complete
-  section with its own heading (e.g. `reports.training.training_section(out_dir)`);
+  section with its own heading (e.g. `layercheck.reports.training.training_section(out_dir)`);
   empty strings are skipped.
 
 Non-finite numbers: CSV writes inf as ``inf`` and NaN as an empty cell; JSON writes inf as
@@ -27,11 +27,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from layercheck.reports.frame import summary
+from layercheck.reports.plots import error_heatmap, speed_chart, worst_by
+from layercheck.reports.timing import PHASES, SIDES, Bench
 from tabulate import tabulate
-
-from reports.frame import summary
-from reports.plots import error_heatmap, speed_chart, worst_by
-from reports.timing import PHASES, SIDES, Bench
 
 Section = tuple[str, str]  # (markdown, html)
 
@@ -211,7 +210,7 @@ def memory_table(speed: Bench) -> pd.DataFrame:
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     """All rows to CSV (inf as 'inf', NaN as an empty cell; a text cell a spreadsheet would
     run as a formula gets a leading '); returns the path."""
-    from reports.escape import csv_cell
+    from layercheck.reports.escape import csv_cell
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -240,8 +239,8 @@ def write_json(df: pd.DataFrame, path: str | Path, **extra: Any) -> Path:
 
 def md_table(df: pd.DataFrame, index: bool = False) -> str:
     """A GitHub-style Markdown table of the frame, cells formatted by `fmt` and escaped
-    (reports.escape.md_text: a cell's |, <, >, newlines cannot end the row or open a tag)."""
-    from reports.escape import md_text
+    (layercheck.reports.escape.md_text: a cell's |, <, >, newlines cannot end the row or open a tag)."""
+    from layercheck.reports.escape import md_text
 
     if df.empty:
         return "_(none)_"

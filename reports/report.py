@@ -9,21 +9,20 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from layercheck import impl
+from layercheck.cases.case import Case
+from layercheck.cases.grids import GRIDS, grid
+from layercheck.reference.result import Result
+from layercheck.reference.verdicts import RunFn, check, module_runner
+from layercheck.reports import training
+from layercheck.reports.curricula import curricula_section
+from layercheck.reports.env import environment
+from layercheck.reports.frame import summary, to_frame
+from layercheck.reports.grading.options import DTYPES, LAYERS, csv_of
+from layercheck.reports.render import write_all
+from layercheck.reports.timing import Bench, fixed_threads, run_bench, select_shapes
 from tabulate import tabulate
 from tqdm import tqdm
-
-import impl
-from cases.case import Case
-from cases.grids import GRIDS, grid
-from cases.runner import RunFn, check, module_runner
-from reference.result import Result
-from reports import training
-from reports.curricula import curricula_section
-from reports.env import environment
-from reports.frame import summary, to_frame
-from reports.options import DTYPES, LAYERS, csv_of
-from reports.render import write_all
-from reports.timing import Bench, fixed_threads, run_bench, select_shapes
 
 
 def _show(progress: bool | None) -> bool:

@@ -13,12 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-from tqdm import tqdm
-
-from cases.student.checker import DEFAULT_LAYERS, PHASES_ORDER, StudentReport, is_fast
-from cases.student.wire import printable
-from reports.batch import (
+from layercheck.cases.sandbox.wire import printable
+from layercheck.reports.gradescope import write_gradescope
+from layercheck.reports.grading.batch import (
     content_hash,
     exit_code,
     grader_error,
@@ -27,9 +24,11 @@ from reports.batch import (
     run_local,
     slim,
 )
-from reports.gradescope import write_gradescope
-from reports.options import LAYERS, csv_of
-from reports.prairielearn import write_prairielearn
+from layercheck.reports.grading.checker import DEFAULT_LAYERS, PHASES_ORDER, StudentReport, is_fast
+from layercheck.reports.grading.options import LAYERS, csv_of
+from layercheck.reports.prairielearn import write_prairielearn
+from tabulate import tabulate
+from tqdm import tqdm
 
 DTYPE_NAMES = {"f32": "f32", "f64": "f64", "float32": "f32", "float64": "f64"}
 SKIP = {"__pycache__", "__init__.py"}
@@ -74,7 +73,7 @@ def _folder(text: str) -> str:
 
 
 def _name_map(text: str) -> dict[str, str]:
-    from cases.student.names import NameMapError, parse_name_map
+    from layercheck.cases.submission.names import NameMapError, parse_name_map
 
     try:
         return parse_name_map([text])
@@ -264,7 +263,10 @@ def write_report(report: StudentReport, args: argparse.Namespace, many: bool,
         _write(_out_path(args.json, report, many, ".json", name),
                json.dumps(report_json(report, sha256), indent=1))
     if args.md or args.html:
-        from reports.student_render import student_html, student_markdown  # pandas: lazily
+        from layercheck.reports.student_render import (  # pandas: lazily
+            student_html,
+            student_markdown,
+        )
 
         if args.md:
             _write(_out_path(args.md, report, many, ".md", name), student_markdown(report))
@@ -437,7 +439,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _layers_help() -> str:
-    """--layers' help, its default read from cases.student.checker.DEFAULT_LAYERS."""
+    """--layers' help, its default read from layercheck.reports.grading.checker.DEFAULT_LAYERS."""
     defaults = {api: ",".join(layers) for api, layers in DEFAULT_LAYERS.items()}
     default = (next(iter(defaults.values())) if len(set(defaults.values())) == 1
                else "; ".join(f"{api}: {v}" for api, v in defaults.items()))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import html
 
-from cases.student.checker import StudentReport
-from reports.escape import md_code, md_text
-from reports.frame import to_frame
+from layercheck.reports.escape import md_code, md_text
+from layercheck.reports.frame import to_frame
+from layercheck.reports.grading.checker import StudentReport
 
 
 def _fence(code: str) -> str:
@@ -64,11 +64,11 @@ def _title(report: StudentReport) -> str:
 
 
 def student_markdown(report: StudentReport) -> str:
-    """The report as Markdown (reports.render when present, a plain list otherwise)."""
+    """The report as Markdown (layercheck.reports.render when present, a plain list otherwise)."""
     section = _section(report)
     df = to_frame(report.results)
     try:
-        from reports.render import render_markdown
+        from layercheck.reports.render import render_markdown
     except ImportError:
         return _plain_markdown(report, section[0])
     if df.empty:
@@ -77,11 +77,11 @@ def student_markdown(report: StudentReport) -> str:
 
 
 def student_html(report: StudentReport) -> str:
-    """The report as one HTML page (reports.render when present)."""
+    """The report as one HTML page (layercheck.reports.render when present)."""
     section = _section(report)
     df = to_frame(report.results)
     try:
-        from reports.render import render_html
+        from layercheck.reports.render import render_html
     except ImportError:
         render_html = None
     if render_html is None or df.empty:

@@ -26,11 +26,10 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as TF
-
-from cases.adapters import CLASS_NAMES
-from cases.case import Case
-from cases.inputs import make_inputs, output_shape
-from impl import _threads as _impl_threads
+from layercheck.cases.adapters import CLASS_NAMES
+from layercheck.cases.case import Case
+from layercheck.cases.inputs import make_inputs, output_shape
+from layercheck.impl import _threads as _impl_threads
 
 PHASES = ("forward", "backward", "fwd+bwd")
 SIDES = ("impl", "PyTorch")
@@ -312,10 +311,10 @@ def impl_net_side(mod: ModuleType, shape: BenchShape, a: dict[str, np.ndarray]) 
 
 
 def torch_net_side(mod: ModuleType, shape: BenchShape, a: dict[str, np.ndarray]) -> Side:
-    """The PyTorch twin (reference.convnet.twin) of `mod`'s network, same weights and dtype,
+    """The PyTorch twin (layercheck.reference.convnet.twin) of `mod`'s network, same weights and dtype,
     in training mode (dropout as nn.Dropout): forward is the loss (graph built, as in
     training); fwd+bwd zero_grad, loss, backward and torch.optim.SGD's step."""
-    from reference.convnet import twin
+    from layercheck.reference.convnet import twin
 
     cls = getattr(mod, shape.net, None)
     if cls is None:

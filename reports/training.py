@@ -8,14 +8,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
-from tabulate import tabulate
-
-from impl.alexnet import AlexNet
-from impl.convnet import LeNet, SimpleConvNet
-from impl.convnet_bn import SimpleConvNetBN
-from reference.convnet import agreement, load_state, net_truth, running_stats, twin
-from reference.training import (
+from layercheck.impl.alexnet import AlexNet
+from layercheck.impl.convnet import LeNet, SimpleConvNet
+from layercheck.impl.convnet_bn import SimpleConvNetBN
+from layercheck.reference.convnet import agreement, load_state, net_truth, running_stats, twin
+from layercheck.reference.training import (
     Digits,
     TrainingRun,
     backprop,
@@ -23,7 +20,9 @@ from reference.training import (
     digits32,
     train_side_by_side,
 )
-from reports.render import img_tag
+from layercheck.reports.render import img_tag
+from matplotlib.figure import Figure
+from tabulate import tabulate
 
 STEPS = 500
 DIGITS_NET = dict(input_dim=(1, 8, 8),

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from impl.alexnet import AlexNet
-from impl.lrn import LRN
-from reference.convnet import agreement, load_state, net_truth, twin
-from reference.training import TrainingRun, digits32, train_side_by_side
+from layercheck.impl.alexnet import AlexNet
+from layercheck.impl.lrn import LRN
+from layercheck.reference.convnet import agreement, load_state, net_truth, twin
+from layercheck.reference.training import TrainingRun, digits32, train_side_by_side
 
 TINY = dict(conv_channels=(4, 6, 8, 8, 6), hidden_sizes=(16, 16))
 STEPS = 6
@@ -130,7 +129,7 @@ def test_test_mode_within_bound_during_training(run: TrainingRun) -> None:
 
 
 def test_report_section_shows_agreement_accuracy_and_filters(tmp_path, monkeypatch) -> None:
-    from reports import training as section
+    from layercheck.reports import training as section
 
     monkeypatch.setattr(section, "ALEXNET_NET", {**TINY, "rng": 0, "mask_rng": 1})
     monkeypatch.setattr(section, "ALEXNET_STEPS", 2)

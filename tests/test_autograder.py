@@ -11,12 +11,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from cases.student.checker import StudentReport
-from reference.result import Result
-from reports.cli import main
-from reports.gradescope import HIDDEN_SUFFIX, POLICY_TEST, Grading, results_json
-from reports.prairielearn import pl_results
+from layercheck.reference.result import Result
+from layercheck.reports.cli import main
+from layercheck.reports.gradescope import HIDDEN_SUFFIX, POLICY_TEST, Grading, results_json
+from layercheck.reports.grading.checker import StudentReport
+from layercheck.reports.prairielearn import pl_results
 
 STUDENTS = Path(__file__).parent / "students"
 
@@ -87,7 +86,7 @@ def _autograder(tmp_path: Path, *options: str) -> Path:
     with zipfile.ZipFile(out) as z:
         names = set(z.namelist())
         assert {"setup.sh", "run_autograder", "requirements.txt", "autograder.json"} <= names
-        assert "layercheck/cases/student/checker.py" in names
+        assert "layercheck/reports/grading/checker.py" in names and "layercheck/pyproject.toml" in names
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
         assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
         z.extractall(root / "source")
@@ -96,7 +95,7 @@ def _autograder(tmp_path: Path, *options: str) -> Path:
                            text=True)
         assert r.returncode == 0, f"{script}: {r.stderr}"
     setup = (root / "source" / "setup.sh").read_text()
-    assert "-r requirements.txt" in setup and "reports.autograder warm" in setup
+    assert "-r requirements.txt" in setup and "layercheck.reports.grading.autograder warm" in setup
     reqs = (root / "source" / "requirements.txt").read_text().splitlines()
     assert any(r.startswith("torch==") for r in reqs) and any(r.startswith("numpy==")
                                                              for r in reqs)

@@ -11,12 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cases.student.checker import StudentReport
-from reference.result import Result
-from reports.batch import content_hash, exit_code, grader_error, run_local, slim
-from reports.cli import main
-from reports.grading_bench import inlined
-from reports.student_cli import batch_table
+from layercheck.reference.result import Result
+from layercheck.reports.cli import main
+from layercheck.reports.grading.batch import content_hash, exit_code, grader_error, run_local, slim
+from layercheck.reports.grading.checker import StudentReport
+from layercheck.reports.grading_bench import inlined
+from layercheck.reports.student_cli import batch_table
 
 STUDENTS = Path(__file__).parent / "students"
 ROOT = Path(__file__).parent.parent
@@ -25,7 +25,7 @@ ROOT = Path(__file__).parent.parent
 def each(folder: Path) -> list[str]:
     """Arguments that grade each entry of `folder` as one submission (`--each FOLDER` where
     the command has it, else the folder itself, as before --each existed)."""
-    from reports.cli import build_parser
+    from layercheck.reports.cli import build_parser
 
     check = build_parser("check")._subparsers._group_actions[0].choices["check"]
     return ["--each", str(folder)] if "--each" in check._option_string_actions \
@@ -44,7 +44,7 @@ def _fake_check(target: str, options: dict) -> StudentReport:
 
 
 def _raising(target: str) -> StudentReport:
-    from reports import batch
+    from layercheck.reports.grading import batch
 
     def boom(*args, **kwargs):
         raise RuntimeError("a bug in the grader")
@@ -66,7 +66,7 @@ def test_a_dying_grader_process_costs_its_own_row_only() -> None:
     assert "process died" in grader_error(by["die"]), grader_error(by["die"])
     assert "RuntimeError: a bug in the grader" in grader_error(by["raise"])
     assert exit_code(by["die"]) == exit_code(by["raise"]) == 3
-    from reports.student_render import student_markdown
+    from layercheck.reports.student_render import student_markdown
 
     assert "Grader error" in student_markdown(by["die"]), "the Markdown report must say so"
     assert all(exit_code(by[n]) == 0 and grader_error(by[n]) is None for n in "abcd")
@@ -83,7 +83,7 @@ def _course(tmp_path: Path) -> Path:
 
 
 def _cli(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "reports.cli", "check", *argv],
+    return subprocess.run([sys.executable, "-m", "layercheck.reports.cli", "check", *argv],
                           capture_output=True, text=True, timeout=240, cwd=ROOT)
 
 
@@ -170,7 +170,7 @@ def test_a_slimmed_report_keeps_its_table_row_and_exit_code() -> None:
 
 
 def test_the_grading_benchmark_builds_self_contained_submissions(tmp_path) -> None:
-    from reports.grading_bench import generate
+    from layercheck.reports.grading_bench import generate
 
     files = generate(tmp_path, 8, "mixed")
     assert len({f.read_text() for f in files}) == 8, "every submission has its own content"

@@ -9,12 +9,11 @@ import types
 import pandas as pd
 import pytest
 import torch
-
-import impl
-from cases.case import Case
-from reports.bench import write_bench_json
-from reports.cli import main
-from reports.timing import (
+from layercheck import impl
+from layercheck.cases.case import Case
+from layercheck.reports.bench import write_bench_json
+from layercheck.reports.cli import main
+from layercheck.reports.timing import (
     Bench,
     BenchShape,
     fixed_threads,

@@ -8,12 +8,21 @@ import sys
 
 import numpy as np
 import pytest
-
-from cases.case import DROPOUT_LAYERS, LAYERS, Case
-from cases.grids import BATCH, CHANNELS, DTYPES, FILTERS, KERNELS, PADS, PAIRWISE, STRIDES, grid
-from cases.inputs import make_inputs, output_shape, rejection
-from cases.pairwise import all_pairs
-from reference.oracle import Rejected, reference
+from layercheck.cases.case import DROPOUT_LAYERS, LAYERS, Case
+from layercheck.cases.grids import (
+    BATCH,
+    CHANNELS,
+    DTYPES,
+    FILTERS,
+    KERNELS,
+    PADS,
+    PAIRWISE,
+    STRIDES,
+    grid,
+)
+from layercheck.cases.inputs import make_inputs, output_shape, rejection
+from layercheck.cases.pairwise import all_pairs
+from layercheck.reference.oracle import Rejected, reference
 
 QUICK = grid("quick")
 
@@ -73,7 +82,7 @@ def test_pairwise_grid_uses_every_new_parameter() -> None:
 
 def test_same_id_gives_same_arrays_in_another_process() -> None:
     case = QUICK[123]
-    code = ("from cases.grids import grid; from cases.inputs import make_inputs; "
+    code = ("from layercheck.cases.grids import grid; from layercheck.cases.inputs import make_inputs; "
             "a = make_inputs(grid('quick')[123]); print(a['x'].tobytes().hex())")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True).stdout.strip()

@@ -7,8 +7,8 @@ import csv
 import json
 from pathlib import Path
 
-from reports.class_report import histogram, read_class, stride_pad
-from reports.cli import main
+from layercheck.reports.class_report import histogram, read_class, stride_pad
+from layercheck.reports.cli import main
 
 
 def _case(cid: str, layer: str, output: str, status: str, diagnosis: str = "") -> dict:

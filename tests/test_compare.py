@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-
-from cases.case import Case
-from cases.inputs import make_inputs
-from reference.compare import compare
-from reference.oracle import reference
+from layercheck.cases.case import Case
+from layercheck.cases.inputs import make_inputs
+from layercheck.reference.compare import compare
+from layercheck.reference.oracle import reference
 
 AFFINE32 = Case("affine", N=3, C=8, H=6, W=6, F=5, dtype="f32")
 AFFINE64 = Case("affine", N=3, C=8, H=6, W=6, F=5, dtype="f64")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from impl.convnet import LeNet, SimpleConvNet
-from impl.gradient import numerical_gradient
-from reference.convnet import agreement, net_truth, twin
+from layercheck.impl.convnet import LeNet, SimpleConvNet
+from layercheck.impl.gradient import numerical_gradient
+from layercheck.reference.convnet import agreement, net_truth, twin
 
 SMALL_CONV = {"filter_num": 4, "filter_size": 3, "pad": 1, "stride": 1}
 LENET_CONVS = ({"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1},

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from impl.convnet_bn import SimpleConvNetBN
-from impl.norm import SpatialBatchNormalization
-from reference.convnet import agreement, load_state, net_truth, running_stats, twin
-from reference.training import TrainingRun, backprop, digits, train_side_by_side
+from layercheck.impl.convnet_bn import SimpleConvNetBN
+from layercheck.impl.norm import SpatialBatchNormalization
+from layercheck.reference.convnet import agreement, load_state, net_truth, running_stats, twin
+from layercheck.reference.training import TrainingRun, backprop, digits, train_side_by_side
 
 CONV = {"filter_num": 6, "filter_size": 3, "pad": 1, "stride": 1}
 STEPS = 8

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from impl.convnet import SimpleConvNet
-from reference.training import TrainingRun, digits, train_side_by_side
+from layercheck.impl.convnet import SimpleConvNet
+from layercheck.reference.training import TrainingRun, digits, train_side_by_side
 
 STEPS = 200
 

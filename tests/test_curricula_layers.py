@@ -7,15 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from layercheck import impl
+from layercheck.cases import curricula
+from layercheck.cases.case import CURRICULA_LAYERS, Case
+from layercheck.cases.grids import grid
+from layercheck.cases.inputs import make_inputs
+from layercheck.reference.dropout_judge import FALSE_ALARM, binomial_p_value, keep_ratio
+from layercheck.reference.verdicts import check, module_runner, truth_for
 from torch import nn
-
-import impl
-from cases.case import CURRICULA_LAYERS, Case
-from cases.grids import grid
-from cases.inputs import make_inputs
-from cases.runner import check, module_runner, truth_for
-from cases.student import curricula
-from reference.dropout_judge import FALSE_ALARM, binomial_p_value, keep_ratio
 
 
 def test_curricula_ids_show_only_what_is_not_default() -> None:
@@ -149,8 +148,8 @@ def test_curricula_layers_reject_bad_input_with_a_clear_message(make, call, word
 
 
 def test_report_section_shows_every_curricula_layer_and_its_conventions() -> None:
-    from reports.curricula import curricula_section
-    from reports.frame import to_frame
+    from layercheck.reports.curricula import curricula_section
+    from layercheck.reports.frame import to_frame
 
     cases = [Case("batchnorm", ndim=2, dtype="f32"), Case("svm", C=4), Case("conv")]
     df = to_frame([r for c in cases for r in check(c, module_runner(impl))])

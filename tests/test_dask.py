@@ -8,8 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from reports.cli import main
+from layercheck.reports.cli import main
 
 distributed = pytest.importorskip("distributed", reason="Dask's distributed is not installed")
 
@@ -19,7 +18,7 @@ STUDENTS = Path(__file__).parent / "students"
 def each(folder: Path) -> list[str]:
     """Arguments that grade each entry of `folder` as one submission (`--each FOLDER` where
     the command has it, else the folder itself, as before --each existed)."""
-    from reports.cli import build_parser
+    from layercheck.reports.cli import build_parser
 
     check = build_parser("check")._subparsers._group_actions[0].choices["check"]
     return ["--each", str(folder)] if "--each" in check._option_string_actions \

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-import impl
-from cases.grids import grid
-from cases.runner import check, module_runner
-from reports.options import LAYERS
+from layercheck import impl
+from layercheck.cases.grids import grid
+from layercheck.reference.verdicts import check, module_runner
+from layercheck.reports.grading.options import LAYERS
 
 
 @pytest.mark.full

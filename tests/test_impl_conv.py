@@ -7,8 +7,7 @@ import zlib
 import numpy as np
 import pytest
 import torch.nn.functional as F
-
-from impl import Convolution
+from layercheck.impl import Convolution
 
 try:
     from tests.test_impl_bounds import assert_within, t64
@@ -199,11 +198,11 @@ def test_conv_every_layout_matches_torch(monkeypatch, dtype, stacked, threads, s
     """Both column layouts (one product per sample, or one per chunk), over several
     chunks, split over threads or not, with dx by col2im (one channel at a time) and by
     correlation."""
-    import impl._threads
-    import impl.conv as conv
+    import layercheck.impl.conv as conv
+    from layercheck.impl import _threads
 
-    monkeypatch.setattr(impl._threads, "THREADS", threads)
-    monkeypatch.setattr(impl._threads, "_MIN_PART", 1)  # split even these small chunks
+    monkeypatch.setattr(_threads, "THREADS", threads)
+    monkeypatch.setattr(_threads, "_MIN_PART", 1)  # split even these small chunks
     monkeypatch.setattr(conv.Convolution, "_chunks",  # chunks of 2 samples
                         lambda self, N, per_sample: [(n, min(n + 2, N)) for n in range(0, N, 2)])
 
@@ -240,7 +239,7 @@ def test_conv_every_layout_matches_torch(monkeypatch, dtype, stacked, threads, s
 ])
 def test_conv_dx_as_correlation_matches_torch(monkeypatch, dtype, shape, kernel, stride, pad,
                                               dilation, groups):
-    import impl.conv as conv
+    import layercheck.impl.conv as conv
 
     monkeypatch.setattr(conv, "FORCE_DX_PATH", "correlation")
     monkeypatch.setattr(conv, "FORCE_LAYOUT", "default")
@@ -260,7 +259,7 @@ def test_conv_dx_as_correlation_matches_torch(monkeypatch, dtype, shape, kernel,
 def test_conv_kept_buffers_do_not_leak_between_calls(monkeypatch, path, stride, pad):
     """Work buffers are kept between calls (their padding parts zero): a second input
     gives the same bits as a fresh layer, forward and backward."""
-    import impl.conv as conv
+    import layercheck.impl.conv as conv
 
     if path == "sample_last":
         monkeypatch.setattr(conv, "FORCE_LAYOUT", "sample_last")
@@ -315,12 +314,12 @@ def test_conv_without_dx_gives_the_same_dW_and_db(kernel):
 def test_conv_sample_last_layout_matches_torch(monkeypatch, config, dtype, threads):
     """Every stride-1, one-group configuration in the sample-last layout, split over
     threads or not, with and without dx."""
-    import impl._threads
-    import impl.conv as conv
+    import layercheck.impl.conv as conv
+    from layercheck.impl import _threads
 
     monkeypatch.setattr(conv, "FORCE_LAYOUT", "sample_last")
-    monkeypatch.setattr(impl._threads, "THREADS", threads)
-    monkeypatch.setattr(impl._threads, "_MIN_PART", 1)
+    monkeypatch.setattr(_threads, "THREADS", threads)
+    monkeypatch.setattr(_threads, "_MIN_PART", 1)
     monkeypatch.setattr(conv, "_FOLD_SHARE", 0)  # one channel of dcol at a time
     shape, (FN, FH, FW), stride, pad, dilation, groups = config
     rng = np.random.default_rng(zlib.crc32(repr((str(config), str(dtype))).encode()))
@@ -337,7 +336,7 @@ def test_conv_sample_last_layout_matches_torch(monkeypatch, config, dtype, threa
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_conv_sample_last_unbatched_no_bias_nonfinite(monkeypatch, dtype):
-    import impl.conv as conv
+    import layercheck.impl.conv as conv
 
     monkeypatch.setattr(conv, "FORCE_LAYOUT", "sample_last")
     rng = np.random.default_rng(6)
@@ -378,10 +377,10 @@ def test_conv_layer_reused_on_other_input_sizes_matches_fresh_layers(stride, pad
 def test_conv_depthwise_matches_torch(monkeypatch, shape, kernel, pad, dilation, dtype,
                                       threads):
     """groups = C = FN at stride 1: the tap-by-tap path, with and without dx."""
-    import impl._threads
+    from layercheck.impl import _threads
 
-    monkeypatch.setattr(impl._threads, "THREADS", threads)
-    monkeypatch.setattr(impl._threads, "_MIN_PART", 1)
+    monkeypatch.setattr(_threads, "THREADS", threads)
+    monkeypatch.setattr(_threads, "_MIN_PART", 1)
     rng = np.random.default_rng(zlib.crc32(repr((shape, kernel, str(pad))).encode()))
     C = shape[1]
     x = rng.standard_normal(shape).astype(dtype)

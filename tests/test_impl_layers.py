@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-from impl import Affine, Relu, SoftmaxWithLoss, col2im, im2col
+from layercheck.impl import Affine, Relu, SoftmaxWithLoss, col2im, im2col
 
 try:
     from tests.test_impl_bounds import assert_exact, assert_within, t64, unit_roundoff
@@ -174,7 +173,7 @@ def test_im2col_rejects_bad_arguments():
 def test_relu_split_over_threads_is_bit_identical_to_torch(dtype, sign_kept,
                                                            monkeypatch) -> None:
     """Also where np.maximum is taken not to keep -0.0 (Relu then restores x's zeros)."""
-    from impl import _threads, layers
+    from layercheck.impl import _threads, layers
 
     if sign_kept is not None:
         monkeypatch.setattr(layers, "_SIGN_KEPT", {np.dtype(dtype): sign_kept})
@@ -200,7 +199,7 @@ def test_relu_split_over_threads_is_bit_identical_to_torch(dtype, sign_kept,
 
 @pytest.mark.parametrize(("omp", "want"), [(None, None), ("1", 1), ("64", None), ("x", None)])
 def test_impl_thread_budget_follows_omp_num_threads(monkeypatch, omp, want):
-    import impl._threads as threads
+    import layercheck.impl._threads as threads
 
     cores = min(4, threads._cores())
     if omp is None:
@@ -211,9 +210,8 @@ def test_impl_thread_budget_follows_omp_num_threads(monkeypatch, omp, want):
 
 
 def test_impl_blas_single_limits_blas_and_restores_it(monkeypatch):
+    import layercheck.impl._threads as threads
     from threadpoolctl import threadpool_info, threadpool_limits
-
-    import impl._threads as threads
 
     monkeypatch.setattr(threads, "THREADS", 2)
     with threadpool_limits(2, user_api="blas"):

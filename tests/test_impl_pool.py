@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-from impl import AvgPooling, Pooling
+from layercheck.impl import AvgPooling, Pooling
 
 try:
     from tests.test_impl_bounds import assert_exact, assert_within, t64
@@ -284,7 +283,7 @@ def test_maxpool_signed_zero_ties_and_gradient_signs_match_torch(config, dtype):
 @pytest.mark.parametrize("config", [((2, 2), 2, 0), ((3, 3), 2, 1), ((3, 2), 1, (1, 0))],
                          ids=["disjoint", "overlap", "stride1"])
 def test_maxpool_split_over_threads_matches_one_thread_and_torch(monkeypatch, config):
-    import impl._threads as threads
+    import layercheck.impl._threads as threads
 
     kernel, stride, pad = config
     rng = np.random.default_rng(12)

@@ -1,6 +1,6 @@
 """Attacks on how a submission is taken in (red-team findings 1-3, 5-8, 10, 15a, 15c): each
 test builds its own tiny submission and says how it is held. The intake's private copy
-(cases.student.intake) is what the loader, the hash, the Dask pack and the sandbox see."""
+(layercheck.cases.submission.intake) is what the loader, the hash, the Dask pack and the sandbox see."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from layercheck.cases.sandbox import isolation
+from layercheck.cases.submission import intake
+from layercheck.cases.submission.survey import LoadError, load, parse
+from layercheck.reports.cli import main
+from layercheck.reports.grading.batch import check_one, content_hash, exit_code, grader_error, pack
+from layercheck.reports.grading.checker import check_submission
+from layercheck.reports.student_cli import output_names
 from nbformat.v4 import new_code_cell, new_notebook
-
-from cases.student import intake, isolation
-from cases.student.checker import check_submission
-from cases.student.loader import LoadError, load, parse
-from reports.batch import check_one, content_hash, exit_code, grader_error, pack
-from reports.cli import main
-from reports.student_cli import output_names
 
 RELU_RIGHT = """import numpy as np
 class Relu:
@@ -392,7 +392,7 @@ def test_a_lone_file_copies_only_imported_modules_and_says_it_climbed(tmp_path) 
 def test_the_autograder_never_climbs_above_the_submission_folder(tmp_path) -> None:
     import json
 
-    from reports.autograder import run
+    from layercheck.reports.grading.autograder import run
 
     root = tmp_path / "autograder"
     (root / "source").mkdir(parents=True)
@@ -502,7 +502,7 @@ def test_a_long_star_import_chain_is_a_load_error_or_loads_never_a_recursion(tmp
 
 def test_recursion_or_memory_errors_while_loading_are_load_errors(tmp_path,
                                                                    monkeypatch) -> None:
-    from cases.student import loader
+    from layercheck.cases.submission import survey as loader
 
     f = tmp_path / "layers.py"
     f.write_text(RELU_RIGHT)
@@ -523,7 +523,7 @@ def test_recursion_or_memory_errors_while_loading_are_load_errors(tmp_path,
 
 def test_only_files_mentioning_layers_are_parsed_within_a_volume_cap(tmp_path,
                                                                      monkeypatch) -> None:
-    from cases.student import loader
+    from layercheck.cases.submission import survey as loader
 
     sub = tmp_path / "sub"
     sub.mkdir()
@@ -554,9 +554,8 @@ def test_only_files_mentioning_layers_are_parsed_within_a_volume_cap(tmp_path,
 
 def test_a_notebook_with_too_many_cells_is_refused_before_nbformat_reads_it(
         tmp_path, monkeypatch) -> None:
+    from layercheck.cases.submission import survey as loader
     from nbformat.v4 import new_markdown_cell
-
-    from cases.student import loader
 
     nb = new_notebook(cells=[new_code_cell(RELU_RIGHT)]
                       + [new_markdown_cell("x") for _ in range(60)])

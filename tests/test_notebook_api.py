@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import layercheck
+import pytest
 
 STUDENTS = Path(__file__).parent / "students"
 

@@ -10,11 +10,10 @@ import os
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
-import impl
-from cases.case import Case
-from cases.inputs import has_empty_window
-from cases.runner import check, module_runner
+from layercheck import impl
+from layercheck.cases.case import Case
+from layercheck.cases.inputs import has_empty_window
+from layercheck.reference.verdicts import check, module_runner
 
 EXAMPLES = int(os.environ.get("LAYERCHECK_EXAMPLES", "25"))
 RUN = module_runner(impl)

@@ -10,18 +10,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-import impl
-from cases.adapters import Run
-from cases.case import Case
-from cases.grids import grid
-from cases.runner import module_runner
-from reference.result import Result
-from reports import report, training
-from reports.cli import main
-from reports.frame import to_frame
-from reports.render import render_html, render_markdown, write_all
-from reports.timing import BenchShape, run_bench
+from layercheck import impl
+from layercheck.cases.adapters import Run
+from layercheck.cases.case import Case
+from layercheck.cases.grids import grid
+from layercheck.reference.result import Result
+from layercheck.reference.verdicts import module_runner
+from layercheck.reports import report, training
+from layercheck.reports.cli import main
+from layercheck.reports.frame import to_frame
+from layercheck.reports.render import render_html, render_markdown, write_all
+from layercheck.reports.timing import BenchShape, run_bench
 
 LAYERS = ("conv", "pool", "avgpool", "affine", "relu", "softmax")
 FAKE_ID = "conv-fabricated-failure"

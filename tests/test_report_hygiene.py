@@ -17,23 +17,22 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
-from cases.adapters import Run
-from cases.case import Case
-from cases.inputs import make_inputs
-from cases.runner import verdicts
-from cases.student import curricula
-from cases.student import names as naming
-from cases.student.checker import StudentReport, check_submission
-from cases.student.shrink import reproducer
-from cases.student.wire import text as wire_text
-from reference.result import Result
-from reports import class_report
-from reports.class_report import diagnosis_key, read_student, write_class_report
-from reports.cli import main
-from reports.escape import csv_cell
-from reports.gradescope import results_json
-from reports.student_cli import (
+from layercheck.cases import curricula
+from layercheck.cases.adapters import Run
+from layercheck.cases.case import Case
+from layercheck.cases.inputs import make_inputs
+from layercheck.cases.sandbox.wire import text as wire_text
+from layercheck.cases.submission import names as naming
+from layercheck.reference.result import Result
+from layercheck.reference.verdicts import verdicts
+from layercheck.reports import class_report
+from layercheck.reports.class_report import diagnosis_key, read_student, write_class_report
+from layercheck.reports.cli import main
+from layercheck.reports.escape import csv_cell
+from layercheck.reports.gradescope import results_json
+from layercheck.reports.grading.checker import StudentReport, check_submission
+from layercheck.reports.grading.shrink import reproducer
+from layercheck.reports.student_cli import (
     MAX_NAME_BYTES,
     batch_footer,
     batch_table,
@@ -41,7 +40,7 @@ from reports.student_cli import (
     report_json,
     terminal_summary,
 )
-from reports.student_render import student_markdown
+from layercheck.reports.student_render import student_markdown
 
 ROOT = Path(__file__).parent.parent
 CLASSIC = {"conv", "pool", "affine", "relu", "softmax"}  # README: both curricula's layers
@@ -588,7 +587,7 @@ def test_batch_table_keeps_one_line_per_row_when_a_name_has_a_newline() -> None:
 
 
 def test_check_help_states_the_default_layers_from_the_checker(capsys) -> None:
-    from cases.student.checker import DEFAULT_LAYERS
+    from layercheck.reports.grading.checker import DEFAULT_LAYERS
 
     with pytest.raises(SystemExit):
         main(["check", "--help"])

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from cases.adapters import Run
-from cases.case import Case
-from cases.student import isolation
-from cases.student.checker import inputs_and_truth, judge
-from cases.student.wire import MAX_TEXT
-from cases.student.worker import Worker
+from layercheck.cases.adapters import Run
+from layercheck.cases.case import Case
+from layercheck.cases.sandbox import isolation
+from layercheck.cases.sandbox.handle import Worker
+from layercheck.cases.sandbox.wire import MAX_TEXT
+from layercheck.reports.grading.checker import inputs_and_truth, judge
 
 ATTACKS = Path(__file__).parent / "attacks"
 RELU = Case("relu", N=1, C=1, H=2, W=2)
@@ -115,13 +114,13 @@ def host_untouched(o: Outcome) -> None:
 
 def test_importing_impl_fails_because_impl_is_not_mounted(tmp_path) -> None:
     o = run_attack(tmp_path, "cheat_import_impl.py")
-    assert not o.hello["ok"] and "No module named 'impl'" in o.hello["error"]
-    assert any("the grader's own 'impl'" in v for v in o.violations)  # a policy entry
+    assert not o.hello["ok"] and "No module named 'layercheck.impl'" in o.hello["error"]
+    assert any("the grader's own 'layercheck.impl'" in v for v in o.violations)  # a policy entry
 
 
 def test_reference_is_out_of_reach_even_with_the_project_on_sys_path(tmp_path) -> None:
     f = run_attack(tmp_path, "cheat_import_reference.py").findings
-    assert "No module named 'reference'" in f["import"]
+    assert "No module named 'layercheck.reference'" in f["import"]
     assert "No module named 'impl'" in f["syspath"]
 
 
@@ -349,7 +348,7 @@ def test_a_batch_with_a_crashing_and_a_cheating_submission_writes_four_reports(
     shutil.copy(ATTACKS / "cheat_import_impl.py", subs / "cheat.py")
     (subs / "crash.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"
                                    "class Relu:\n    pass\n")
-    r = subprocess.run([sys.executable, "-m", "reports.cli", "check", "--each", str(subs),
+    r = subprocess.run([sys.executable, "-m", "layercheck.reports.cli", "check", "--each", str(subs),
                         "--layers", "relu", "--jobs", "2", "--json", str(out), "--quiet",
                         "--no-shrink"], capture_output=True, text=True, timeout=300,
                        cwd=PROJECT)
@@ -360,7 +359,7 @@ def test_a_batch_with_a_crashing_and_a_cheating_submission_writes_four_reports(
         s = reports[name]["summary"]
         assert s["pass"] == s["total"] > 0 and reports[name]["policy"] == []
     assert not reports["cheat"]["summary"]["total"]
-    assert any("'impl'" in p["detail"] for p in reports["cheat"]["policy"])
+    assert any("'layercheck.impl'" in p["detail"] for p in reports["cheat"]["policy"])
     assert "died from SIGSEGV" in reports["crash"]["load_error"]
     assert [reports[n]["exit_code"] for n in sorted(reports)] == [2, 2, 0, 0]
     assert all(d["isolation"].startswith("bubblewrap") for d in reports.values())

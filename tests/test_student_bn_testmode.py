@@ -11,14 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
-import impl
-from cases.adapters import convention_inputs
-from cases.case import Case
-from cases.inputs import make_inputs
-from cases.runner import check, module_runner
-from cases.student import curricula
-from cases.student.checker import check_submission, missing_results
+from layercheck import impl
+from layercheck.cases import curricula
+from layercheck.cases.adapters import convention_inputs
+from layercheck.cases.case import Case
+from layercheck.cases.inputs import make_inputs
+from layercheck.reference.verdicts import check, module_runner
+from layercheck.reports.grading.checker import check_submission, missing_results
 
 STUDENTS = Path(__file__).parent / "students"
 PROJECT = Path(__file__).resolve().parents[1]

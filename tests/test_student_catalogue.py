@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from cases.student.checker import check_submission
+from layercheck.reports.grading.checker import check_submission
 
 STUDENTS = Path(__file__).parent / "students"
 
@@ -124,8 +123,8 @@ def test_extras_are_checked_only_where_the_class_accepts_them() -> None:
 
 
 def test_pytest_impl_runs_extras_only_for_classes_that_take_them() -> None:
-    from cases.case import Case
-    from cases.student.checker import StudentSession
+    from layercheck.cases.case import Case
+    from layercheck.reports.grading.checker import StudentSession
 
     dilated = Case("conv", C=2, F=4, H=7, W=6, kernel=(3, 3), dilation=(2, 2))
     for name, runs in (("good_extras.py", True), ("good_im2col.py", False)):

@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from cases.student.wire import WireError, decode
-from reports.cli import main
-from reports.gradescope import POLICY_TEST
-from reports.grading_bench import inlined
+from layercheck.cases.sandbox.wire import WireError, decode
+from layercheck.reports.cli import main
+from layercheck.reports.gradescope import POLICY_TEST
+from layercheck.reports.grading_bench import inlined
 
 STUDENTS = Path(__file__).parent / "students"
 STATUSES = {"pass", "fail", "error", "timeout", "missing"}
@@ -93,7 +92,7 @@ def test_folder_of_submissions_with_jobs_gives_a_table_and_one_report_each(tmp_p
     # self-contained: an --each entry never imports another entry
     (subs / "bad_relu_grad0.py").write_text(inlined("bad_relu_grad0.py"))
     out = tmp_path / "json"
-    r = subprocess.run([sys.executable, "-m", "reports.cli", "check", "--each", str(subs),
+    r = subprocess.run([sys.executable, "-m", "layercheck.reports.cli", "check", "--each", str(subs),
                         "--layers", "relu", "--jobs", "2", "--json", str(out), "--quiet",
                         "--no-shrink"],
                        capture_output=True, text=True, timeout=120,

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from cases.adapters import call_backward, convention_inputs
-from cases.case import Case
-from cases.inputs import make_inputs
-from cases.student.checker import check_submission
+from layercheck.cases.adapters import call_backward, convention_inputs
+from layercheck.cases.case import Case
+from layercheck.cases.inputs import make_inputs
+from layercheck.reports.grading.checker import check_submission
 
 STUDENTS = Path(__file__).parent / "students"
 

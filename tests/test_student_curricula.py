@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from cases.student.checker import check_submission
+from layercheck.reports.grading.checker import check_submission
 
 STUDENTS = Path(__file__).parent / "students"
 

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from cases.case import Case
-from cases.student import checker as checker_module
-from cases.student.checker import check_submission
-from cases.student.explain import drift_hint, locate
-from cases.student.shrink import shrink
-from reference.diagnose import diagnose_values
-from reference.expected import Expected
+from layercheck.cases.case import Case
+from layercheck.reference.diagnose import diagnose_values
+from layercheck.reference.expected import Expected
+from layercheck.reference.explain import drift_hint, locate
+from layercheck.reports.grading import checker as checker_module
+from layercheck.reports.grading.checker import check_submission
+from layercheck.reports.grading.shrink import shrink
 
 STUDENTS = Path(__file__).parent / "students"
 PROJECT = Path(__file__).resolve().parents[1]
@@ -201,7 +200,7 @@ def test_python2_leftovers_are_located_at_the_students_line_with_the_fix(
 def test_locate_takes_the_last_frame_inside_the_submission(tmp_path: Path) -> None:
     student = tmp_path / "repo" / "common" / "layers.py"
     tb = (f'Traceback (most recent call last):\n'
-          f'  File "{PROJECT}/cases/student/serve.py", line 271, in run\n    run_class(m)\n'
+          f'  File "{PROJECT}/cases/sandbox/inside/main.py", line 271, in run\n    run_class(m)\n'
           f'  File "{student}", line 12, in forward\n    n = np.product(x.shape)\n'
           f'  File "{sys.prefix}/lib/python3.11/site-packages/numpy/__init__.py", line 400,'
           f' in __getattr__\n    raise AttributeError(msg)\n')

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from cases.student.checker import check_submission
+from layercheck.reports.grading.checker import check_submission
 
 STUDENTS = Path(__file__).parent / "students"
 

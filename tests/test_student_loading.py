@@ -8,14 +8,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from layercheck.cases.submission.names import NameMapError, parse_name_map, resolve
+from layercheck.cases.submission.notebook import read_cells
+from layercheck.cases.submission.survey import LoadError, choose_file, load
+from layercheck.reports.cli import main
+from layercheck.reports.grading.checker import check_submission
+from layercheck.reports.student_cli import submissions
 from nbformat.v4 import new_code_cell, new_notebook
-
-from cases.student.checker import check_submission
-from cases.student.loader import LoadError, choose_file, load
-from cases.student.names import NameMapError, parse_name_map, resolve
-from cases.student.notebook import read_cells
-from reports.cli import main
-from reports.student_cli import submissions
 
 STUDENTS = Path(__file__).parent / "students"
 REPOS = STUDENTS / "repos"

@@ -11,11 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from cases.student import isolation
-from cases.student import worker as worker_mod
-from cases.student.checker import check_submission
-from cases.student.wire import (
+from layercheck.cases.sandbox import handle as worker_mod
+from layercheck.cases.sandbox import isolation
+from layercheck.cases.sandbox.wire import (
     HEADER,
     MAX_BINARY,
     MAX_JSON,
@@ -25,7 +23,8 @@ from cases.student.wire import (
     encode,
     read_header,
 )
-from reports.cli import main
+from layercheck.reports.cli import main
+from layercheck.reports.grading.checker import check_submission
 
 STUDENTS = Path(__file__).parent / "students"
 needs_isolation = pytest.mark.skipif(
@@ -190,8 +189,8 @@ def test_huge_results_are_judged_by_their_type_not_a_violation(tmp_path) -> None
     f.write_text("import numpy as np\nclass Relu:\n    def forward(self, x):\n"
                  "        return [0.0] * 10_000_000\n    def backward(self, dout):\n"
                  "        return np.zeros(6_000_000)\n")
-    from cases.case import Case
-    from cases.student.checker import inputs_and_truth, judge
+    from layercheck.cases.case import Case
+    from layercheck.reports.grading.checker import inputs_and_truth, judge
 
     case = Case("relu", N=1, C=1, H=2, W=2)
     arrays, truth = inputs_and_truth(case, "class")

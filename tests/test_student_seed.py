@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from cases.student.checker import StudentReport, check_submission
+from layercheck.reports.grading.checker import StudentReport, check_submission
 
 SEED = Path(__file__).parent / "students" / "seed_notes.py"
 

@@ -11,18 +11,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from cases.case import Case
-from cases.inputs import make_inputs
-from cases.student import truths
+from layercheck.cases.case import Case
+from layercheck.cases.inputs import make_inputs
+from layercheck.reference import truth_cache as truths
 
 STUDENTS = Path(__file__).parent / "students"
 ROOT = Path(__file__).parent.parent
 
 PROBE = """
 import json, sys
-from cases.student.checker import check_submission
-from cases.student import truths
+from layercheck.reports.grading.checker import check_submission
+from layercheck.reference import truth_cache as truths
 r = check_submission(sys.argv[1], layers=("relu", "affine"), do_shrink=False)
 print(json.dumps({"exit": r.exit_code(), "stats": truths.stats(),
                   "torch": "torch" in sys.modules}))

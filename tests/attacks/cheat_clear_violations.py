@@ -22,7 +22,7 @@ while frame is not None:
         if isinstance(v, list):
             v.clear()
     frame = frame.f_back
-import cases.student.serve as serve
+import layercheck.cases.sandbox.inside.main as serve
 serve._sender = lambda fd: (lambda msg: None)
 os.write = lambda fd, data: len(data)
 

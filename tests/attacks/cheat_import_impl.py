@@ -1,3 +1,3 @@
 # ruff: noqa
 """cheat: one line takes the grader's own layers (impl/ is not mounted in the sandbox)."""
-from impl import Relu  # noqa: F401
+from layercheck.impl import Relu  # noqa: F401

@@ -6,7 +6,7 @@ from _tools import HonestRelu, report
 HOST = {}
 found = {}
 try:
-    import reference.oracle  # noqa: F401
+    import layercheck.reference.oracle  # noqa: F401
     found["import"] = "worked"
 except ImportError as e:
     found["import"] = repr(e)

@@ -1,6 +1,6 @@
 # ruff: noqa
 """cheat: raises the adapters' own Missing so that a failing layer reads 'missing'."""
-from cases.adapters import Missing
+from layercheck.cases.adapters import Missing
 from _tools import HonestRelu
 
 

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cases.case import CURRICULA_LAYERS, Case
-from cases.inputs import rejection
-from cases.student import curricula
-from cases.student.functional import supports
+from layercheck.cases import curricula
+from layercheck.cases.case import CURRICULA_LAYERS, Case
+from layercheck.cases.functional import supports
+from layercheck.cases.inputs import rejection
 
 MAX_STEPS = 40
 
@@ -121,7 +121,7 @@ def import_line(sub: Any, case: Case) -> tuple[str, dict[str, str]]:
     """`import <module> as m` as run from the submission's root (`import common.layers as m`
     in the book's layout), and the student's own names for the layer (aliases kept).
 
-    `sub` is a cases.student.loader.Submission (module, path, root, name_map, api).
+    `sub` is a layercheck.cases.submission.survey.Submission (module, path, root, name_map, api).
     """
     module = getattr(sub, "module", None) or Path(sub.path).stem
     name_map = getattr(sub, "name_map", None) or {}
@@ -157,7 +157,7 @@ def reproducer(case: Case, sub: Any, output: str) -> str:
     """A few lines that recompute the case and print the error, run from the submission's
     root (the folder its imports resolve from: `import common.layers as m`)."""
     line, own = import_line(sub, case)
-    if case.layer in CURRICULA_LAYERS:  # issue 13's layers: cases/student/curricula.py
+    if case.layer in CURRICULA_LAYERS:  # the curricula layers: cases/curricula.py
         call = curricula.reproducer_lines(case, sub.api, own)
     elif sub.api == "class":
         call = _class_call(case, {case.layer: own[CLASSES[case.layer]]})
@@ -166,8 +166,8 @@ def reproducer(case: Case, sub: Any, output: str) -> str:
         call = _functional_call(case, {**every, **own})  # the table names every layer
     return "\n".join([
         f"# run from {_one_line(str(sub.root))} (the folder your imports resolve from)",
-        "from cases.case import Case; from cases.inputs import make_inputs",
-        "from cases.adapters import convention_inputs; from reference.oracle import reference",
+        "from layercheck.cases.case import Case; from layercheck.cases.inputs import make_inputs",
+        "from layercheck.cases.adapters import convention_inputs; from layercheck.reference.oracle import reference",
         line,
         f"case = {case_source(case)}",
         "a = convention_inputs(case, make_inputs(case))  # a loss layer's dx at dout = 1",
@@ -183,7 +183,7 @@ def reproducer(case: Case, sub: Any, output: str) -> str:
 
 # dropout's keep verdict: the masks of `got['out']` and the further forwards (`again`)
 _KEEP_LINES = (
-    "from reference.dropout_judge import judge_masks",
+    "from layercheck.reference.dropout_judge import judge_masks",
     "p, kept, why = judge_masks(case, a['x'], got['out'], again)",
     "print(why or f'kept {kept:.3f}; binomial p-value {p:.2g} (fails below 1e-09)')",
 )

@@ -1,8 +1,8 @@
 """OS isolation of the student worker: bubblewrap namespaces, what is mounted, cgroup limits.
 
 The worker sees, read-only: the Python runtime (interpreter, its shared libraries, the
-standard library), NumPy and SciPy at /lc/site, the worker's own modules (WORKER_FILES) at
-/lc/worker, and the student's own files at their real paths (native code masked). Its
+standard library), NumPy and SciPy at /lc/site, the worker's own modules (WORKER_FILES, WORKER_DIRS) under
+/lc/worker/layercheck, and the student's own files at their real paths (native code masked). Its
 working folder /lc/work and /tmp are fresh tmpfs. Everything else -- impl/, reference/,
 the rest of cases/, torch, the grader's home, other submissions, other processes -- does
 not exist in its mount namespace.
@@ -10,34 +10,26 @@ not exist in its mount namespace.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
-# The worker's own modules, relative to the project root: adding one is adding a line.
-WORKER_FILES = (
-    "cases/__init__.py",
-    "cases/case.py",
-    "cases/adapters.py",
-    "cases/student/__init__.py",
-    "cases/student/functional.py",
-    "cases/student/wire.py",
-    "cases/student/guard.py",
-    "cases/student/serve.py",
-    "cases/student/importing.py",  # imports the submission as its configuration says
-    "cases/student/curricula.py",  # adapters for more layers (mounted once it exists)
-)
-# Folders of worker-side files (stand-in modules such as IPython, matplotlib, which
-# cases.student.importing puts on sys.path).
-WORKER_DIRS = ("cases/student/standins",)
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent  # the `layercheck` package
+# What the worker imports of ours, mounted whole: the package's (import-free) __init__.py and
+# cases/ (the case record, adapters, wire format and the sandbox's inside, with its stand-ins).
+# impl/, reference/ and reports/ are never mounted.
+WORKER_FILES = ("__init__.py",)
+WORKER_DIRS = ("cases",)
 SITE_PACKAGES = ("numpy", "numpy.libs", "scipy", "scipy.libs")
 SANDBOX_WORKER = "/lc/worker"
 SANDBOX_SITE = "/lc/site"
@@ -100,14 +92,14 @@ def _runtime_binds() -> list[str]:
 
 def worker_files() -> list[tuple[str, str]]:
     """(host path, sandbox path) of each worker-side module that exists."""
-    return [(str(PROJECT_ROOT / f), f"{SANDBOX_WORKER}/{f}") for f in WORKER_FILES
-            if (PROJECT_ROOT / f).is_file()]
+    return [(str(PACKAGE_ROOT / f), f"{SANDBOX_WORKER}/layercheck/{f}") for f in WORKER_FILES
+            if (PACKAGE_ROOT / f).is_file()]
 
 
 def worker_dirs() -> list[tuple[str, str]]:
     """(host folder, sandbox folder) of each worker-side folder that exists."""
-    return [(str(PROJECT_ROOT / d), f"{SANDBOX_WORKER}/{d}") for d in WORKER_DIRS
-            if (PROJECT_ROOT / d).is_dir()]
+    return [(str(PACKAGE_ROOT / d), f"{SANDBOX_WORKER}/layercheck/{d}") for d in WORKER_DIRS
+            if (PACKAGE_ROOT / d).is_dir()]
 
 
 def sandbox_argv(bwrap: str, extra: list[str], allow_torch: bool) -> list[str]:
@@ -135,7 +127,19 @@ def sys_path(isolated: bool, allow_torch: bool) -> list[str]:
     # unisolated, the whole site-packages is importable (torch included): NOT ISOLATED
     site = {h if inside == SANDBOX_SITE else str(Path(h).parent)
             for h, inside in _site_dirs(allow_torch)}
-    return [str(PROJECT_ROOT), *sorted(site)]
+    return [_import_root(), *sorted(site)]
+
+
+@functools.cache
+def _import_root() -> str:
+    """A folder from which `import layercheck` finds this package: its parent when installed,
+    else (an editable checkout under another name) a private folder holding a link to it."""
+    if PACKAGE_ROOT.name == "layercheck":
+        return str(PACKAGE_ROOT.parent)
+    folder = tempfile.mkdtemp(prefix="layercheck-root-")
+    os.symlink(PACKAGE_ROOT, os.path.join(folder, "layercheck"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 def bwrap_path() -> str:
@@ -203,7 +207,7 @@ def _is_native(p: Path) -> bool:
 def _own_files(path: Path, root: Path) -> list[Path]:
     """A single file, its packages' __init__.py, and the modules it imports from its root
     or its own folder, transitively (read, not run)."""
-    from cases.student.loader import LoadError, imported_modules, parse
+    from layercheck.cases.submission.survey import LoadError, imported_modules, parse
 
     todo = [path] + [d / "__init__.py" for d in path.parents
                      if d.is_relative_to(root) and (d / "__init__.py").is_file()]
@@ -261,7 +265,7 @@ def submission_mounts(path: Path, root: Path, whole_root: bool) -> Mounts:
     root, mounts = root.resolve(), Mounts()
     if whole_root:
         runtime = Path(os.path.realpath(sys.executable))
-        for inner in (PROJECT_ROOT, runtime, Path.home()):
+        for inner in (PACKAGE_ROOT, runtime, Path.home()):
             if inner == root or inner.is_relative_to(root):
                 raise IsolationError(f"the submission folder {root} holds the grader's own "
                                      f"files ({inner}): give the submission's own folder")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from cases.case import Case
-from reference.result import Result
+from layercheck.cases.case import Case
+from layercheck.reference.result import Result
 
 
 @dataclass(frozen=True)

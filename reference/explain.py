@@ -6,9 +6,9 @@ import math
 import re
 from pathlib import Path
 
-from cases.case import Case
-from cases.inputs import output_shape
-from reference.diagnose import shape_hint
+from layercheck.cases.case import Case
+from layercheck.cases.inputs import output_shape
+from layercheck.reference.diagnose import shape_hint
 
 OURS = Path(__file__).resolve().parents[2]  # layercheck's own source tree
 FRAME = re.compile(r'\s*File "(.*)", line (\d+)')

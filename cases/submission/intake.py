@@ -268,7 +268,7 @@ def take_in(target: str | Path, entry: bool = False, climb: bool = True) -> Inta
 def _take_in_entry(intake: Intake, real: Path) -> None:
     """A file entry of an --each folder: copied alone (its folder holds other submissions).
     An import naming another entry is said in the report (it fails in the worker)."""
-    from cases.student.loader import LoadError, _parse_any, own_module
+    from layercheck.cases.submission.survey import LoadError, _parse_any, own_module
 
     first = intake.top / real.name
     if not intake.copy_file(real, first, real.name):
@@ -313,7 +313,7 @@ def _wanted_files(tree: ast.Module, here: Path, bases: list[Path]) -> list[Path]
     """The student's own files the module at `here` imports, as Python would find them:
     absolute imports from `bases` (never the standard library, numpy/scipy or a
     framework), relative ones from its package (only through folders with __init__.py)."""
-    from cases.student.loader import own_module
+    from layercheck.cases.submission.survey import own_module
 
     out: list[Path] = []
 
@@ -356,7 +356,7 @@ def _take_in_file(intake: Intake, real: Path, stop: Path | None) -> None:
     imports name (transitively; see `_wanted_files`), copied under its import root; each
     file is copied (caps checked) before it is parsed, and only copies are parsed. `stop`:
     the import root never lies above it (the file's own folder: no climbing)."""
-    from cases.student.loader import LoadError, _parse_any, climb_reason, import_root
+    from layercheck.cases.submission.survey import LoadError, _parse_any, climb_reason, import_root
 
     top = intake.top
     first = top / real.name

@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cases.adapters import CLASS_NAMES, FUNCTION_NAMES
-from cases.student import intake
-from cases.student import names as naming
-from cases.student.notebook import Cell, NotebookError, cells_module, read_cells
-from cases.student.py2 import python2_hint
+from layercheck.cases.adapters import CLASS_NAMES, FUNCTION_NAMES
+from layercheck.cases.submission import intake
+from layercheck.cases.submission import names as naming
+from layercheck.cases.submission.notebook import Cell, NotebookError, cells_module, read_cells
+from layercheck.cases.submission.py2 import python2_hint
 
 __all__ = ["FORBIDDEN", "FUNCTION_NAMES", "LAYER_NAMES", "LoadError", "Submission", "load"]
 
@@ -156,7 +156,7 @@ class Submission:
         return self.root != self.path.parent or bool(self.cells and self.local_imports)
 
     def worker_config(self) -> dict[str, Any]:
-        """What the worker needs to import the submission (see cases.student.importing)."""
+        """What the worker needs to import the submission (see layercheck.cases.sandbox.inside.importing)."""
         return {"module": self.module, "paths": _search_paths(self.path, self.root),
                 "cells": [(c.label(self.path), c.source) for c in self.cells],
                 "names": dict(self.name_map)}
@@ -419,7 +419,7 @@ def _imports_of(path: Path, tree: ast.Module, folder: Path) -> set[Path]:
 def _mention_words() -> tuple[str, ...]:
     """What a file's text must contain (lower case, underscores removed) to be read as a
     possible layer file: a layer's name or alias."""
-    from cases.student.names import CLASS_ALIASES, normal
+    from layercheck.cases.submission.names import CLASS_ALIASES, normal
 
     words = {normal(n) for n in LAYER_NAMES} | {a for v in CLASS_ALIASES.values() for a in v}
     return tuple(sorted(words, key=len))

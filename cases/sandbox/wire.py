@@ -214,6 +214,6 @@ def case_to_dict(case: Any) -> dict:
 
 def case_from_dict(d: dict) -> Any:
     """The `Case` back from `case_to_dict` (lists back to tuples)."""
-    from cases.case import Case
+    from layercheck.cases.case import Case
 
     return Case(**{k: tuple(v) if type(v) is list else v for k, v in d.items()})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from cases.adapters import CLASS_NAMES, FUNCTION_NAMES
+from layercheck.cases.adapters import CLASS_NAMES, FUNCTION_NAMES
 
 # Accepted spellings of each class, compared after `normal()` (any case, no underscores,
 # no "Layer" suffix): Relu, ReLU, RELU, relu_layer, ReluLayer, ... all read "relu".

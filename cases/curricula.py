@@ -1,7 +1,7 @@
 """Adapters for the curricula's other layers (issue 13), both APIs; runs inside the worker.
 
-Only numpy, the standard library, cases.case and cases.adapters (imported when a case runs,
-since cases.adapters merges the name tables below) are used here.
+Only numpy, the standard library, layercheck.cases.case and layercheck.cases.adapters (imported when a case runs,
+since layercheck.cases.adapters merges the name tables below) are used here.
 
 The notes' classes: ``Sigmoid()``, ``BatchNormalization(gamma, beta, momentum=0.9,
 running_mean=None, running_var=None)`` with ``forward(x, train_flg)``, ``Dropout(
@@ -28,8 +28,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-
-from cases.case import Case
+from layercheck.cases.case import Case
 
 CLASS_NAMES = {
     "sigmoid": "Sigmoid", "batchnorm": "BatchNormalization",
@@ -64,9 +63,9 @@ def forward_only(case: Case) -> bool:
 
 
 def student_outputs(case: Case) -> tuple[str, ...]:
-    """The outputs a student's case is judged on: cases.inputs.outputs, less batch norm's
+    """The outputs a student's case is judged on: layercheck.cases.inputs.outputs, less batch norm's
     gradients in test mode (see `forward_only`)."""
-    from cases.inputs import outputs
+    from layercheck.cases.inputs import outputs
 
     names = outputs(case)
     return tuple(o for o in names if o not in BN_GRADS) if forward_only(case) else names
@@ -99,7 +98,7 @@ def _pair(result: Any, name: str) -> tuple[Any, Any]:
 
 
 def _make(mod: ModuleType, case: Case, a: dict) -> Any:
-    from cases.adapters import Missing
+    from layercheck.cases.adapters import Missing
 
     cls = getattr(mod, CLASS_NAMES[case.layer], None)
     if cls is None:
@@ -127,7 +126,7 @@ def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any], *,
     A test-mode batch-norm case stops after forward (`forward_only`) unless
     `eval_backward` (impl/'s own conformance against PyTorch's eval mode).
     """
-    from cases.adapters import Missing, Run, call_backward, handed, modified_inputs
+    from layercheck.cases.adapters import Missing, Run, call_backward, handed, modified_inputs
 
     run = Run()
     a = handed(arrays)
@@ -169,7 +168,7 @@ def _again(forward: Callable[[], Any]) -> Any:
     """A second training forward's output (a copy), None where it raised."""
     try:
         return _copy(forward())
-    except Exception:  # judged as "no second mask" (reference.dropout_judge)
+    except Exception:  # judged as "no second mask" (layercheck.reference.dropout_judge)
         return None
 
 
@@ -218,10 +217,10 @@ def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any], variant:
                    entering: Callable[[Any], None] | None = None) -> Any:
     """Run one case through the module's functions; `variant` 1 is batchnorm_backward_alt.
 
-    `seen` and `entering` as in cases/student/functional.run_functional (the worker's
+    `seen` and `entering` as in cases/functional.run_functional (the worker's
     record of the arrays handed over, and its note that backward starts).
     """
-    from cases.adapters import Run, handed, modified_inputs
+    from layercheck.cases.adapters import Run, handed, modified_inputs
 
     run = Run()
     pairs = FUNCTION_NAMES[case.layer]
@@ -278,7 +277,7 @@ def supports_functional(case: Case) -> bool:
     return not (case.layer == "batchnorm" and case.ndim != 2)
 
 
-# --- reproducers (cases/student/shrink.py) --------------------------------------------------
+# --- reproducers (reports/grading/shrink.py) --------------------------------------------------
 
 
 def reproducer_names(layer: str, api: str) -> tuple[str, ...]:
@@ -338,6 +337,6 @@ def reproducer_lines(case: Case, api: str, own: dict[str, str]) -> list[str]:
                      if api == "class" else
                      f"again = [{f}(a['x'].copy(), {{**param, 'seed': param['seed'] + k}})[0] "
                      f"for k in range(1, {n + 1})]")
-        lines.append("from reference.dropout_judge import truth as judge; "
+        lines.append("from layercheck.reference.dropout_judge import truth as judge; "
                      "truth = judge(case, a, got)  # the truth follows your mask")
     return lines

@@ -14,7 +14,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from cases.student.py2 import python2_hint
+from layercheck.cases.submission.py2 import python2_hint
 
 PYTHON_CELL_MAGICS = ("time", "timeit", "capture", "prun")
 KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)

@@ -23,9 +23,8 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-
-from cases.case import Case
-from reference.expected import Expected, Truth
+from layercheck.cases.case import Case
+from layercheck.reference.expected import Expected, Truth
 
 GRID_VERSION = 2  # bump when what a truth means changes outside reference/
 _REFERENCE = Path(__file__).resolve().parents[2] / "reference"
@@ -135,8 +134,7 @@ def _warn_once(message: str) -> None:
 def compute(case: Case, arrays: dict) -> Truth:
     """The truth from PyTorch (imported here, on first need), one thread."""
     import torch
-
-    from reference.oracle import reference
+    from layercheck.reference.oracle import reference
 
     torch.set_num_threads(1)  # tiny tensors: more threads only spin
     return reference(case, arrays)

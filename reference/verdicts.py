@@ -7,15 +7,14 @@ from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
-
-from cases.adapters import Run, run_class
-from cases.case import CURRICULA_LAYERS, DROPOUT_LAYERS, Case
-from cases.inputs import make_inputs
-from cases.student import curricula
-from reference import dropout_judge
-from reference.compare import compare
-from reference.expected import Truth
-from reference.result import Result
+from layercheck.cases import curricula
+from layercheck.cases.adapters import Run, run_class
+from layercheck.cases.case import CURRICULA_LAYERS, DROPOUT_LAYERS, Case
+from layercheck.cases.inputs import make_inputs
+from layercheck.reference import dropout_judge
+from layercheck.reference.compare import compare
+from layercheck.reference.expected import Truth
+from layercheck.reference.result import Result
 
 RunFn = Callable[[Case, dict], Run]
 
@@ -32,7 +31,10 @@ def module_runner(mod: ModuleType) -> RunFn:
 
 def truth_for(case: Case) -> tuple[dict, Truth | None, str | None]:
     """(inputs, truth, None), or (inputs, None, PyTorch's reason) for a rejected case."""
-    from reference.oracle import Rejected, reference  # torch, only when a truth is computed
+    from layercheck.reference.oracle import (  # torch, only when a truth is computed
+        Rejected,
+        reference,
+    )
 
     arrays = make_inputs(case)
     try:
@@ -78,7 +80,7 @@ def _keep(case: Case, exp, arrays: dict, run: Run) -> Result:
     A training run's masks (out and curricula.AGAINS, forwards on the same input) are
     judged together (dropout_judge.judge_masks); where the further forwards are missing,
     the mask cannot be told random and the verdict fails."""
-    from reference.diagnose_curricula import keep_words
+    from layercheck.reference.diagnose_curricula import keep_words
 
     p_value, got = float(exp.bound), float(exp.value)
     if case.train and dropout_judge.inferred_mask(run.outputs.get("out"),

@@ -1,7 +1,7 @@
 """The worker process: imports the student file and serves cases (runs inside the sandbox).
 
 It imports only the standard library, numpy and the worker-side modules listed in
-cases.student.isolation.WORKER_FILES; its configuration (paths, API, layer names, the
+layercheck.cases.sandbox.isolation.WORKER_FILES; its configuration (paths, API, layer names, the
 seccomp filter) comes from the grader in the first frame.
 """
 
@@ -14,8 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-from cases.student.wire import MAX_TEXT, case_from_dict, decode, encode, output, read_header
+from layercheck.cases.sandbox.wire import (
+    MAX_TEXT,
+    case_from_dict,
+    decode,
+    encode,
+    output,
+    read_header,
+)
 
 NPROC_LIMIT = 64  # tasks (threads) of the worker's user; new processes are refused anyway
 
@@ -92,8 +98,8 @@ def _one_case(mod: Any, api: str, case: Any, arrays: dict, variant: int,
               send: Callable[[dict], None]) -> dict:
     """Run one case; before backward, a note with forward's outputs goes to the grader, so
     that a hang there is known to be in backward."""
-    from cases.adapters import run_class
-    from cases.student.functional import run_functional
+    from layercheck.cases.adapters import run_class
+    from layercheck.cases.functional import run_functional
 
     name = "loss" if case.layer == "softmax" else "out"
 
@@ -144,10 +150,10 @@ def main() -> None:
     import resource
     import traceback
 
-    import cases.adapters
-    import cases.student.functional  # noqa: F401
-    from cases.student.guard import install_guard, install_seccomp
-    from cases.student.importing import load_student
+    import layercheck.cases.adapters
+    import layercheck.cases.functional  # noqa: F401
+    from layercheck.cases.sandbox.inside.guard import install_guard, install_seccomp
+    from layercheck.cases.sandbox.inside.importing import load_student
 
     sys.dont_write_bytecode = True
     # bytecode is read from (and never written to) an empty folder of the worker's own: a

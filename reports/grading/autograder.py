@@ -21,29 +21,50 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from reports.gradescope import VISIBILITIES, Grading, write_gradescope
-from reports.options import LAYERS, csv_of
+from layercheck.reports.gradescope import VISIBILITIES, Grading, write_gradescope
+from layercheck.reports.grading.options import LAYERS, csv_of
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCE_PARTS = ("pyproject.toml", "README.md", "layercheck.py", "impl", "reference", "cases",
-                "reports")
+ROOT = Path(__file__).resolve().parents[2]  # the `layercheck` package (a checkout or installed)
+SOURCE_PARTS = ("__init__.py", "impl", "reference", "cases", "reports")
+# The zip's layercheck/pyproject.toml: the package as it is here, its dependencies pinned in
+# requirements.txt; written from the files, so a zip built from an installed wheel builds too.
+PYPROJECT = """[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "layercheck"
+version = "{version}"
+requires-python = ">=3.10"
+
+[project.scripts]
+layercheck = "layercheck.reports.cli:main"
+
+[tool.setuptools]
+package-dir = {{"layercheck" = "."}}
+packages = {packages}
+
+[tool.setuptools.package-data]
+"layercheck.cases.sandbox.inside" = ["standins/*.py", "standins/*/*.py"]
+"""
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
 
 SETUP_SH = """#!/usr/bin/env bash
-# Gradescope runs this once when the autograder image is built.
+# Gradescope runs this once when the autograder image is built (AUTOGRADER_ROOT: elsewhere).
 set -euo pipefail
-cd /autograder/source
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+cd "$ROOT/source"
 if ! python3 -m venv --help >/dev/null 2>&1; then
     apt-get update && apt-get install -y python3 python3-venv python3-pip
 fi
-python3 -m venv /autograder/venv
-/autograder/venv/bin/pip install --upgrade pip
-/autograder/venv/bin/pip install --extra-index-url {index} -r requirements.txt
-/autograder/venv/bin/pip install --no-deps ./layercheck
+python3 -m venv "$ROOT/venv"
+"$ROOT/venv/bin/pip" install --upgrade pip
+"$ROOT/venv/bin/pip" install --extra-index-url {index} -r requirements.txt
+"$ROOT/venv/bin/pip" install --no-deps ./layercheck
 # Every submission is judged against the same truths: compute them now, once.
-LAYERCHECK_CACHE=/autograder/source/truth-cache \\
-    /autograder/venv/bin/python -m reports.autograder warm --config autograder.json
+LAYERCHECK_CACHE="$ROOT/source/truth-cache" \\
+    "$ROOT/venv/bin/python" -m layercheck.reports.grading.autograder warm --config autograder.json
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -51,8 +72,8 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 PY="${LAYERCHECK_PYTHON:-$ROOT/venv/bin/python}"
 export LAYERCHECK_CACHE="${LAYERCHECK_CACHE:-$ROOT/source/truth-cache}"
-cd "$ROOT/source/layercheck" || exit 3
-exec "$PY" -m reports.autograder run --root "$ROOT"
+cd "$ROOT/source" || exit 3
+exec "$PY" -m layercheck.reports.grading.autograder run --root "$ROOT"
 """
 
 
@@ -91,6 +112,16 @@ def config(args: argparse.Namespace) -> dict[str, Any]:
             "built": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
+def pyproject() -> str:
+    """The zip's pyproject.toml: this package's version and subpackages."""
+    inside = ROOT / "cases" / "sandbox" / "inside" / "standins"
+    packages = ["layercheck"] + sorted(
+        "layercheck." + ".".join(d.relative_to(ROOT).parts) for d in ROOT.rglob("*")
+        if (d / "__init__.py").is_file() and d.relative_to(ROOT).parts[0] in SOURCE_PARTS
+        and inside not in (d, *d.parents))
+    return PYPROJECT.format(version=metadata.version("layercheck"), packages=json.dumps(packages))
+
+
 def source_files() -> list[Path]:
     """The layercheck files the zip carries (sources, not caches or tests)."""
     out = []
@@ -100,7 +131,7 @@ def source_files() -> list[Path]:
             out.append(p)
         elif p.is_dir():
             out += sorted(f for f in p.rglob("*") if f.is_file() and "__pycache__" not in f.parts
-                          and f.suffix in (".py", ".toml", ".md", ".txt", ".json"))
+                          and f.suffix == ".py")
     return out
 
 
@@ -119,6 +150,7 @@ def build(out: Path, cfg: dict[str, Any]) -> Path:
         _add_text(z, "run_autograder", RUN_AUTOGRADER, executable=True)
         _add_text(z, "requirements.txt", "\n".join(pinned_requirements()) + "\n")
         _add_text(z, "autograder.json", json.dumps(cfg, indent=1) + "\n")
+        _add_text(z, "layercheck/pyproject.toml", pyproject())
         for f in source_files():
             z.write(f, f"layercheck/{f.relative_to(ROOT)}")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -151,7 +183,7 @@ def find_submission(folder: Path) -> Path:
 
 def run(root: Path) -> int:
     """Check root/submission with root/source/autograder.json; write root/results."""
-    from reports.batch import check_one
+    from layercheck.reports.grading.batch import check_one
 
     cfg = load_config(root / "source" / "autograder.json")
     grading = Grading.from_json(cfg.get("grading") or {})
@@ -176,8 +208,8 @@ def run(root: Path) -> int:
 
 def warm(cfg_path: Path) -> int:
     """Compute (and cache) the truths of the configured grid for both APIs."""
-    from cases.student.checker import DEFAULT_LAYERS, LAYERS_BY_API, inputs_and_truth
-    from cases.student.grid import student_grid
+    from layercheck.cases.student_grid import student_grid
+    from layercheck.reports.grading.checker import DEFAULT_LAYERS, LAYERS_BY_API, inputs_and_truth
 
     cfg = load_config(cfg_path)
     n = 0
@@ -215,7 +247,7 @@ def _share(text: str) -> float:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from reports.student_cli import _dtypes
+    from layercheck.reports.student_cli import _dtypes
 
     c = sub.add_parser("gradescope-autograder", help="build the Gradescope autograder zip",
                        description=__doc__.split("\n\n")[0])
@@ -245,8 +277,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m reports.autograder run --root R` | `warm --config C` (inside the zip)."""
-    p = argparse.ArgumentParser(prog="reports.autograder")
+    """`python -m layercheck.reports.grading.autograder run --root R` | `warm --config C` (inside the zip)."""
+    p = argparse.ArgumentParser(prog="layercheck.reports.grading.autograder")
     sub = p.add_subparsers(dest="what", required=True)
     r = sub.add_parser("run")
     r.add_argument("--root", default="/autograder")

@@ -1,7 +1,7 @@
 """Import a submission inside the worker, as its configuration (from the parent) says.
 
 Worker-side: imports only the standard library. The configuration (see
-`cases.student.loader.Submission.worker_config`) names the file, its import root and
+`layercheck.cases.submission.survey.Submission.worker_config`) names the file, its import root and
 dotted module name, a notebook's kept cells, and the student's names for the layers.
 """
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 LAYERS = ("conv", "pool", "avgpool", "affine", "relu", "softmax",
           "sigmoid", "batchnorm", "spatialbn", "layernorm", "groupnorm", "dropout",
-          "invdropout", "lrn", "svm")  # cases.case.LAYERS, without importing cases here
+          "invdropout", "lrn", "svm")  # layercheck.cases.case.LAYERS, without importing cases here
 DTYPES = ("f32", "f64")
 
 

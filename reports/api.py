@@ -15,7 +15,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from cases.student.checker import PHASES_ORDER, StudentReport, is_fast
+from layercheck.reports.grading.checker import PHASES_ORDER, StudentReport, is_fast
 
 __all__ = ["CheckResult", "check_file"]
 
@@ -47,7 +47,7 @@ class CheckResult:
 
     def rows(self) -> list[dict[str, Any]]:
         """Cases by layer and phase: passed / checked, and the worst status counts."""
-        from reports.student_cli import _case_status
+        from layercheck.reports.student_cli import _case_status
 
         rows = []
         for layer in self.report.layers:
@@ -65,7 +65,7 @@ class CheckResult:
         return rows
 
     def __repr__(self) -> str:
-        from reports.student_cli import terminal_summary
+        from layercheck.reports.student_cli import terminal_summary
 
         return terminal_summary(self.report, reproducers=1)
 
@@ -117,7 +117,9 @@ def check_file(path: str | Path, layers: tuple[str, ...] | None = None,
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"layercheck.check_file: no such file or folder: {p}")
-    from reports.batch import check_one  # the private copy the command line grades too
+    from layercheck.reports.grading.batch import (
+        check_one,  # the private copy the command line grades too
+    )
 
     options = {"layers": tuple(layers) if layers else None, "dtypes": tuple(dtypes), "api": api,
                "timeout": timeout, "budget": budget, "allow_torch": allow_torch,

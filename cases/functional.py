@@ -1,7 +1,7 @@
 """Adapter for the CS231n-style functional API (`conv_forward_naive(x, w, b, conv_param)`, ...).
 
 Only numpy is imported here, so it runs inside the sandboxed worker. softmax_loss(x, y)
-returns d(loss)/dx: the caller judges it with dout = 1 (see `cases.adapters.convention_inputs`).
+returns d(loss)/dx: the caller judges it with dout = 1 (see `layercheck.cases.adapters.convention_inputs`).
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-
-from cases.adapters import FUNCTION_NAMES, Run, handed, modified_inputs
-from cases.case import Case
-from cases.student import curricula
+from layercheck.cases import curricula
+from layercheck.cases.adapters import FUNCTION_NAMES, Run, handed, modified_inputs
+from layercheck.cases.case import Case
 
 
 def supports(case: Case) -> bool:

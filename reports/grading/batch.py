@@ -31,8 +31,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from cases.student import intake
-from cases.student.checker import StudentReport, check_submission, sandbox_policy
+from layercheck.cases.submission import intake
+from layercheck.reports.grading.checker import StudentReport, check_submission, sandbox_policy
 
 CheckFn = Callable[[str, dict[str, Any]], StudentReport]
 DoneFn = Callable[[str, StudentReport], None]
@@ -65,7 +65,7 @@ def _is_entry(target: str, each: Iterable[str]) -> bool:
 
 
 def check_one(target: str, options: dict[str, Any]) -> StudentReport:
-    """check_submission on a private copy of the submission (see cases.student.intake),
+    """check_submission on a private copy of the submission (see layercheck.cases.submission.intake),
     with the copy's paths in the report replaced by the original's; any exception in the
     grader becomes that row, a submission that cannot be taken in is its load error."""
     opts = dict(options)
@@ -231,7 +231,7 @@ def run_local(targets: list[str], options: dict[str, Any], jobs: int, on_done: D
 
 def pack(target: str | Path, entry: bool = False,
          climb: bool = False) -> tuple[str, bytes]:
-    """The submission's private copy (see cases.student.intake; `entry`: one entry of an
+    """The submission's private copy (see layercheck.cases.submission.intake; `entry`: one entry of an
     --each folder; `climb`: its import root may lie above its folder) as zip bytes to send
     to a Dask worker, and the submission's path in it. IntakeError: the student's load
     error; ValueError: too large to send."""
@@ -281,7 +281,7 @@ def _relocated(report: StudentReport, here: str, original: str) -> StudentReport
 def slim(report: StudentReport) -> StudentReport:
     """What a batch keeps of a written report for its table and exit code: one result per
     case (its worst status), no inputs, cases or reproducers, so thousands fit in memory."""
-    from reference.result import Result
+    from layercheck.reference.result import Result
 
     worst: dict[str, Result] = {}
     for r in report.results:
@@ -305,7 +305,7 @@ _RANK = {"timeout": 0, "error": 1, "fail": 2, "missing": 3, "pass": 4}
 
 def report_from_json(data: dict[str, Any]) -> StudentReport:
     """A report rebuilt from its `--json` file (enough for tables, exit codes, class reports)."""
-    from reference.result import Result
+    from layercheck.reference.result import Result
 
     report = StudentReport(str(data["implementation"]), api=data.get("api"))
     report.policy = list(data.get("policy") or [])

@@ -1,8 +1,8 @@
 """Run untrusted student code in an isolated worker process and get plain arrays back.
 
-The worker (cases.student.serve) runs under bubblewrap (cases.student.isolation) with a
+The worker (layercheck.cases.sandbox.inside.main) runs under bubblewrap (layercheck.cases.sandbox.isolation) with a
 seccomp filter it installs before student code, cgroup or rlimit limits, and speaks the
-bounded wire format of cases.student.wire. This side trusts nothing it says: frames are
+bounded wire format of layercheck.cases.sandbox.wire. This side trusts nothing it says: frames are
 size-checked before they are read, arrays are rebuilt and validated here, statuses are
 decided by the checker, and evidence of abuse comes from what this process and the kernel
 observe (exit signals, cgroup counters, files left out); the worker's own reports of
@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from cases.adapters import Run
-from cases.case import Case
-from cases.student import isolation
-from cases.student.wire import (
+from layercheck.cases.adapters import Run
+from layercheck.cases.case import Case
+from layercheck.cases.sandbox import isolation
+from layercheck.cases.sandbox.wire import (
     HEADER,
     MAX_BINARY,
     WireError,
@@ -45,12 +44,12 @@ FILE_LIMIT = 1 << 20
 CPU_LIMIT = 600
 MAX_HINTS = 200  # refused-attempt hints kept per worker
 BOOT = ("import sys; sys.path[:0] = sys.argv[1:]; "
-        "from cases.student.serve import main; main()")
+        "from layercheck.cases.sandbox.inside.main import main; main()")
 SIGNAL_WORDS = {"SIGXCPU": " (CPU time limit)", "SIGXFSZ": " (file size limit)",
                 "SIGKILL": " (killed, perhaps for memory)", "SIGSEGV": " (segmentation fault)",
                 "SIGSYS": " (a forbidden system call: the kernel's seccomp filter)"}
 _NO_MODULE = re.compile(r"No module named '([\w.]+)'")
-GRADER_MODULES = ("impl", "reference", "cases", "reports", "layercheck")  # never mounted
+GRADER_MODULES = ("impl", "reference", "cases", "reports", "layercheck")  # (only cases/ is mounted)
 
 
 class WorkerError(Exception):
@@ -61,7 +60,7 @@ def _framework_dirs(allow_torch: bool) -> list[str]:
     """Install folders of the frameworks (torch loads its own libraries through ctypes)."""
     import importlib.util
 
-    from cases.student.loader import FORBIDDEN
+    from layercheck.cases.submission.survey import FORBIDDEN
 
     if not allow_torch:
         return []
@@ -103,7 +102,7 @@ class Worker:
                  allow_torch: bool = False, isolate: bool = True) -> None:
         self.path, self.root, self.api = Path(path), Path(root), api
         # more of what the worker needs to import the submission (module, paths, notebook
-        # cells, name map: see cases.student.importing), set by the checker
+        # cells, name map: see layercheck.cases.sandbox.inside.importing), set by the checker
         self.extra_config: dict[str, Any] = {}
         self.timeout, self.import_timeout, self.memory = timeout, import_timeout, memory
         self.names = set(names or ())
@@ -213,8 +212,8 @@ class Worker:
                                         self.allow_torch), *tail]
 
     def _config(self) -> dict:
-        from cases.student.loader import LAYER_NAMES
-        from cases.student.seccomp import worker_filter
+        from layercheck.cases.sandbox.seccomp import worker_filter
+        from layercheck.cases.submission.survey import LAYER_NAMES
 
         bpf = worker_filter()
         return {**self.extra_config, "path": str(self.path), "root": str(self.root),
@@ -290,7 +289,7 @@ class Worker:
     def _note_forbidden(self, error: str | None) -> None:
         """A framework, or the grader's own code, whose import failed in the worker (neither
         is mounted there)."""
-        from cases.student.loader import FORBIDDEN
+        from layercheck.cases.submission.survey import FORBIDDEN
 
         for m in _NO_MODULE.findall(error or ""):
             top = m.split(".")[0]

@@ -1,6 +1,6 @@
 """Check one student submission: sandboxed runs, verdicts computed here, patterns, shrinking.
 
-The student's code runs only in the worker (cases.student.worker); references and verdicts are
+The student's code runs only in the worker (layercheck.cases.sandbox.handle); references and verdicts are
 computed in this process from the plain arrays the worker sends back.
 """
 
@@ -14,19 +14,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cases.adapters import CLASS_NAMES, Run, convention_inputs
-from cases.case import Case
-from cases.inputs import make_inputs
-from cases.runner import verdicts
-from cases.student import curricula, isolation, truths
-from cases.student.explain import diagnose_error, drift_hint, locate, shape_words
-from cases.student.grid import student_grid
-from cases.student.loader import FUNCTION_NAMES, LoadError, Submission, load
-from cases.student.patterns import pattern_lines
-from cases.student.shrink import reproducer, shrink
-from cases.student.worker import Worker
-from reference.expected import Truth
-from reference.result import Result
+from layercheck.cases import curricula
+from layercheck.cases.adapters import CLASS_NAMES, Run, convention_inputs
+from layercheck.cases.case import Case
+from layercheck.cases.inputs import make_inputs
+from layercheck.cases.sandbox import isolation
+from layercheck.cases.sandbox.handle import Worker
+from layercheck.cases.student_grid import student_grid
+from layercheck.cases.submission.survey import FUNCTION_NAMES, LoadError, Submission, load
+from layercheck.reference import truth_cache as truths
+from layercheck.reference.expected import Truth
+from layercheck.reference.explain import diagnose_error, drift_hint, locate, shape_words
+from layercheck.reference.patterns import pattern_lines
+from layercheck.reference.result import Result
+from layercheck.reference.verdicts import verdicts
+from layercheck.reports.grading.shrink import reproducer, shrink
 
 # The graded layers by default: each API's classic layers (README, "Checking students").
 # The curricula's other layers are graded only where configured (--layers): what a student
@@ -75,7 +77,7 @@ class StudentReport:
     cases: dict[str, Case] = field(default_factory=dict)
     file: str | None = None  # the graded file, relative to the folder given
     warnings: list[str] = field(default_factory=list)  # right values, questionable habits
-    isolation: str = ""  # how the student code was isolated (cases.student.isolation)
+    isolation: str = ""  # how the student code was isolated (layercheck.cases.sandbox.isolation)
     grader_error: str | None = None  # the grader failed on this submission: exit code 3
 
     def summary(self) -> dict[str, int]:
@@ -124,7 +126,7 @@ def _finite(v: float | None) -> float | None:
 
 def inputs_and_truth(case: Case, api: str) -> tuple[dict, Truth]:
     """The case's arrays as the API is judged on, and the float64 truth for them (cached on
-    disk by cases.student.truths: PyTorch is imported only on a cache miss)."""
+    disk by layercheck.reference.truth_cache: PyTorch is imported only on a cache miss)."""
     arrays = convention_inputs(case, make_inputs(case))  # a loss layer's dx at dout = 1
     return arrays, truths.truth(case, arrays)
 
@@ -465,9 +467,9 @@ class StudentSession:
 
     def skip_reason(self, case: Case) -> str | None:
         """Why the case is not run for this student (None: it is run)."""
-        from cases.inputs import rejection
-        from cases.student.functional import supports
-        from cases.student.grid import extras_used, notes_shaped
+        from layercheck.cases.functional import supports
+        from layercheck.cases.inputs import rejection
+        from layercheck.cases.student_grid import extras_used, notes_shaped
 
         if case.layer not in LAYERS_BY_API[self.sub.api]:
             return f"the {self.sub.api} API has no {case.layer} layer"

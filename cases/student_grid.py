@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import itertools
 
-from cases.case import CURRICULA_LAYERS, Case
-from cases.grids import BATCH, CHANNELS, FILTERS, KERNELS, PADS, SIZES, STRIDES, grid
-from cases.inputs import rejection
-from cases.pairwise import all_pairs
-from cases.student.functional import supports
+from layercheck.cases.case import CURRICULA_LAYERS, Case
+from layercheck.cases.functional import supports
+from layercheck.cases.grids import BATCH, CHANNELS, FILTERS, KERNELS, PADS, SIZES, STRIDES, grid
+from layercheck.cases.inputs import rejection
+from layercheck.cases.pairwise import all_pairs
 
 POOL_KINDS = ("normal", "ties", "negative")
 AVGPOOL_KINDS = ("normal", "negative")

@@ -1,1 +1,0 @@
-"""Checking a student submission: loading, isolated worker, adapters, grid, checker, shrinking."""
