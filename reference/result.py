@@ -25,6 +25,7 @@ class Result:
     size: int | None = None
     diagnosis: str = ""
     params: dict[str, object] = field(default_factory=dict)
+    variant: str = ""  # which of the layer's implementations ran: "" (the main one) or "fast"
 
     @property
     def passed(self) -> bool:
