@@ -1,63 +1,34 @@
 """Adapters: run one case through an implementation's API and collect its raw outputs.
 
-Only numpy is imported here, so the same code runs inside a sandboxed worker process.
+`run_class` is the class API's entry point: it runs each layer through the adapter its
+registry record names (`run_core_class` here for the classic layers, cases/curricula.py
+for the others). Only numpy is imported here, so the same code runs inside a sandboxed
+worker process.
 """
 
 from __future__ import annotations
 
-import os
-import traceback
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import numpy as np
-from layercheck.cases import curricula  # the curricula's other layers (issue 13)
+from layercheck.cases import curricula, registry
 from layercheck.cases.case import Case
+from layercheck.cases.run import (  # also imported from here by callers
+    Missing,
+    Run,
+    call_backward,
+    handed,
+    modified_inputs,
+    snapshot,
+)
 
-CLASS_NAMES = {
-    "conv": "Convolution", "pool": "Pooling", "avgpool": "AvgPooling",
-    "affine": "Affine", "relu": "Relu", "softmax": "SoftmaxWithLoss",
-    **{k: curricula.CLASS_NAMES[k] for k in curricula.BOOK_CLASSES},  # impl/ has the rest
-}
+# Tables other modules import, derived from the registry (cases/registry.py).
+CLASS_NAMES = registry.class_names()  # the classes students are graded on; impl/ has more
 # Functional (CS231n-style) names per layer: (forward, backward) pairs, naive first.
-FUNCTION_NAMES = {
-    "conv": (("conv_forward_naive", "conv_backward_naive"),
-             ("conv_forward_fast", "conv_backward_fast")),
-    "pool": (("max_pool_forward_naive", "max_pool_backward_naive"),
-             ("max_pool_forward_fast", "max_pool_backward_fast")),
-    "affine": (("affine_forward", "affine_backward"),),
-    "relu": (("relu_forward", "relu_backward"),),
-    "softmax": (("softmax_loss", None),),
-    **curricula.FUNCTION_NAMES,
-}
-LOSS_LAYERS = ("softmax", *curricula.LOSS_LAYERS)  # terminal losses: dx judged at dout = 1
-_OURS = os.path.dirname(os.path.abspath(__file__)) + os.sep  # frames here are never the student's
-
-
-class Missing(Exception):
-    """The implementation does not define this layer."""
-
-
-@dataclass
-class Run:
-    """What an implementation returned for one case (raw objects, not yet judged)."""
-
-    outputs: dict[str, Any] = field(default_factory=dict)
-    error_phase: str | None = None  # forward | backward, where it raised
-    error: str | None = None  # "ValueError: stride must be >= 1"
-    error_type: str | None = None
-    traceback: str | None = None
-    missing: bool = False
-    modified: list[str] = field(default_factory=list)
-    seconds: float | None = None
-
-    def record_error(self, phase: str, e: BaseException) -> None:
-        """Keep the implementation's own exception as data: phase, type, text, traceback (the
-        last 16 frames: deep enough to reach the student's own frame under NumPy's)."""
-        self.error_phase, self.error_type = phase, type(e).__name__
-        self.error = f"{type(e).__name__}: {e}"
-        self.traceback = "".join(traceback.format_exception(e, limit=-16))
+FUNCTION_NAMES = registry.function_names()
+LOSS_LAYERS = registry.losses()  # terminal losses: dx judged at dout = 1
 
 
 def _p(v: tuple[int, int] | str) -> int | tuple[int, int] | str:
@@ -73,14 +44,11 @@ def _extras(case: Case, names: tuple[str, ...]) -> dict[str, Any]:
             for n in names if getattr(case, n) != defaults[n]}
 
 
-def _snapshot(v: Any) -> Any:
-    return v.copy() if type(v) is np.ndarray else v
-
-
 def _layer(mod: ModuleType, case: Case, a: dict[str, Any]) -> Any:
-    cls = getattr(mod, CLASS_NAMES[case.layer], None)
+    name = case.unit.class_name
+    cls = getattr(mod, name, None)
     if cls is None:
-        raise Missing(CLASS_NAMES[case.layer])
+        raise Missing(name)
     kh, kw = case.kernel
     s, p = _p(case.stride), _p(case.pad)
     if case.layer == "conv":
@@ -90,7 +58,7 @@ def _layer(mod: ModuleType, case: Case, a: dict[str, Any]) -> Any:
     if case.layer == "avgpool":
         names = ("ceil_mode", "count_include_pad", "divisor_override")
         return cls(kh, kw, s, p, **_extras(case, names))
-    if case.layer == "affine":
+    if case.unit.has_weights:
         return cls(a["W"], a["b"])
     return cls()
 
@@ -106,45 +74,21 @@ def convention_inputs(case: Case, arrays: dict[str, Any]) -> dict[str, Any]:
     return {**arrays, "dout": np.array(1.0, dtype=case.np_dtype)}
 
 
-def _binding_error(e: BaseException) -> bool:
-    """Whether a TypeError was raised while binding the call's arguments (no frame of the
-    callee ran: the innermost frame is ours, not the student's)."""
-    if not isinstance(e, TypeError) or "argument" not in str(e):
-        return False
-    tb = e.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb is not None and tb.tb_frame.f_code.co_filename.startswith(_OURS)
-
-
-def call_backward(layer: Any, dout: Any) -> Any:
-    """`layer.backward(dout)`, or `layer.backward()` where backward takes no argument (the
-    book's loss layers and some students' layers keep what they need from forward)."""
-    try:
-        return layer.backward(dout)
-    except TypeError as e:
-        if not _binding_error(e):
-            raise
-    return layer.backward()
-
-
-def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any]) -> Run:
-    """Run the notes' class API: construct, forward, backward; read dW and db."""
-    if case.layer in curricula.CLASS_NAMES:
-        return curricula.run_class(mod, case, arrays)
+def run_core_class(mod: ModuleType, case: Case, arrays: dict[str, Any]) -> Run:
+    """The classic layers' class API: construct, forward, backward; read dW and db."""
     run = Run()
     a = handed(arrays)
     phase = "forward"
     try:
         layer = _layer(mod, case, a)
-        if case.layer == "softmax":
-            run.outputs["loss"] = _snapshot(layer.forward(a["x"], a["t"]))
+        if case.unit.role == "loss":
+            run.outputs["loss"] = snapshot(layer.forward(a["x"], a["t"]))
         else:
-            run.outputs["out"] = _snapshot(layer.forward(a["x"]))
+            run.outputs["out"] = snapshot(layer.forward(a["x"]))
         phase = "backward"
         run.outputs["dx"] = call_backward(layer, a["dout"][()] if a["dout"].ndim == 0
                                           else a["dout"])
-        if case.layer in ("conv", "affine"):
+        if case.unit.has_weights:
             run.outputs["dW"] = getattr(layer, "dW", None)
             if case.bias:
                 run.outputs["db"] = getattr(layer, "db", None)
@@ -156,22 +100,11 @@ def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any]) -> Run:
     return run
 
 
-def handed(arrays: dict[str, Any], seen: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The implementation's own copies of the case's arrays (`seen`, when given, records
-    the very arrays it was handed, for the worker's in-place check)."""
-    a = {k: None if v is None else v.copy() for k, v in arrays.items()}
-    if seen is not None:
-        seen.update(a)
-    return a
+# The class API's adapter per registry adapter key (registry.ADAPTERS names these).
+CLASS_ADAPTERS: dict[str, Callable[[ModuleType, Case, dict[str, Any]], Run]] = {
+    "core": run_core_class, "curricula": curricula.run_class}
 
 
-def modified_inputs(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """Names of the input arrays the implementation changed in place."""
-    changed = []
-    for k, v in before.items():
-        w = after.get(k)
-        if v is None or w is None:
-            continue
-        if v.shape != w.shape or not np.array_equal(v, w, equal_nan=v.dtype.kind == "f"):
-            changed.append(k)
-    return changed
+def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any]) -> Run:
+    """Run the notes' class API: construct, forward, backward; read the layer's state."""
+    return CLASS_ADAPTERS[case.unit.adapter](mod, case, arrays)

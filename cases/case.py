@@ -5,17 +5,19 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 
-CORE_LAYERS = ("conv", "pool", "avgpool", "affine", "relu", "softmax")
-# The curricula's other layers (issue 13): the notes' and CS231n's extras, and AlexNet's LRN.
-CURRICULA_LAYERS = ("sigmoid", "batchnorm", "spatialbn", "layernorm", "groupnorm", "dropout",
-                    "invdropout", "lrn", "svm")
-LAYERS = CORE_LAYERS + CURRICULA_LAYERS
-NORM_LAYERS = ("batchnorm", "spatialbn", "layernorm", "groupnorm")
-DROPOUT_LAYERS = ("dropout", "invdropout")
-FLAT_LAYERS = ("softmax", "svm", "layernorm")  # x is (N, C)
+from layercheck.cases import registry
+
+# Tables other modules import, derived from the registry (cases/registry.py).
+CORE_LAYERS = registry.family("core")
+CURRICULA_LAYERS = registry.family("curricula")  # the notes' and CS231n's extras, LRN
+LAYERS = registry.names()
+NORM_LAYERS = registry.norms()
+DROPOUT_LAYERS = registry.dropouts()
+FLAT_LAYERS = registry.flat()  # x is (N, C)
+WINDOWED = registry.windowed()
 # eps where a case does not set it: the notes' BatchNormalization hard-codes 10e-7,
 # CS231n's functions and PyTorch default to 1e-5.
-DEFAULT_EPS = {"batchnorm": 10e-7, "spatialbn": 1e-5, "layernorm": 1e-5, "groupnorm": 1e-5}
+DEFAULT_EPS = registry.default_eps()
 DTYPES = {"f32": "float32", "f64": "float64"}
 
 Pair = tuple[int, int]
@@ -73,14 +75,14 @@ class Case:
     @property
     def id(self) -> str:
         """Readable id, e.g. ``conv-N2-C3-H6W7-F4-k3-s2-p1-f64-normal``."""
-        L = self.layer
+        L, unit = self.layer, self.unit
         parts = [L, f"N{self.N}", f"C{self.C}"]
-        if len(self.x_shape) == 4 or L not in ("softmax", *CURRICULA_LAYERS):
+        if len(self.x_shape) == 4 or (unit.family == "core" and not unit.flat):
             parts.append(f"H{self.H}W{self.W}")
         parts += self._curricula_parts()
-        if L in ("conv", "affine"):
+        if unit.has_weights:
             parts.append(f"F{self.F}")
-        if L in ("conv", "pool", "avgpool"):
+        if L in WINDOWED:
             parts.append(_pair("k", self.kernel))
             parts.append(_pair("s", self.stride))
             parts.append(f"p{self.pad}" if isinstance(self.pad, str) else _pair("p", self.pad))
@@ -116,6 +118,11 @@ class Case:
         if self.steps != 1:
             parts.append(f"steps{self.steps}")
         return parts
+
+    @property
+    def unit(self) -> registry.Unit:
+        """The layer's record in the registry."""
+        return registry.unit(self.layer)
 
     @property
     def eps_value(self) -> float:

@@ -1,7 +1,7 @@
-"""Adapters for the curricula's other layers (issue 13), both APIs; runs inside the worker.
+"""Adapters for the curricula's other layers, both APIs; runs inside the worker.
 
-Only numpy, the standard library, layercheck.cases.case and layercheck.cases.adapters (imported when a case runs,
-since layercheck.cases.adapters merges the name tables below) are used here.
+Only numpy, the standard library and layercheck.cases (registry, case, inputs, run) are
+imported here. The layers, their names and outputs are records of cases/registry.py.
 
 The notes' classes: ``Sigmoid()``, ``BatchNormalization(gamma, beta, momentum=0.9,
 running_mean=None, running_var=None)`` with ``forward(x, train_flg)``, ``Dropout(
@@ -28,26 +28,21 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from layercheck.cases import registry
 from layercheck.cases.case import Case
+from layercheck.cases.inputs import outputs
+from layercheck.cases.run import Missing, Run, call_backward, handed, modified_inputs, snapshot
 
-CLASS_NAMES = {
-    "sigmoid": "Sigmoid", "batchnorm": "BatchNormalization",
-    "spatialbn": "SpatialBatchNormalization", "layernorm": "LayerNormalization",
-    "groupnorm": "GroupNormalization", "dropout": "Dropout", "invdropout": "InvertedDropout",
-    "lrn": "LRN", "svm": "SVMLoss",
-}
+# Tables other modules import, derived from the registry (cases/registry.py).
+LAYERS = registry.family("curricula")
+CLASS_NAMES = {k: v for k, v in registry.class_names(students=False).items() if k in LAYERS}
 # the notes define these three; the others are impl/'s own
-BOOK_CLASSES = ("sigmoid", "batchnorm", "dropout")
-FUNCTION_NAMES = {
-    "batchnorm": (("batchnorm_forward", "batchnorm_backward"),
-                  ("batchnorm_forward", "batchnorm_backward_alt")),
-    "spatialbn": (("spatial_batchnorm_forward", "spatial_batchnorm_backward"),),
-    "layernorm": (("layernorm_forward", "layernorm_backward"),),
-    "groupnorm": (("spatial_groupnorm_forward", "spatial_groupnorm_backward"),),
-    "invdropout": (("dropout_forward", "dropout_backward"),),
-    "svm": (("svm_loss", None),),
-}
-LOSS_LAYERS = ("svm",)
+BOOK_CLASSES = tuple(k for k in registry.class_names() if k in LAYERS)
+FUNCTION_NAMES = {k: v for k, v in registry.function_names().items() if k in LAYERS}
+LOSS_LAYERS = tuple(k for k in registry.losses() if k in LAYERS)
+NORMS = registry.norms()  # gamma and beta: dgamma and dbeta are outputs
+BATCH_NORMS = registry.batch_norms()  # running statistics, a train/test mode
+DROPOUTS = registry.dropouts()
 MOMENTUM = 0.9
 # A dropout training case runs forward three more times on the same input (new seeds for
 # CS231n's dropout_param) after its backward; these outputs hold what came back, so the
@@ -59,20 +54,14 @@ BN_GRADS = ("dx", "dgamma", "dbeta")
 
 def forward_only(case: Case) -> bool:
     """Whether a student's case is judged on forward alone: test-mode batch norm."""
-    return case.layer in ("batchnorm", "spatialbn") and not case.train
+    return case.unit.test_forward_only and not case.train
 
 
 def student_outputs(case: Case) -> tuple[str, ...]:
-    """The outputs a student's case is judged on: layercheck.cases.inputs.outputs, less batch norm's
-    gradients in test mode (see `forward_only`)."""
-    from layercheck.cases.inputs import outputs
-
+    """The outputs a student's case is judged on: layercheck.cases.inputs.outputs, less batch
+    norm's gradients in test mode (see `forward_only`)."""
     names = outputs(case)
     return tuple(o for o in names if o not in BN_GRADS) if forward_only(case) else names
-
-
-def _copy(v: Any) -> Any:
-    return v.copy() if type(v) is np.ndarray else v
 
 
 def _flat(v: Any, size: int) -> Any:
@@ -98,21 +87,20 @@ def _pair(result: Any, name: str) -> tuple[Any, Any]:
 
 
 def _make(mod: ModuleType, case: Case, a: dict) -> Any:
-    from layercheck.cases.adapters import Missing
-
-    cls = getattr(mod, CLASS_NAMES[case.layer], None)
+    name = case.unit.class_name
+    cls = getattr(mod, name, None)
     if cls is None:
-        raise Missing(CLASS_NAMES[case.layer])
+        raise Missing(name)
     L = case.layer
     eps = {} if case.eps is None else {"eps": case.eps}
-    if L in ("batchnorm", "spatialbn"):
+    if L in BATCH_NORMS:
         return cls(a["gamma"], a["beta"], MOMENTUM, a.get("running_mean"),
                    a.get("running_var"), **eps)
     if L == "layernorm":
         return cls(a["gamma"], a["beta"], **eps)
     if L == "groupnorm":
         return cls(a["gamma"], a["beta"], case.groups, **eps)
-    if L in ("dropout", "invdropout"):
+    if L in DROPOUTS:
         return cls(case.rate)
     if L == "lrn":
         return cls(*case.lrn)
@@ -126,34 +114,32 @@ def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any], *,
     A test-mode batch-norm case stops after forward (`forward_only`) unless
     `eval_backward` (impl/'s own conformance against PyTorch's eval mode).
     """
-    from layercheck.cases.adapters import Missing, Run, call_backward, handed, modified_inputs
-
     run = Run()
     a = handed(arrays)
     L = case.layer
     phase = "forward"
     try:
         layer = _make(mod, case, a)
-        if L == "svm":
-            run.outputs["loss"] = _copy(layer.forward(a["x"], a["t"]))
-        elif L in ("batchnorm", "spatialbn", "dropout", "invdropout"):
+        if L in LOSS_LAYERS:
+            run.outputs["loss"] = snapshot(layer.forward(a["x"], a["t"]))
+        elif L in (*BATCH_NORMS, *DROPOUTS):
             for xb in (a["xs"] if a.get("xs") is not None else ()):
                 layer.forward(xb.copy(), True)
-            run.outputs["out"] = _copy(layer.forward(a["x"], case.train))
+            run.outputs["out"] = snapshot(layer.forward(a["x"], case.train))
         else:
-            run.outputs["out"] = _copy(layer.forward(a["x"]))
-        if L in ("batchnorm", "spatialbn"):
+            run.outputs["out"] = snapshot(layer.forward(a["x"]))
+        if L in BATCH_NORMS:
             _state(run, layer)
         backward = not forward_only(case) or eval_backward
-        if backward and (L != "dropout" or case.train):
+        if backward and (case.train or "dx" not in case.unit.train_only):
             phase = "backward"
             dout = a["dout"][()] if a["dout"].ndim == 0 else a["dout"]
             run.outputs["dx"] = call_backward(layer, dout)
-        if backward and L in ("batchnorm", "spatialbn", "layernorm", "groupnorm"):
+        if backward and L in NORMS:
             size = a["gamma"].size
             run.outputs["dgamma"] = _flat(getattr(layer, "dgamma", None), size)
             run.outputs["dbeta"] = _flat(getattr(layer, "dbeta", None), size)
-        if L in ("dropout", "invdropout") and case.train:
+        if L in DROPOUTS and case.train:
             for name in AGAINS:
                 run.outputs[name] = _again(lambda: layer.forward(a["x"].copy(), True))
     except Missing:
@@ -167,7 +153,7 @@ def run_class(mod: ModuleType, case: Case, arrays: dict[str, Any], *,
 def _again(forward: Callable[[], Any]) -> Any:
     """A second training forward's output (a copy), None where it raised."""
     try:
-        return _copy(forward())
+        return snapshot(forward())
     except Exception:  # judged as "no second mask" (layercheck.reference.dropout_judge)
         return None
 
@@ -175,7 +161,7 @@ def _again(forward: Callable[[], Any]) -> Any:
 def _state(run: Any, layer: Any) -> None:
     """Running statistics right after forward (before backward could touch them)."""
     for name in ("running_mean", "running_var"):
-        run.outputs[name] = _copy(getattr(layer, name, None))
+        run.outputs[name] = snapshot(getattr(layer, name, None))
 
 
 # --- CS231n's functions --------------------------------------------------------------------
@@ -188,9 +174,9 @@ def seed_of(case: Case) -> int:
 
 def _forward(f: Any, case: Case, a: dict, param: dict, x: np.ndarray) -> tuple[Any, Any]:
     L, name = case.layer, getattr(f, "__name__", "forward")
-    if L == "svm":
+    if L in LOSS_LAYERS:
         return _pair(f(x, a["t"]), name)
-    if L == "invdropout":
+    if L in DROPOUTS:
         return _pair(f(x, param), name)
     if L == "groupnorm":
         shape = (1, case.C, 1, 1)
@@ -201,11 +187,11 @@ def _forward(f: Any, case: Case, a: dict, param: dict, x: np.ndarray) -> tuple[A
 
 def _param(case: Case, a: dict) -> dict:
     L = case.layer
-    if L == "invdropout":
+    if L in DROPOUTS:
         return {"mode": "train" if case.train else "test", "p": case.rate,
                 "seed": seed_of(case)}
     param: dict[str, Any] = {"eps": case.eps_value}
-    if L in ("batchnorm", "spatialbn"):
+    if L in BATCH_NORMS:
         param.update(mode="train" if case.train else "test", momentum=MOMENTUM)
         if not case.train:
             param.update(running_mean=a["running_mean"], running_var=a["running_var"])
@@ -220,8 +206,6 @@ def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any], variant:
     `seen` and `entering` as in cases/functional.run_functional (the worker's
     record of the arrays handed over, and its note that backward starts).
     """
-    from layercheck.cases.adapters import Run, handed, modified_inputs
-
     run = Run()
     pairs = FUNCTION_NAMES[case.layer]
     if variant >= len(pairs) or not hasattr(mod, pairs[variant][0]):
@@ -236,13 +220,13 @@ def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any], variant:
         for xb in (a["xs"] if a.get("xs") is not None else ()):
             _forward(fwd, case, a, param, xb.copy())
         value, cache = _forward(fwd, case, a, param, a["x"])
-        if case.layer == "svm":
+        if case.layer in LOSS_LAYERS:
             run.outputs["loss"], run.outputs["dx"] = value, cache
         else:
-            run.outputs["out"] = _copy(value)
-            if case.layer in ("batchnorm", "spatialbn"):
+            run.outputs["out"] = snapshot(value)
+            if case.layer in BATCH_NORMS:
                 for name in ("running_mean", "running_var"):
-                    run.outputs[name] = _copy(param.get(name))
+                    run.outputs[name] = snapshot(param.get(name))
             if forward_only(case):  # students only: impl/ has no functional API
                 run.modified = modified_inputs(arrays, a)
                 return run
@@ -253,7 +237,7 @@ def run_functional(mod: ModuleType, case: Case, arrays: dict[str, Any], variant:
             if entering is not None:
                 entering(run.outputs["out"])
             grads = bwd(a["dout"], cache)
-            if case.layer == "invdropout":
+            if case.layer in DROPOUTS:
                 run.outputs["dx"] = grads
                 if case.train:  # further draws with other seeds must give other masks
                     for k, name in enumerate(AGAINS, 1):
@@ -280,13 +264,6 @@ def supports_functional(case: Case) -> bool:
 # --- reproducers (reports/grading/shrink.py) --------------------------------------------------
 
 
-def reproducer_names(layer: str, api: str) -> tuple[str, ...]:
-    """The names a reproducer of the layer calls, in the API."""
-    if api == "class":
-        return (CLASS_NAMES[layer],)
-    return tuple(n for n in FUNCTION_NAMES[layer][0] if n)
-
-
 def reproducer_lines(case: Case, api: str, own: dict[str, str]) -> list[str]:
     """Lines computing `got` (and `truth`) for a case; `own` maps names to the student's."""
     L = case.layer
@@ -296,18 +273,18 @@ def reproducer_lines(case: Case, api: str, own: dict[str, str]) -> list[str]:
                              "a.get('running_var'))",
                 "dropout": f"({case.rate!r})"}.get(L, "()")
         lines = [f"layer = {cls}{args}"]
-        if L in ("batchnorm", "dropout"):
+        if L in (*BATCH_NORMS, *DROPOUTS):
             lines += ["for xb in a.get('xs') if a.get('xs') is not None else ():",
                       "    layer.forward(xb.copy(), True)",
                       f"got = {{'out': layer.forward(a['x'], {case.train!r})}}"]
         else:
             lines.append("got = {'out': layer.forward(a['x'])}")
-        if L == "batchnorm":
+        if L in BATCH_NORMS:
             lines.append("got.update(running_mean=layer.running_mean, "
                          "running_var=layer.running_var)")
-        if (L != "dropout" or case.train) and not forward_only(case):
+        if (case.train or "dx" not in case.unit.train_only) and not forward_only(case):
             lines.append("got['dx'] = layer.backward(a['dout'])")
-        if L == "batchnorm" and not forward_only(case):
+        if L in BATCH_NORMS and not forward_only(case):
             lines.append("got.update(dgamma=layer.dgamma, dbeta=layer.dbeta)")
     else:
         fwd, bwd = FUNCTION_NAMES[L][0]
@@ -315,12 +292,12 @@ def reproducer_lines(case: Case, api: str, own: dict[str, str]) -> list[str]:
         param = _param(case, {"running_mean": "RM", "running_var": "RV"})
         shown = repr(param).replace("'RM'", "a['running_mean']").replace(
             "'RV'", "a['running_var']")
-        if L == "svm":
+        if L in LOSS_LAYERS:
             lines = [f"loss, dx = {f}(a['x'], a['t'])", "got = dict(loss=loss, dx=dx)"]
         else:
             g = ("a['gamma'].reshape(1, -1, 1, 1), a['beta'].reshape(1, -1, 1, 1), "
                  f"{case.groups}, " if L == "groupnorm" else
-                 "" if L == "invdropout" else "a['gamma'], a['beta'], ")
+                 "" if L in DROPOUTS else "a['gamma'], a['beta'], ")
             lines = [f"param = {shown}",
                      "for xb in a.get('xs') if a.get('xs') is not None else ():",
                      f"    {f}(xb.copy(), {g}param)",
@@ -328,10 +305,10 @@ def reproducer_lines(case: Case, api: str, own: dict[str, str]) -> list[str]:
                      "got = {'out': out, **{k: param.get(k) for k in ('running_mean', "
                      "'running_var')}}"]
             if not forward_only(case):  # no backward after a test-mode batch norm
-                lines.append(f"got['dx'] = {b}(a['dout'], cache)" if L == "invdropout" else
+                lines.append(f"got['dx'] = {b}(a['dout'], cache)" if L in DROPOUTS else
                              f"got['dx'], got['dgamma'], got['dbeta'] = {b}(a['dout'], "
                              "cache)")
-    if L in ("dropout", "invdropout") and case.train:
+    if L in DROPOUTS and case.train:
         n = len(AGAINS)
         lines.append(f"again = [layer.forward(a['x'].copy(), True) for _ in range({n})]"
                      if api == "class" else

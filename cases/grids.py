@@ -10,7 +10,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
-from layercheck.cases.case import CURRICULA_LAYERS, LAYERS, Case
+from layercheck.cases import registry
+from layercheck.cases.case import LAYERS, Case
 from layercheck.cases.inputs import KINDS
 from layercheck.cases.pairwise import all_pairs
 
@@ -22,7 +23,7 @@ KERNELS = ((1, 1), (2, 2), (3, 3), (5, 5), (2, 3))
 STRIDES = (1, 2, 3)
 PADS = (0, 1, 2)
 DTYPES = ("f32", "f64")
-WINDOWED = ("conv", "pool", "avgpool")
+WINDOWED = registry.windowed()
 GRIDS = ("quick", "full", "pairwise")
 
 
@@ -52,7 +53,8 @@ def _windowed(layer: str, full: bool) -> Iterator[Case]:
                    kind, **extra)
 
 
-def _dense(layer: str) -> Iterator[Case]:
+def _dense(layer: str, full: bool = False) -> Iterator[Case]:
+    """The dense layers' cases (the same in the quick and the full grid)."""
     if layer == "softmax":
         for n, c, dt, kind in itertools.product((1, 2, 5), (2, 10), DTYPES, KINDS[layer]):
             yield Case("softmax", N=n, C=c, dtype=dt, kind=kind)
@@ -64,7 +66,7 @@ def _dense(layer: str) -> Iterator[Case]:
         yield Case(layer, n, c, h, w, f if layer == "affine" else 1, dtype=dt, kind=kind)
 
 
-# The curricula's other layers (cases/case.py CURRICULA_LAYERS). Quick: every setting that
+# The curricula's other layers (grid "curricula" in the registry). Quick: every setting that
 # changes the arithmetic (mode, steps, groups, LRN constants, kind, dtype), sizes cycled;
 # full: the sizes crossed too.
 NORM_SIZES = ((4, 5), (3, 3), (1, 2))
@@ -178,6 +180,10 @@ def _pairwise(layer: str) -> Iterator[Case]:
         yield Case(layer, H=h, W=w, **row)
 
 
+# The generator of each registry grid key.
+GENERATORS = {"windowed": _windowed, "dense": _dense, "curricula": _curricula}
+
+
 def grid(name: str = "quick", layers: tuple[str, ...] | None = None,
          dtypes: tuple[str, ...] | None = None) -> list[Case]:
     """Cases of the named grid (quick, full, pairwise), optionally filtered; ids unique."""
@@ -189,9 +195,7 @@ def grid(name: str = "quick", layers: tuple[str, ...] | None = None,
         if name == "pairwise":
             gen = _pairwise(layer) if layer in PAIRWISE else iter(())
         else:
-            full = name == "full"
-            gen = (_windowed(layer, full) if layer in WINDOWED else
-                   _curricula(layer, full) if layer in CURRICULA_LAYERS else _dense(layer))
+            gen = GENERATORS[registry.unit(layer).grid](layer, name == "full")
         for case in gen:
             if dtypes is None or case.dtype in dtypes:
                 cases.setdefault(case.id, case)

@@ -6,27 +6,15 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from layercheck.cases.case import DROPOUT_LAYERS, NORM_LAYERS, Case
+from layercheck.cases import registry
+from layercheck.cases.case import NORM_LAYERS, Case
 
-# Input kinds per layer. "ties": small integers, so windows hold equal maxima;
-# "negative": all values < 0, so zero padding would win a max; "nan": a few NaNs.
-KINDS = {
-    "conv": ("normal",),
-    "pool": ("normal", "ties", "negative", "nan"),
-    "avgpool": ("normal", "negative"),
-    "affine": ("normal",),
-    "relu": ("normal", "ties"),
-    "softmax": ("normal", "onehot", "large"),
-    "sigmoid": ("normal", "wide"),
-    "batchnorm": ("normal", "shifted"),
-    "spatialbn": ("normal", "shifted"),
-    "layernorm": ("normal", "shifted"),
-    "groupnorm": ("normal", "shifted"),
-    "dropout": ("normal",),
-    "invdropout": ("normal",),
-    "lrn": ("normal", "wide"),
-    "svm": ("normal",),
-}
+# Input kinds per layer (each record's `kinds`). "ties": small integers, so windows hold
+# equal maxima; "negative": all values < 0, so zero padding would win a max; "nan": a few NaNs.
+KINDS = registry.input_kinds()
+WINDOWED = registry.windowed()
+POOLING = registry.pooling()
+BATCH_NORMS = registry.batch_norms()
 
 
 def pad_amounts(case: Case) -> tuple[int, int, int, int]:
@@ -54,19 +42,18 @@ def _pool_size(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
 def output_shape(case: Case) -> tuple[int, ...] | None:
     """Output shape PyTorch gives for the case, or None where the size is < 1."""
     N, C, H, W = case.N, case.C, case.H, case.W
-    if case.layer in ("relu", "sigmoid", "lrn", *NORM_LAYERS, *DROPOUT_LAYERS):
+    role = case.unit.role
+    if role in ("map", "norm", "dropout"):  # the output has x's shape
         return case.x_shape
-    if case.layer == "svm":
+    if role == "loss":
         return ()
-    if case.layer == "affine":
+    if role == "affine":
         return (N, case.F)
-    if case.layer == "softmax":
-        return ()
     if min(case.stride) < 1 or min(case.dilation) < 1:
         return None
     t, b, l, r = pad_amounts(case)
     (kh, kw), (sh, sw), (dh, dw) = case.kernel, case.stride, case.dilation
-    if case.layer == "conv":
+    if role == "conv":
         oh = (H + t + b - dh * (kh - 1) - 1) // sh + 1
         ow = (W + l + r - dw * (kw - 1) - 1) // sw + 1
         channels = case.F
@@ -120,13 +107,13 @@ def make_inputs(case: Case) -> dict[str, np.ndarray | None]:
         D = case.C * case.H * case.W
         W = rng.standard_normal((D, case.F)) / math.sqrt(D)
         b = rng.standard_normal(case.F)
-    elif case.layer in ("softmax", "svm"):
+    elif case.unit.role == "loss":
         t = rng.integers(0, case.C, size=case.N)
         if case.kind == "onehot":
             t = np.eye(case.C)[t]
     shape = output_shape(case)
     dout = None if shape is None else rng.standard_normal(shape)
-    if case.layer in ("softmax", "svm"):
+    if case.unit.role == "loss":
         dout = np.array(rng.uniform(0.5, 2.0))
     arrays = {"x": x, "W": W, "b": b, "dout": dout}
     if case.layer in NORM_LAYERS:
@@ -147,7 +134,7 @@ def _norm_inputs(case: Case, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """gamma, beta; running statistics (test mode); the earlier batches (training steps)."""
     D = norm_features(case)
     out = {"gamma": 1.0 + 0.5 * rng.standard_normal(D), "beta": rng.standard_normal(D)}
-    if case.layer in ("batchnorm", "spatialbn"):
+    if case.layer in BATCH_NORMS:
         if not case.train:
             out["running_mean"] = 0.5 * rng.standard_normal(D)
             out["running_var"] = rng.uniform(0.5, 2.0, D)
@@ -172,7 +159,7 @@ def rejection(case: Case) -> Rejection | None:
     Predicted from the arguments alone, so tests know the error cases before running;
     tests/test_cases.py checks the prediction against PyTorch on every grid case.
     """
-    windowed = case.layer in ("conv", "pool", "avgpool")
+    windowed = case.layer in WINDOWED
     if windowed:
         if min(case.stride) < 1:
             return Rejection("stride", f"stride must be >= 1, got {case.stride}")
@@ -185,12 +172,12 @@ def rejection(case: Case) -> Rejection | None:
             return Rejection("pad", f"pad must be >= 0, got {case.pad}")
     if case.layer == "conv" and (case.C % case.groups or case.F % case.groups):
         return Rejection("groups", f"groups={case.groups} must divide C={case.C}, F={case.F}")
-    if case.layer in ("pool", "avgpool") and any(
+    if case.layer in POOLING and any(
             p > k // 2 for p, k in zip(case.pad, case.kernel, strict=True)):
         return Rejection("pad", f"pad {case.pad} should be at most half of kernel {case.kernel}")
     if case.layer == "groupnorm" and (case.groups < 1 or case.C % case.groups):
         return Rejection("G", f"G={case.groups} groups must divide C={case.C}")
-    if (case.layer in ("batchnorm", "spatialbn") and case.train
+    if (case.layer in BATCH_NORMS and case.train
             and math.prod(case.x_shape) // norm_features(case) < 2):
         return Rejection("x", "training needs more than one value per channel")
     if case.layer == "avgpool" and case.divisor_override == 0:
@@ -201,20 +188,11 @@ def rejection(case: Case) -> Rejection | None:
 
 
 def outputs(case: Case) -> tuple[str, ...]:
-    """Names of the outputs a valid case is judged on."""
-    if case.layer in ("softmax", "svm"):
-        return ("loss", "dx")
-    if case.layer in NORM_LAYERS:
-        stats = ("running_mean", "running_var") if case.layer in ("batchnorm", "spatialbn") \
-            else ()
-        return ("out", "dx", "dgamma", "dbeta", *stats)
-    if case.layer in DROPOUT_LAYERS:
-        if case.train:
-            return ("out", "dx", "keep")
-        return ("out",) if case.layer == "dropout" else ("out", "dx")
-    if case.layer in ("conv", "affine"):
-        return ("out", "dx", "dW", "db") if case.bias else ("out", "dx", "dW")
-    return ("out", "dx")
+    """Names of the outputs a valid case is judged on: its record's `outputs`, less db
+    without a bias and less its `train_only` outputs in test mode."""
+    unit = case.unit
+    return tuple(o for o in unit.outputs if (o != "db" or case.bias)
+                 and (case.train or o not in unit.train_only))
 
 
 def has_empty_window(case: Case) -> bool:
@@ -224,7 +202,7 @@ def has_empty_window(case: Case) -> bool:
     element outside the window (its CPU kernel's start index), a quirk no grid asks
     implementations to copy.
     """
-    if case.layer not in ("pool", "avgpool") or rejection(case) is not None:
+    if case.layer not in POOLING or rejection(case) is not None:
         return False
     shape = output_shape(case)
     t, _, l, _ = pad_amounts(case)

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import itertools
 
-from layercheck.cases.case import CURRICULA_LAYERS, Case
+from layercheck.cases import registry
+from layercheck.cases.case import Case
 from layercheck.cases.functional import supports
 from layercheck.cases.grids import BATCH, CHANNELS, FILTERS, KERNELS, PADS, SIZES, STRIDES, grid
 from layercheck.cases.inputs import rejection
 from layercheck.cases.pairwise import all_pairs
 
-POOL_KINDS = ("normal", "ties", "negative")
-AVGPOOL_KINDS = ("normal", "negative")
 DENSE_SIZES = ((4, 5), (3, 3), (1, 1))
 
 
 def _windowed(layer: str, dtype: str) -> list[Case]:
-    kinds = {"conv": ("normal",), "pool": POOL_KINDS, "avgpool": AVGPOOL_KINDS}[layer]
+    kinds = registry.unit(layer).student_input_kinds
     out = []
     combos = itertools.product(KERNELS, STRIDES, PADS, kinds)
     for i, (k, s, p, kind) in enumerate(combos):
@@ -34,12 +33,11 @@ def _windowed(layer: str, dtype: str) -> list[Case]:
 
 
 def _dense(layer: str, dtype: str) -> list[Case]:
+    kinds = registry.unit(layer).student_input_kinds
     if layer == "softmax":
         return [Case("softmax", N=n, C=c, dtype=dtype, kind=kind)
-                for n, c, kind in itertools.product((1, 2, 5), (2, 10),
-                                                    ("normal", "onehot", "large"))]
-    kinds = ("normal", "ties") if layer == "relu" else ("normal",)
-    filters = (1,) if layer == "relu" else FILTERS
+                for n, c, kind in itertools.product((1, 2, 5), (2, 10), kinds)]
+    filters = FILTERS if layer in registry.weighted() else (1,)
     return [Case(layer, n, c, h, w, f, dtype=dtype, kind=kind)
             for n, c, (h, w), f, kind in itertools.product(BATCH, CHANNELS, DENSE_SIZES,
                                                            filters, kinds)]
@@ -86,6 +84,14 @@ def _extra_cases(layer: str, dtype: str, accepted: set[str]) -> list[Case]:
     return out
 
 
+def _curricula(layer: str, dtype: str) -> list[Case]:
+    return grid("quick", (layer,), (dtype,))
+
+
+# The generator of each registry grid key.
+GENERATORS = {"windowed": _windowed, "dense": _dense, "curricula": _curricula}
+
+
 def student_grid(layers: tuple[str, ...], dtypes: tuple[str, ...] = ("f64",),
                  api: str = "class", accepts: dict[str, set[str]] | None = None) -> list[Case]:
     """Valid cases for the layers, in the dtypes, that the API ('class'|'functional') can take.
@@ -96,10 +102,7 @@ def student_grid(layers: tuple[str, ...], dtypes: tuple[str, ...] = ("f64",),
     cases: dict[str, Case] = {}
     for dtype in dtypes:
         for layer in layers:
-            gen = (_windowed(layer, dtype) if layer in ("conv", "pool", "avgpool")
-                   else grid("quick", (layer,), (dtype,)) if layer in CURRICULA_LAYERS
-                   else _dense(layer, dtype))
-            for c in gen:
+            for c in GENERATORS[registry.unit(layer).grid](layer, dtype):
                 if rejection(c) is None and (api == "class" or supports(c)):
                     cases.setdefault(c.id, c)
             if api == "class" and accepts:

@@ -6,23 +6,15 @@ from __future__ import annotations
 import difflib
 import re
 
-from layercheck.cases.adapters import CLASS_NAMES, FUNCTION_NAMES
+from layercheck.cases import registry
 
-# Accepted spellings of each class, compared after `normal()` (any case, no underscores,
-# no "Layer" suffix): Relu, ReLU, RELU, relu_layer, ReluLayer, ... all read "relu".
-CLASS_ALIASES = {
-    "conv": ("convolution", "conv", "conv2d", "convolution2d", "convolutional"),
-    "pool": ("pooling", "maxpooling", "maxpool", "maxpool2d", "maxpooling2d", "pool"),
-    "avgpool": ("avgpooling", "avgpool", "avgpool2d", "averagepooling", "averagepool",
-                "averagepool2d", "averagepooling2d", "meanpooling"),
-    "affine": ("affine", "fullyconnected"),
-    "relu": ("relu",),
-    "softmax": ("softmaxwithloss", "softmaxloss", "softmaxcrossentropy",
-                "softmaxwithcrossentropy", "softmaxcrossentropyloss"),
-    "sigmoid": ("sigmoid",),
-    "batchnorm": ("batchnormalization", "batchnorm"),
-    "dropout": ("dropout",),
-}
+# Tables other modules import, derived from the registry (cases/registry.py).
+CLASS_NAMES = registry.class_names()
+FUNCTION_NAMES = registry.function_names()
+# Accepted spellings of each class (each record's `aliases`), compared after `normal()` (any
+# case, no underscores, no "Layer" suffix): Relu, ReLU, RELU, relu_layer, ReluLayer, ... all
+# read "relu".
+CLASS_ALIASES = registry.aliases()
 
 
 MAX_HINT_NAMES = 500  # names compared by difflib for one "did you mean" hint
@@ -49,11 +41,10 @@ def canonical_names(api: str) -> dict[str, str]:
 def parse_name_map(items: list[str] | tuple[str, ...]) -> dict[str, str]:
     """`["conv=MyConv", "relu=ReLUish"]` (or comma-separated) as {what: name}.
 
-    `what` is a layer (conv, pool, avgpool, affine, relu, softmax) or one of the names the
-    adapters call (Convolution, conv_forward_naive, conv_backward_naive, ...).
+    `what` is a layer (a registry name: conv, pool, ...) or one of the names the adapters
+    call (Convolution, conv_forward_naive, conv_backward_naive, ...).
     """
-    known = {*CLASS_NAMES, *CLASS_NAMES.values(),
-             *(n for pairs in FUNCTION_NAMES.values() for pair in pairs for n in pair if n)}
+    known = {*registry.names(), *registry.all_names()}
     out: dict[str, str] = {}
     for item in (x.strip() for text in items for x in text.split(",")):
         if not item:
@@ -63,7 +54,7 @@ def parse_name_map(items: list[str] | tuple[str, ...]) -> dict[str, str]:
             raise NameMapError(f"--name {item!r}: write LAYER=NAME, e.g. conv=MyConv")
         if key not in known:
             raise NameMapError(f"--name {item!r}: {key!r} is not a layer; use one of "
-                               f"{', '.join(CLASS_NAMES)} or a name such as Convolution, "
+                               f"{', '.join(registry.names())} or a name such as Convolution, "
                                f"conv_forward_naive")
         out[key] = value
     return out

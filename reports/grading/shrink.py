@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from layercheck.cases import curricula
-from layercheck.cases.case import CURRICULA_LAYERS, Case
+from layercheck.cases import curricula, registry
+from layercheck.cases.case import Case
 from layercheck.cases.functional import supports
 from layercheck.cases.inputs import rejection
 
@@ -23,11 +23,11 @@ def _smaller(case: Case) -> list[Case]:
     for name in ("N", "C", "F"):
         if getattr(case, name) > 1:
             out.append(dataclasses.replace(case, **{name: 1}))
-    if case.layer in ("conv", "pool", "avgpool", "affine", "relu"):
+    if case.unit.family == "core" and not case.unit.flat:  # x is (N, C, H, W)
         for name in ("H", "W"):
             if getattr(case, name) > 1:
                 out.append(dataclasses.replace(case, **{name: getattr(case, name) - 1}))
-    if case.layer == "softmax" and case.C > 2:
+    if case.unit.role == "loss" and case.unit.family == "core" and case.C > 2:
         out.append(dataclasses.replace(case, C=2))
     return out
 
@@ -69,21 +69,17 @@ def _class_call(case: Case, names: dict[str, str]) -> list[str]:
     s = case.stride[0] if case.stride[0] == case.stride[1] else case.stride
     p = case.pad if isinstance(case.pad, str) or case.pad[0] != case.pad[1] else case.pad[0]
     kh, kw = case.kernel
-    args = {
-        "conv": f"(a['W'], a['b'], stride={s}, pad={p})",
-        "pool": f"({kh}, {kw}, stride={s}, pad={p})",
-        "avgpool": f"({kh}, {kw}, stride={s}, pad={p})",
-        "affine": "(a['W'], a['b'])",
-        "relu": "()",
-        "softmax": "()",
-    }[case.layer]
+    unit = case.unit
+    args = {"conv": f"(a['W'], a['b'], stride={s}, pad={p})",
+            "pool": f"({kh}, {kw}, stride={s}, pad={p})",
+            "affine": "(a['W'], a['b'])"}.get(unit.role, "()")
     make = f"layer = {names[case.layer]}{args}"
-    if case.layer == "softmax":
+    if unit.role == "loss":
         return [make, "got = {'loss': layer.forward(a['x'], a['t'])}",
                 "got['dx'] = layer.backward(a['dout'][()])"]
     lines = [make, "got = {'out': layer.forward(a['x'])}",
              "got['dx'] = layer.backward(a['dout'])"]
-    if case.layer in ("conv", "affine"):
+    if unit.has_weights:
         lines.append("got['dW'], got['db'] = layer.dW, layer.db")
     return lines
 
@@ -109,14 +105,6 @@ def _functional_call(case: Case, n: dict[str, str]) -> list[str]:
     }[case.layer]
 
 
-FUNCTIONS = {"conv": ("conv_forward_naive", "conv_backward_naive"),
-             "pool": ("max_pool_forward_naive", "max_pool_backward_naive"),
-             "affine": ("affine_forward", "affine_backward"),
-             "relu": ("relu_forward", "relu_backward"), "softmax": ("softmax_loss",)}
-CLASSES = {"conv": "Convolution", "pool": "Pooling", "avgpool": "AvgPooling",
-           "affine": "Affine", "relu": "Relu", "softmax": "SoftmaxWithLoss"}
-
-
 def import_line(sub: Any, case: Case) -> tuple[str, dict[str, str]]:
     """`import <module> as m` as run from the submission's root (`import common.layers as m`
     in the book's layout), and the student's own names for the layer (aliases kept).
@@ -125,9 +113,7 @@ def import_line(sub: Any, case: Case) -> tuple[str, dict[str, str]]:
     """
     module = getattr(sub, "module", None) or Path(sub.path).stem
     name_map = getattr(sub, "name_map", None) or {}
-    wanted = ((CLASSES[case.layer],) if sub.api == "class" else FUNCTIONS[case.layer]) \
-        if case.layer not in CURRICULA_LAYERS else curricula.reproducer_names(case.layer,
-                                                                             sub.api)
+    wanted = case.unit.called_names(sub.api)
     own = {w: f"m.{name_map.get(w, w)}" for w in wanted}
     if all(part.isidentifier() and not keyword.iskeyword(part) for part in module.split(".")):
         return f"import {module} as m", own
@@ -157,17 +143,18 @@ def reproducer(case: Case, sub: Any, output: str) -> str:
     """A few lines that recompute the case and print the error, run from the submission's
     root (the folder its imports resolve from: `import common.layers as m`)."""
     line, own = import_line(sub, case)
-    if case.layer in CURRICULA_LAYERS:  # the curricula layers: cases/curricula.py
+    if case.unit.family == "curricula":  # the curricula layers: cases/curricula.py
         call = curricula.reproducer_lines(case, sub.api, own)
     elif sub.api == "class":
-        call = _class_call(case, {case.layer: own[CLASSES[case.layer]]})
+        call = _class_call(case, {case.layer: own[case.unit.class_name]})
     else:
-        every = {name: f"m.{name}" for pair in FUNCTIONS.values() for name in pair}
+        every = {name: f"m.{name}" for name in registry.all_names()}
         call = _functional_call(case, {**every, **own})  # the table names every layer
     return "\n".join([
         f"# run from {_one_line(str(sub.root))} (the folder your imports resolve from)",
         "from layercheck.cases.case import Case; from layercheck.cases.inputs import make_inputs",
-        "from layercheck.cases.adapters import convention_inputs; from layercheck.reference.oracle import reference",
+        "from layercheck.cases.adapters import convention_inputs; "
+        "from layercheck.reference.oracle import reference",
         line,
         f"case = {case_source(case)}",
         "a = convention_inputs(case, make_inputs(case))  # a loss layer's dx at dout = 1",
