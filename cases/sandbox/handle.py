@@ -1,16 +1,21 @@
 """Run untrusted student code in an isolated worker process and get plain arrays back.
 
-The worker (layercheck.cases.sandbox.inside.main) runs under bubblewrap (layercheck.cases.sandbox.isolation) with a
-seccomp filter it installs before student code, cgroup or rlimit limits, and speaks the
-bounded wire format of layercheck.cases.sandbox.wire. This side trusts nothing it says: frames are
-size-checked before they are read, arrays are rebuilt and validated here, statuses are
-decided by the checker, and evidence of abuse comes from what this process and the kernel
-observe (exit signals, cgroup counters, files left out); the worker's own reports of
-refused attempts are hints that can add a policy entry, never remove one.
+The worker (layercheck.cases.sandbox.inside.main) runs under bubblewrap
+(layercheck.cases.sandbox.isolation) with a seccomp filter it installs before student code,
+cgroup or rlimit limits, and speaks the bounded wire format of layercheck.cases.sandbox.wire.
+This side trusts nothing it says: frames are size-checked before they are read, what their
+arrays decode to is counted against a cap per message and per worker, every field of every
+message is checked (layercheck.cases.sandbox.replies) and every text cleaned before use,
+statuses are decided by the checker, and evidence of abuse comes from what this process and
+the kernel observe (exit signals, cgroup counters, files left out); the worker's own reports
+of refused attempts are hints that can add a policy entry, never remove one. A message that
+breaks the rules is the case's error, the student's; only the grader's own faults are
+grader errors.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import resource
@@ -27,22 +32,28 @@ from typing import Any
 import numpy as np
 from layercheck.cases.adapters import Run
 from layercheck.cases.case import Case
-from layercheck.cases.sandbox import isolation
+from layercheck.cases.sandbox import isolation, replies
+from layercheck.cases.sandbox.replies import Malformed
+from layercheck.cases.sandbox.seccomp import worker_filter
 from layercheck.cases.sandbox.wire import (
     HEADER,
-    MAX_BINARY,
+    MAX_REPLY,
     WireError,
     case_to_dict,
-    decode,
+    decode_counted,
     encode,
     read_header,
-    text,
 )
+from layercheck.cases.submission.survey import FORBIDDEN, LAYER_NAMES
+from layercheck.cases.text import clean_name, clean_text
 
 MEMORY_LIMIT = 4 << 30
 FILE_LIMIT = 1 << 20
 CPU_LIMIT = 600
 MAX_HINTS = 200  # refused-attempt hints kept per worker
+# What all of one worker's messages may cost the grader once decoded, restarts included (a
+# whole grid of honest replies decodes to a few MiB); each message is within MAX_REPLY.
+MAX_WORKER_DECODED = 1 << 30
 BOOT = ("import sys; sys.path[:0] = sys.argv[1:]; "
         "from layercheck.cases.sandbox.inside.main import main; main()")
 SIGNAL_WORDS = {"SIGXCPU": " (CPU time limit)", "SIGXFSZ": " (file size limit)",
@@ -58,10 +69,6 @@ class WorkerError(Exception):
 
 def _framework_dirs(allow_torch: bool) -> list[str]:
     """Install folders of the frameworks (torch loads its own libraries through ctypes)."""
-    import importlib.util
-
-    from layercheck.cases.submission.survey import FORBIDDEN
-
     if not allow_torch:
         return []
     dirs = []
@@ -115,6 +122,7 @@ class Worker:
         self.has: set[str] = set()
         self.violations: list[str] = []  # sandbox evidence, in the order it was found
         self.restarts = 0
+        self.decoded = 0  # bytes the worker's messages decoded to, against MAX_WORKER_DECODED
         self.grader_error: str | None = None  # the grader could not run this worker
 
     def __enter__(self) -> Worker:
@@ -155,23 +163,36 @@ class Worker:
             got += len(chunk)
         return b"".join(parts)
 
-    def _frame(self, deadline: float) -> dict:
-        """The next message that is not a hint (hints are recorded as they come)."""
+    def _frame(self, deadline: float) -> tuple[str, dict]:
+        """The next message that is not a hint, and its type (hints are recorded as they
+        come). Its fields are those its type has (`replies.kind`); what its arrays decode to
+        counts against this worker's cap. Anything else is a `WorkerError`."""
         while True:
             try:
                 n_json, n_bin = read_header(self._read_exactly(HEADER.size, deadline),
-                                            MAX_BINARY)
+                                            MAX_REPLY)
                 body = self._read_exactly(n_json + n_bin, deadline)
-                msg = decode(body[:n_json], body[n_json:])
-            except WireError as e:
-                self._observe(f"sandbox: the worker sent a malformed message ({e})")
-                raise WorkerError(f"the worker sent a malformed message ({e})") from e
-            if msg.get("type") == "hint":
-                hint = text(msg.get("text"), 500)
-                if hint is not None and len(self.violations) < MAX_HINTS:
-                    self.violations.append(hint)
-                continue
-            return msg
+                left = MAX_WORKER_DECODED - self.decoded
+                if n_bin > left:
+                    raise WireError(f"this worker's messages would decode to more than "
+                                    f"{MAX_WORKER_DECODED} bytes in all")
+                msg, size = decode_counted(body[:n_json], body[n_json:], min(MAX_REPLY, left))
+                self.decoded += size
+                kind = replies.kind(msg)
+                if kind == "hint":
+                    hint = replies.hint(msg)
+                    if len(self.violations) < MAX_HINTS:
+                        self.violations.append(hint)
+                    continue
+            except (WireError, Malformed) as e:
+                raise self._malformed("message", e) from e
+            return kind, msg
+
+    def _malformed(self, what: str, e: Exception) -> WorkerError:
+        """A message that breaks the protocol: recorded as sandbox evidence, and the error
+        of whatever waited for it (student code can write to the worker's pipe)."""
+        self._observe(f"sandbox: the worker sent a malformed {what} ({e})")
+        return WorkerError(f"the worker sent a malformed {what} ({e})")
 
     def _observe(self, what: str) -> None:
         if what not in self.violations:
@@ -212,9 +233,6 @@ class Worker:
                                         self.allow_torch), *tail]
 
     def _config(self) -> dict:
-        from layercheck.cases.sandbox.seccomp import worker_filter
-        from layercheck.cases.submission.survey import LAYER_NAMES
-
         bpf = worker_filter()
         return {**self.extra_config, "path": str(self.path), "root": str(self.root),
                 "api": self.api, "type": "config", "layer_names": sorted(LAYER_NAMES),
@@ -239,10 +257,10 @@ class Worker:
                         self.mounts = isolation.submission_mounts(self.path, self.root,
                                                                   self.whole_root)
                     except (isolation.IsolationError, OSError) as e:  # the submission's
-                        return {"ok": False, "error": str(e), "traceback": None}
+                        return {"ok": False, "error": clean_text(str(e)), "traceback": None}
                     for f in self.mounts.skipped_native:
                         self._observe(f"sandbox: native code shipped in the submission is "
-                                      f"not mounted ({f})")
+                                      f"not mounted ({clean_name(str(f))})")
                 work = isolation.SANDBOX_WORK
             else:
                 self.tmp = work = tempfile.mkdtemp(prefix="layercheck-")
@@ -255,42 +273,47 @@ class Worker:
                 start_new_session=True,
                 preexec_fn=lambda: _limits(self.memory, self.cgroup))
         except (isolation.IsolationError, OSError, subprocess.SubprocessError) as e:
-            self.grader_error = str(e)
+            self.grader_error = clean_text(str(e))
             self._cleanup()
-            return {"ok": False, "error": str(e), "traceback": None, "grader": True}
+            return {"ok": False, "error": self.grader_error, "traceback": None, "grader": True}
         deadline = time.monotonic() + self.import_timeout
         try:  # until "ready", no student code has run: any failure is the grader's
             self._send(config, deadline)
-            first = self._frame(deadline)
-        except (TimeoutError, WorkerError, OSError) as e:
-            first = {"error": f"the worker did not start ({str(e) or type(e).__name__})"}
-        if first.get("type") != "ready":
-            self.grader_error = text(first.get("error")) or "the worker did not start"
+            kind, first = self._frame(deadline)
+            problem = None
+            if kind == "hello":  # the worker's own failure, before any student code ran
+                problem = replies.hello(first, ()).error or "it failed before importing"
+            elif kind != "ready":
+                problem = f"it sent a {kind} message first"
+        except (TimeoutError, WorkerError, OSError, Malformed) as e:
+            problem = clean_text(str(e) or type(e).__name__)
+        if problem is not None:
+            self.grader_error = f"the worker did not start ({problem})"
             self.kill()
             return {"ok": False, "error": self.grader_error, "traceback": None, "grader": True}
         try:
-            hello = self._frame(deadline)
+            kind, msg = self._frame(deadline)
+            if kind != "hello":
+                return self._fail("the worker sent something else than its hello")
+            hello = replies.hello(msg, LAYER_NAMES)
         except TimeoutError:
             return self._fail(f"importing the file did not finish within "
                               f"{self.import_timeout:g} s (an endless loop at import time?)")
+        except Malformed as e:
+            return self._fail(str(self._malformed("hello", e)))
         except (WorkerError, OSError) as e:
             return self._fail(str(e) if isinstance(e, WorkerError) else self._death())
-        if hello.get("type") != "hello":
-            return self._fail("the worker sent something else than its hello")
-        claimed = hello.get("has") if isinstance(hello.get("has"), list) else []
-        self.has = self.names | {n for n in claimed if isinstance(n, str)}
-        if hello.get("ok") is not True:
-            error = text(hello.get("error")) or "importing the file failed"
+        self.has = self.names | hello.has
+        if not hello.ok:
+            error = hello.error or "importing the file failed"
             self.kill()
             self._note_forbidden(error)
-            return {"ok": False, "error": error, "traceback": text(hello.get("traceback"))}
+            return {"ok": False, "error": error, "traceback": hello.traceback}
         return {"ok": True, "error": None, "traceback": None}
 
     def _note_forbidden(self, error: str | None) -> None:
         """A framework, or the grader's own code, whose import failed in the worker (neither
         is mounted there)."""
-        from layercheck.cases.submission.survey import FORBIDDEN
-
         for m in _NO_MODULE.findall(error or ""):
             top = m.split(".")[0]
             if top in GRADER_MODULES:
@@ -310,31 +333,34 @@ class Worker:
             if not hello.get("ok"):
                 return _failed("ImportError", str(hello.get("error")), "forward")
         limit = self.timeout if timeout is None else timeout
-        deadline, phase, early = time.monotonic() + limit, "forward", {}
+        deadline, phase, early = time.monotonic() + limit, "forward", None
         try:
             self._send({"type": "case", "case": case_to_dict(case), "arrays": arrays,
                         "variant": variant}, deadline)
-            reply = self._frame(deadline)
-            while reply.get("type") == "note" and reply.get("phase") == "backward":
-                phase, early = "backward", reply.get("outputs")
-                reply = self._frame(deadline)
+            kind, msg = self._frame(deadline)
+            while kind == "note":
+                phase, early = "backward", replies.note(msg)
+                kind, msg = self._frame(deadline)
+            if kind != "reply":
+                self.kill()
+                self._observe("sandbox: the worker sent a message out of turn")
+                return _failed("WorkerCrash", "the worker sent a message out of turn", None)
+            run = replies.reply(msg, case, arrays.keys(), limit)
         except TimeoutError:
             self.kill()
             run = _failed("Timeout", f"timed out in {phase} after {limit:g} s: no result "
                                      f"within the per-case limit (an endless loop, or far "
                                      f"too slow)", phase)
-            if isinstance(early, dict):  # forward finished: its result is judged
-                run.outputs = {str(k): v for k, v in early.items()}
+            if early is not None:  # forward finished: its result is judged
+                run.outputs = early
             return run
+        except Malformed as e:
+            self.kill()
+            return _failed("WorkerCrash", str(self._malformed(kind, e)), None)
         except (WorkerError, BrokenPipeError, OSError) as e:
             msg = str(e) if isinstance(e, WorkerError) else self._death()
             self.kill()
             return _failed("WorkerCrash", msg, None)
-        if reply.get("type") != "reply":
-            self.kill()
-            self._observe("sandbox: the worker sent a message out of turn")
-            return _failed("WorkerCrash", "the worker sent a message out of turn", None)
-        run = _to_run(reply, case)
         self._note_forbidden(run.error)
         return run
 
@@ -381,27 +407,3 @@ class Worker:
 
 def _failed(kind: str, message: str, phase: str | None) -> Run:
     return Run(error_type=kind, error=message, error_phase=phase)
-
-
-def _to_run(reply: dict, case: Case) -> Run:
-    """A worker reply as a `Run`: every field checked for its type, texts cut, and nothing
-    the worker says decides a status ('missing' included: it is the parent's to say)."""
-    outs = reply.get("outputs") if isinstance(reply.get("outputs"), dict) else {}
-    mods = reply.get("modified") if isinstance(reply.get("modified"), list) else []
-    secs = reply.get("seconds")
-    phase = reply.get("error_phase") if reply.get("error_phase") in ("forward",
-                                                                     "backward") else None
-    run = Run(outputs={str(k)[:40]: v for k, v in list(outs.items())[:8]},
-              error_phase=phase, error=text(reply.get("error")),
-              error_type=text(reply.get("error_type"), 100),
-              traceback=text(reply.get("traceback")),
-              modified=[str(m)[:40] for m in mods[:8] if isinstance(m, str)],
-              seconds=float(secs) if type(secs) in (int, float) else None)
-    if reply.get("missing") is True:  # the parent decided the layer exists: an error here
-        run.error_type, run.error_phase = "NameError", "forward"
-        run.error = (f"NameError: the {case.layer} layer was not found in the module when "
-                     f"the case ran")
-    if run.error is not None and run.error_type is None:
-        run.error_type = "Error"
-    return run
-

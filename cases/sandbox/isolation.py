@@ -1,11 +1,11 @@
 """OS isolation of the student worker: bubblewrap namespaces, what is mounted, cgroup limits.
 
 The worker sees, read-only: the Python runtime (interpreter, its shared libraries, the
-standard library), NumPy and SciPy at /lc/site, the worker's own modules (WORKER_FILES, WORKER_DIRS) under
-/lc/worker/layercheck, and the student's own files at their real paths (native code masked). Its
-working folder /lc/work and /tmp are fresh tmpfs. Everything else -- impl/, reference/,
-the rest of cases/, torch, the grader's home, other submissions, other processes -- does
-not exist in its mount namespace.
+standard library), NumPy and SciPy at /lc/site, the worker's own modules (WORKER_FILES,
+WORKER_DIRS) under /lc/worker/layercheck, and the student's own files at their real paths
+(native code masked). Its working folder /lc/work and /tmp are fresh tmpfs. Everything
+else -- impl/, reference/, reports/, torch, the grader's home, other submissions, other
+processes -- does not exist in its mount namespace.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from layercheck.cases.submission.survey import LoadError, imported_modules, parse
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent  # the `layercheck` package
 # What the worker imports of ours, mounted whole: the package's (import-free) __init__.py and
@@ -207,8 +209,6 @@ def _is_native(p: Path) -> bool:
 def _own_files(path: Path, root: Path) -> list[Path]:
     """A single file, its packages' __init__.py, and the modules it imports from its root
     or its own folder, transitively (read, not run)."""
-    from layercheck.cases.submission.survey import LoadError, imported_modules, parse
-
     todo = [path] + [d / "__init__.py" for d in path.parents
                      if d.is_relative_to(root) and (d / "__init__.py").is_file()]
     seen = set(todo)

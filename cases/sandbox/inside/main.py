@@ -7,19 +7,27 @@ seccomp filter) comes from the grader in the first frame.
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util  # the student import uses it: loaded before the guard is on
 import os
+import resource
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from layercheck.cases.adapters import run_class
+from layercheck.cases.functional import run_functional
+from layercheck.cases.sandbox.inside.guard import install_guard, install_seccomp
+from layercheck.cases.sandbox.inside.importing import load_student
 from layercheck.cases.sandbox.wire import (
     MAX_TEXT,
     case_from_dict,
     decode,
     encode,
-    output,
+    outputs,
     read_header,
 )
 
@@ -98,13 +106,10 @@ def _one_case(mod: Any, api: str, case: Any, arrays: dict, variant: int,
               send: Callable[[dict], None]) -> dict:
     """Run one case; before backward, a note with forward's outputs goes to the grader, so
     that a hang there is known to be in backward."""
-    from layercheck.cases.adapters import run_class
-    from layercheck.cases.functional import run_functional
-
     name = "loss" if case.layer == "softmax" else "out"
 
     def entering(value: Any) -> None:
-        send({"type": "note", "phase": "backward", "outputs": {name: output(value)}})
+        send({"type": "note", "phase": "backward", "outputs": outputs({name: value})})
 
     seen: dict[str, Any] = {}
     t0 = time.perf_counter()
@@ -116,8 +121,7 @@ def _one_case(mod: Any, api: str, case: Any, arrays: dict, variant: int,
     modified = [k for k, v in arrays.items()
                 if type(v) is np.ndarray and type(seen.get(k)) is np.ndarray
                 and not _same(v, seen[k])]
-    outs = {k: output(v) for k, v in run.outputs.items()}
-    return {"type": "reply", "outputs": outs, "error_phase": run.error_phase,
+    return {"type": "reply", "outputs": outputs(run.outputs), "error_phase": run.error_phase,
             "error": _cut(run.error), "error_type": _cut(run.error_type),
             "traceback": _cut(run.traceback), "missing": run.missing, "modified": modified,
             "seconds": seconds}
@@ -126,8 +130,7 @@ def _one_case(mod: Any, api: str, case: Any, arrays: dict, variant: int,
 def _no_sourceless_bytecode() -> None:
     """Folders on sys.path import .py sources and extension modules, never a bare .pyc
     (a `layers.pyc` shipped without its source)."""
-    import importlib.machinery as m
-
+    m = importlib.machinery
     hook = m.FileFinder.path_hook((m.ExtensionFileLoader, m.EXTENSION_SUFFIXES),
                                   (m.SourceFileLoader, m.SOURCE_SUFFIXES))
     sys.path_hooks[:] = [hook if getattr(h, "__name__", "") == "path_hook_for_FileFinder"
@@ -146,15 +149,6 @@ def main() -> None:
     cfg = read()
     if cfg is None:
         return
-    import importlib.util  # noqa: F401  (everything the worker needs, before the guard)
-    import resource
-    import traceback
-
-    import layercheck.cases.adapters
-    import layercheck.cases.functional  # noqa: F401
-    from layercheck.cases.sandbox.inside.guard import install_guard, install_seccomp
-    from layercheck.cases.sandbox.inside.importing import load_student
-
     sys.dont_write_bytecode = True
     # bytecode is read from (and never written to) an empty folder of the worker's own: a
     # stale __pycache__/*.pyc shipped beside the student's source is never imported
