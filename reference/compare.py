@@ -6,21 +6,22 @@ import numbers
 
 import numpy as np
 from layercheck.cases.case import Case
-from layercheck.reference.diagnose import diagnose_values, shape_hint
+from layercheck.reference.diagnose import findings, shape_hint
+from layercheck.reference.diagnosis import Diagnosis
 from layercheck.reference.expected import Expected
 from layercheck.reference.result import Result
 
 
-def _as_array(actual: object, output: str) -> tuple[np.ndarray | None, str]:
+def _as_array(actual: object, output: str) -> tuple[np.ndarray | None, Diagnosis | None]:
     """The value as an exact ndarray, or None with the reason it is not acceptable."""
     if type(actual) is np.ndarray:
-        return actual, ""
+        return actual, None
     if output == "loss" and isinstance(actual, numbers.Real | np.generic):
-        return np.asarray(actual), ""
+        return np.asarray(actual), None
     if actual is None:
-        return None, "returned None (not computed or not stored)"
+        return None, Diagnosis("returned_none")
     kind = type(actual)
-    return None, f"returned {kind.__module__}.{kind.__qualname__}, expected a numpy.ndarray"
+    return None, Diagnosis("wrong_type", {"type": f"{kind.__module__}.{kind.__qualname__}"})
 
 
 def compare(case: Case, output: str, actual: object, exp: Expected,
@@ -29,22 +30,19 @@ def compare(case: Case, output: str, actual: object, exp: Expected,
     res = Result(case.id, case.layer, exp.phase, output, "fail", params=case.params())
     a, why = _as_array(actual, output)
     if a is None:
-        res.diagnosis = why
-        return res
+        return res.diagnose([why] if why is not None else [])
     want = exp.value
     if a.shape != want.shape and not (output == "loss" and a.size == 1):
-        res.diagnosis = f"wrong shape: expected {want.shape}, got {a.shape}. " + shape_hint(
-            case, output)
-        return res
+        return res.diagnose([Diagnosis("shape", {"expected": tuple(want.shape),
+                                                 "got": tuple(a.shape),
+                                                 "hint": shape_hint(case, output)})])
     a = a.reshape(want.shape)
     if a.dtype != np.dtype(case.np_dtype) and not (output == "loss" and a.dtype.kind == "f"
                                                    and type(actual) is float):
-        res.diagnosis = (f"wrong dtype: {case.np_dtype} in should give {case.np_dtype} out, "
-                         f"got {a.dtype}")
-        return res
+        return res.diagnose([Diagnosis("dtype", {"dtype": str(case.np_dtype),
+                                                 "got": str(a.dtype)})])
     if a.dtype.kind != "f":
-        res.diagnosis = f"wrong dtype: expected floating point, got {a.dtype}"
-        return res
+        return res.diagnose([Diagnosis("dtype_kind", {"got": str(a.dtype)})])
     a64 = a.astype(np.float64)
     nan_ok = np.isnan(a64) & np.isnan(want)
     same_inf = np.isinf(want) & (a64 == want)
@@ -67,5 +65,4 @@ def compare(case: Case, output: str, actual: object, exp: Expected,
     if res.mismatched == 0:
         res.status = "pass"
         return res
-    res.diagnosis = diagnose_values(case, output, a64, exp, bad, inputs)
-    return res
+    return res.diagnose(findings(case, output, a64, exp, bad, inputs))

@@ -1,4 +1,4 @@
-"""Plain-words diagnoses for the curricula's other layers (issue 13).
+"""Diagnoses (as data) for the curricula's other layers.
 
 Each diagnosis names a known mistake only where the student's values equal that mistake's
 result up to rounding (the same test reference/diagnose.py uses), so it holds across the
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from layercheck.cases.case import DROPOUT_LAYERS, NORM_LAYERS, Case
 from layercheck.reference.bounds import UNIT_ROUNDOFF
+from layercheck.reference.diagnosis import Diagnosis
 from layercheck.reference.dropout_judge import FALSE_ALARM, keep_probability, scale
 
 if TYPE_CHECKING:
@@ -23,18 +24,20 @@ if TYPE_CHECKING:
 MOMENTUM = 0.9
 
 
-def keep_words(case: Case, rate: float, p_value: float) -> str:
-    """Why the kept share fails the binomial test, with the likely mix-up named."""
+def keep_diagnosis(case: Case, rate: float, p_value: float) -> Diagnosis:
+    """Why the kept share fails the binomial test, with the mix-up named where the share is
+    nearer the swapped probability (keep for drop) than the right one."""
     want = keep_probability(case)
-    head = (f"kept {rate:.3f} of the elements where the keep probability is {want:g} "
-            f"(binomial test p-value {p_value:.2g} < {FALSE_ALARM:g})")
+    facts = {"rate": rate, "want": want, "p_value": p_value, "alarm": FALSE_ALARM,
+             "layer": case.layer}
     if abs(rate - (1 - want)) < abs(rate - want):
-        if case.layer == "dropout":
-            return (f"{head}: dropout_ratio is the probability of dropping (the notes: "
-                    f"mask = rand(...) > dropout_ratio), used here as the keep probability")
-        return (f"{head}: p is the probability of keeping (CS231n: mask = (rand(...) < p) "
-                f"/ p), used here as the drop probability")
-    return head
+        return Diagnosis("keep_rate_swapped", facts)
+    return Diagnosis("keep_rate", facts)
+
+
+def keep_words(case: Case, rate: float, p_value: float) -> str:
+    """`keep_diagnosis` in words."""
+    return keep_diagnosis(case, rate, p_value).words()
 
 
 def _matches(case: Case, a: np.ndarray, cand: np.ndarray, exp: Expected) -> bool:
@@ -119,45 +122,39 @@ def _norm_out(case: Case, inputs: dict, ddof: int = 0, eps_outside: bool = False
             "dx": dx.reshape(X.shape), "dgamma": (d2 * xn).sum(axis=sum_axes)}
 
 
-def _norm_words(case: Case, output: str, a: np.ndarray, exp: Expected, inputs: dict) -> str:
-    """The mistake whose out, dx or dgamma the student's values equal ('' for none)."""
+def _norm_words(case: Case, output: str, a: np.ndarray, exp: Expected,
+                inputs: dict) -> Diagnosis | None:
+    """The mistake whose out, dx or dgamma the student's values equal (None for none); the
+    mistake must change this case's result, else the match is no evidence."""
     def same(**mistake: object) -> bool:
         cand = _norm_out(case, inputs, **mistake)  # type: ignore[arg-type]
-        return cand is not None and _matches(case, a, cand[output], exp)
+        return (cand is not None and _matches(case, a, cand[output], exp)
+                and not _matches(case, exp.value, cand[output], exp))
 
-    words = _norm_mistake(case, same)
-    if words and output != "out":
-        words += f" ({output} follows from forward's mistake)"
-    return words
+    code = _norm_mistake(case, same)
+    if not code:
+        return None
+    return Diagnosis(code, {"output": output, "follows": output != "out", "eps": case.eps_value})
 
 
 def _norm_mistake(case: Case, same) -> str:
-    eps = case.eps_value
+    """The cause code of the normalization mistake `same` confirms, or ''."""
     train = case.train or case.layer in ("layernorm", "groupnorm")
     if train and same(ddof=1):
-        return ("normalized with the unbiased variance (divides by m - 1): normalization "
-                "divides by the biased variance, mean((x - mu)**2) (np.var's default ddof=0)")
+        return "unbiased_variance"
     if same(eps_outside=True):
-        return (f"eps is added outside the square root: normalize by sqrt(var + eps) "
-                f"(eps = {eps:g}), not sqrt(var) + eps")
+        return "eps_outside_sqrt"
     if case.layer == "batchnorm" and case.train and case.ndim == 4 and same(how="per_channel"):
-        return ("statistics per channel: the notes' BatchNormalization flattens 4-D input "
-                "per sample, x.reshape(N, -1), and keeps one mean and variance per feature")
+        return "bn_per_channel"
     if case.layer == "spatialbn" and case.train and same(how="per_feature"):
-        return ("statistics per feature (c, h, w) instead of per channel: spatial batch norm "
-                "averages over N, H and W (x.transpose(0, 2, 3, 1).reshape(-1, C) before "
-                "batchnorm_forward, and back)")
+        return "sbn_per_feature"
     if case.layer == "groupnorm":
         if same(how="interleaved"):
-            return ("groups split along the wrong axis: channel c went to group c % G. Group "
-                    "g holds the consecutive channels g*C/G .. (g+1)*C/G - 1: "
-                    "x.reshape(N, G, C // G, H, W)")
+            return "gn_interleaved"
         if same(how="across_batch"):
-            return ("groups formed across the batch (x.reshape(G, -1)): each sample has its "
-                    "own statistics, x.reshape(N, G, -1)")
+            return "gn_across_batch"
     if case.layer in ("batchnorm", "spatialbn") and not case.train and same(batch=True):
-        return ("test mode normalized with the batch's statistics: test mode must use "
-                "running_mean and running_var")
+        return "test_uses_batch_stats"
     return ""
 
 
@@ -179,99 +176,85 @@ def _running(case: Case, inputs: dict, which: str, ddof: int = 0,
 
 
 def _running_words(case: Case, output: str, a: np.ndarray, exp: Expected,
-                   inputs: dict) -> str:
+                   inputs: dict) -> Diagnosis | None:
+    f = {"output": output}
     if not case.train:  # judged exactly: any difference is a change
-        return (f"{output} changed in test mode: test mode only reads the running "
-                f"statistics; update them in training only")
+        return Diagnosis("running_changed_in_test", f)
     if not np.any(a) and np.any(exp.value):
-        return (f"{output} was not updated in training (still zeros): running = momentum "
-                f"* running + (1 - momentum) * batch statistic, every forward in training")
+        return Diagnosis("running_not_updated", f)
     if output == "running_var" and _matches(case, a, _running(case, inputs, output, ddof=1),
                                             exp):
-        return ("running_var uses the unbiased batch variance (PyTorch's convention); the "
-                "curricula (the notes, CS231n) keep the biased one, mean((x - mu)**2): "
-                "checked against the curricula's definition")
+        return Diagnosis("running_unbiased", f)
     if _matches(case, a, _running(case, inputs, output, momentum=1 - MOMENTUM), exp):
-        return (f"{output}: momentum weighs the batch (PyTorch's momentum=0.1 convention); "
-                f"the curricula's is running = momentum * running + (1 - momentum) * batch "
-                f"with momentum = 0.9")
+        return Diagnosis("running_momentum_swapped", f)
     if case.steps > 1 and _matches(case, a, _running(case, {**inputs, "xs": None}, output),
                                    exp):
-        return (f"{output} holds only the last batch's update: the running statistics must "
-                f"carry over from one forward to the next (keep them on the layer or in "
-                f"bn_param)")
-    return ""
+        return Diagnosis("running_last_only", f)
+    return None
 
 
 # --- dropout -------------------------------------------------------------------------------
 
 
 def _dropout_words(case: Case, output: str, a: np.ndarray, exp: Expected,
-                   inputs: dict) -> str:
+                   inputs: dict) -> Diagnosis | None:
     x = np.asarray(inputs["x"], dtype=np.float64)
     if output == "out" and not case.train:
         if case.layer == "dropout" and _matches(case, a, x, exp):
-            return ("test mode returned x unchanged: the notes' dropout is not inverted, "
-                    "so test mode outputs x * (1 - dropout_ratio)")
+            return Diagnosis("dropout_test_identity")
         if case.layer == "invdropout" and _matches(case, a, x * case.rate, exp):
-            return ("test mode multiplied by p: inverted dropout already scaled the kept "
-                    "values in training, so test mode is the identity (out = x)")
-        return ""
+            return Diagnosis("dropout_test_scaled", {"rate": case.rate})
+        return None
     if not case.train:
-        return ""
+        return None
     ref = x if output == "out" else np.asarray(inputs["dout"], dtype=np.float64)
     if output == "dx" and (exp.value != 0).any():
         kept = exp.value != 0
         if not np.array_equal(a != 0, kept):
             same = int(((a != 0) == kept).sum())
-            return (f"backward used a different mask from forward's ({a.size - same} of "
-                    f"{a.size} elements differ): keep the mask drawn in forward (self.mask "
-                    f"or the cache) and reuse it; never draw a new one in backward")
+            return Diagnosis("dropout_mask_redrawn", {"differ": a.size - same, "size": a.size})
     kept = (a != 0) & (ref != 0)
     if not kept.any():
-        return ""
+        return None
     c = float(np.median(a[kept] / ref[kept]))
     want = scale(case)
-    if not np.isclose(c, want, rtol=1e-5):
-        if case.layer == "invdropout" and np.isclose(c, 1.0):
-            return ("kept values are not rescaled: inverted dropout divides them by p "
-                    f"(the keep probability {case.rate:g}), mask = (rand(...) < p) / p")
-        if case.layer == "invdropout" and np.isclose(c, 1 / (1 - case.rate)):
-            return (f"kept values are scaled by 1/(1 - p) = {c:.4g}: p is the keep "
-                    f"probability, scale by 1/p = {want:.4g}")
-        if case.layer == "dropout":
-            return (f"kept values are scaled by {c:.4g}: the notes' dropout is not inverted, "
-                    f"training keeps x unchanged (out = x * mask) and test mode multiplies "
-                    f"by 1 - dropout_ratio")
-        return f"kept values are scaled by {c:.4g}, expected 1/p = {want:.4g}"
-    return ""
+    if np.isclose(c, want, rtol=1e-5):
+        return None
+    facts = {"factor": c, "want": want, "rate": case.rate}
+    if case.layer == "invdropout" and np.isclose(c, 1.0):
+        return Diagnosis("dropout_not_rescaled", facts)
+    if case.layer == "invdropout" and np.isclose(c, 1 / (1 - case.rate)):
+        return Diagnosis("dropout_drop_as_keep", facts)
+    if case.layer == "dropout":
+        return Diagnosis("dropout_book_scaled", facts)
+    return Diagnosis("dropout_wrong_scale", facts)
 
 
 # --- SVM loss ---------------------------------------------------------------------------------
 
 
-def _svm_words(case: Case, output: str, a: np.ndarray, exp: Expected, inputs: dict) -> str:
+def _svm_words(case: Case, output: str, a: np.ndarray, exp: Expected,
+               inputs: dict) -> Diagnosis | None:
     X = np.asarray(inputs["x"], dtype=np.float64)
     labels = np.asarray(inputs["t"])
     N = X.shape[0]
-    counted = ("the margin of the correct class is counted too (x_y - x_y + 1 = 1 per "
-               "sample): sum over j != y_i only (set margins[np.arange(N), y] = 0)")
     if output == "loss" and _matches(case, a, exp.value + 1.0, exp):
-        return "the loss is 1 too large: " + counted
+        return Diagnosis("svm_counts_correct_loss")
     if output == "dx":
         dout = float(np.asarray(inputs["dout"], dtype=np.float64))
         cand = exp.value.copy()
         cand[np.arange(N), labels] -= dout / N
         if _matches(case, a, cand, exp):
-            return "dx of the correct class is off by -dout/N: " + counted
-    return ""
+            return Diagnosis("svm_counts_correct_dx")
+    return None
 
 
 def recognise(case: Case, output: str, a: np.ndarray, exp: Expected, bad: np.ndarray,
-              inputs: dict | None) -> str:
-    """Words for a mismatch of a curricula layer's output, or '' (then the generic ones)."""
+              inputs: dict | None) -> Diagnosis | None:
+    """The confirmed mistake of a curricula layer's output, or None (then the generic
+    checks)."""
     if inputs is None:
-        return ""
+        return None
     if case.layer in NORM_LAYERS:
         if output.startswith("running_"):
             return _running_words(case, output, a, exp, inputs)
@@ -281,4 +264,4 @@ def recognise(case: Case, output: str, a: np.ndarray, exp: Expected, bad: np.nda
         return _dropout_words(case, output, a, exp, inputs)
     if case.layer == "svm":
         return _svm_words(case, output, a, exp, inputs)
-    return ""
+    return None

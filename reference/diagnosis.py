@@ -44,12 +44,10 @@ class Diagnosis:
 
     def words(self) -> str:
         """The sentence for this diagnosis (the only place, with `render`, text is made)."""
+        if self.code == "values":
+            return render([self])
         t = TEMPLATES[self.code]
-        text = t(self.facts) if callable(t) else t.format_map(_Facts(self.facts))
-        if self.pattern is not None and self.code != "values":
-            where = PATTERNS[self.pattern]
-            text = f"{text} ({where})" if text else where
-        return text
+        return t(self.facts) if callable(t) else t.format_map(_Facts(self.facts))
 
     def to_json(self) -> dict[str, Any]:
         """{'code', 'facts', 'pattern'}: the record as JSON, words excluded."""
@@ -76,7 +74,7 @@ def render(diagnoses: Iterable[Diagnosis]) -> str:
         causes = [d.words() for d in rest if d.is_cause]
         other = [d.words() for d in rest if not d.is_cause]
         if values.pattern is not None:
-            other = [PATTERNS[values.pattern], *other]
+            other = [PATTERNS[values.pattern].format_map(_Facts(values.facts)), *other]
         body = f"{head}: {'; '.join(causes)}" if causes else head
         body = "; ".join([body, *other, _worst_words(values.facts)])
     else:
@@ -164,7 +162,7 @@ def _norm_suffix(text: str) -> Callable[[Mapping[str, Any]], str]:
 # Hints attached to an exception ('raised'), keyed by a hint code.
 HINTS: dict[str, str] = {
     "drift": "{drift}",
-    "stub": ("not implemented yet: {phase} returns None (its body is still a stub, `pass` or "
+    "stub": ("not implemented yet: {what} returns None (its body is still a stub, `pass` or "
              "a TODO)"),
     "no_method": ("{cls} has no {method} method: define {method}(self, {arg}) in the class"),
     "unstored": ("backward uses something forward never stored (still None): keep what "
@@ -190,13 +188,13 @@ PATTERNS: dict[str, str] = {
     "single_cover": "only where a single window covers the element",
     "tied_windows": "only in windows with tied maxima",
     "everywhere": "in every element",
-    "some_channels": "only in channels {channels}",
+    "some_channels": "only in channels {channels} (the others are right)",
     "scattered": "scattered, with no border, overlap or channel pattern",
 }
 
 TEMPLATES: dict[str, str | Callable[[Mapping[str, Any]], str]] = {
     # --- facts: what happened, no cause claimed -------------------------------------------
-    "values": lambda f: _values_head(f) + "; " + _worst_words(f),
+    "values": lambda f: _values_head(f),  # words() renders it whole, with render()
     "returned_none": "returned None (not computed or not stored)",
     "wrong_type": "returned {type}, expected a numpy.ndarray",
     "shape": _shape,
@@ -242,8 +240,10 @@ TEMPLATES: dict[str, str | Callable[[Mapping[str, Any]], str]] = {
     "bias_missing": "the bias b is not added to the output",
     "bias_axis": ("bias added along axis {axis} instead of the channel/feature axis 1 (b must "
                   "broadcast as b.reshape(1, F, 1, 1) for conv, (1, F) for affine)"),
-    "flipped_kernel": ("the kernel is flipped (true convolution): CNN layers compute "
-                       "cross-correlation, use W as it is"),
+    "flipped_kernel": lambda f: (
+        "the kernel is flipped (true convolution): CNN layers compute cross-correlation, use "
+        "W as it is" + ("" if f.get("output", "out") == "out" else
+                        f" ({f['output']} is the flipped kernel's gradient)")),
     "dw_no_transpose": ("dW was reshaped without transposing back: dW = col.T @ dout is "
                         "(C*kh*kw, F), so take dW.transpose(1, 0).reshape(F, C, kh, kw)"),
     "relu_grad_at_zero": _relu,
@@ -251,9 +251,14 @@ TEMPLATES: dict[str, str | Callable[[Mapping[str, Any]], str]] = {
     "overlap_assign": ("only where windows overlap (stride < kernel): gradients from "
                        "overlapping windows must be accumulated (+=), not assigned"),
     "tie_break": _tie,
-    "pad_crop": ("dx is cropped at the wrong offset: the padded gradient was cut as "
-                 "[:H, :W] instead of [pad:H + pad, pad:W + pad] (the border rows and "
-                 "columns follow pad)"),
+    "pad_crop": ("dx is cut from the padded gradient at offset {offset} instead of {pad}: "
+                 "crop it as dx_padded[:, :, pad:pad + H, pad:pad + W] (cutting [:H, :W] "
+                 "keeps the top and left padding and drops the bottom and right rows)"),
+    "pad_one_sided": ("the padding is all on one side ({side}): pad = {pad} goes on both "
+                      "sides, np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))"),
+    "col2im_axes_swapped": ("the kernel's height and width axes are swapped when the columns "
+                            "are folded back (col2im): reshape col as (N, out_h, out_w, C, "
+                            "filter_h, filter_w) and transpose to (0, 3, 4, 5, 1, 2)"),
     "unbiased_variance": _norm_suffix(
         "normalized with the unbiased variance (divides by m - 1): normalization divides by "
         "the biased variance, mean((x - mu)**2) (np.var's default ddof=0)"),

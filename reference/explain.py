@@ -6,9 +6,11 @@ import math
 import re
 from pathlib import Path
 
+from layercheck.cases import registry
 from layercheck.cases.case import Case
 from layercheck.cases.inputs import output_shape
 from layercheck.reference.diagnose import shape_hint
+from layercheck.reference.diagnosis import Diagnosis
 
 OURS = Path(__file__).resolve().parents[2]  # layercheck's own source tree
 FRAME = re.compile(r'\s*File "(.*)", line (\d+)')
@@ -128,7 +130,7 @@ def drift_hint(error: str) -> str:
 
 def _spatial_words(case: Case, output: str, got: tuple[int, ...]) -> str:
     """Two shape slips of windowed layers: an empty crop where pad = 0, and H and W swapped."""
-    if case.layer not in ("conv", "pool", "avgpool") or len(got) != 4 or not case.batched:
+    if case.layer not in registry.windowed() or len(got) != 4 or not case.batched:
         return ""
     want = case.x_shape if output == "dx" else output_shape(case) if output == "out" else None
     if want is None or len(want) != 4 or tuple(got[:2]) != tuple(want[:2]):
@@ -165,53 +167,63 @@ def shape_words(case: Case, output: str, got: tuple[int, ...]) -> str:
     return ""
 
 
-def _hint(case: Case, phase: str | None, error: str) -> str:
+def _hint(case: Case, phase: str | None, error: str) -> tuple[str, dict]:
+    """(hint code, its facts) for an exception's message, or ('', {})."""
     drift = drift_hint(error)
     if drift:
-        return drift
+        return "drift", {"drift": drift}
     if "NotImplementedError" in error or (re.search(r"returns? None|got NoneType", error) and (
             "must return" in error)):
-        what = "forward" if phase == "forward" else "backward"
-        return (f"not implemented yet: {what} returns None (its body is still a stub, "
-                f"`pass` or a TODO)")
+        return "stub", {"what": "forward" if phase == "forward" else "backward"}
     m = re.search(r"'(\w+)' object has no attribute '(forward|backward)'", error)
     if m:
-        return (f"{m.group(1)} has no {m.group(2)} method: define "
-                f"{m.group(2)}(self, {'x' if m.group(2) == 'forward' else 'dout'}) in the class")
+        return "no_method", {"cls": m.group(1), "method": m.group(2),
+                             "arg": "x" if m.group(2) == "forward" else "dout"}
     if "'NoneType' object has no attribute" in error or (
             "NoneType" in error and phase == "backward"):
-        return ("backward uses something forward never stored (still None): keep what "
-                "backward needs in forward (self.x = x, self.col = col, self.col_W = col_W)")
+        return "unstored", {}
     if "cannot reshape array" in error and phase == "forward":
-        return "the output size used in forward disagrees with the data. " + shape_hint(
-            case, "out")
+        return "reshape_size", {"shape_hint": shape_hint(case, "out")}
     if case.layer == "softmax" and re.search(r"shapes \((\d+),\) \(\1,\d+\)|shapes "
                                              r"\((\d+),\d+\) \(\2,\)", error):
-        return ("the loss treats the labels t as one-hot (N, C), but t holds class indices "
-                "(N,) here: accept both (if t.ndim == 1, pick y[np.arange(N), t])")
+        return "labels_onehot_loss", {}
     if "operands could not be broadcast" in error:
-        return "shapes do not line up (check reshape/transpose order and the bias shape)"
+        return "broadcast", {}
     if case.layer == "softmax" and ("arrays used as indices must be of integer" in error
                                     or "shape mismatch: indexing arrays" in error):
-        return ("the labels t are one-hot here (shape (N, C)): turn them into class indices "
-                "first (if t.ndim == 2: t = t.argmax(axis=1))")
+        return "labels_index_loss", {}
     if "zero-size array to reduction" in error:
-        return ("a window or slice came out empty: check the output size formula and the "
-                "slice bounds (x[:, :, pad:-pad] is empty when pad = 0)")
-    return ""
+        return "empty_window", {}
+    return "", {}
+
+
+def frame(tb: str | None, root: str | Path | None) -> dict:
+    """{'file', 'line', 'code'} of the last traceback frame in the student's own code, or {}
+    (the facts `locate` puts in words)."""
+    where = locate(tb, root)
+    m = re.match(r" at (.*?) line (\d+)(?:: (.*))?$", where, re.S)
+    if not m:
+        return {}
+    return {"file": m.group(1), "line": int(m.group(2)), "code": m.group(3) or ""}
+
+
+def error_diagnosis(case: Case, phase: str | None, error: str, tb: str | None,
+                    root: str | Path | None = None) -> Diagnosis:
+    """The exception the implementation raised, as data: the phase, the error's first lines,
+    the student's own file, line and code, and a hint code where the message names a known
+    slip."""
+    hint, facts = _hint(case, phase, error)
+    where = frame(tb, root)
+    if not hint and error.startswith("AssertionError") and re.search(
+            r"%\s*(self\.)?stride", where.get("code", "")):
+        hint = "assert_divisible"
+    if drift_hint(error):  # NumPy's long removal notes: the first line and our fix suffice
+        error = error.strip().splitlines()[0]
+    return Diagnosis("raised", {"phase": phase, "error": error, **where, **facts,
+                                "hint": hint or None})
 
 
 def diagnose_error(case: Case, phase: str | None, error: str, tb: str | None,
                    root: str | Path | None = None) -> str:
-    """Plain words for an exception the implementation raised, at the student's own line."""
-    hint = _hint(case, phase, error)
-    where = locate(tb, root)
-    if not hint and error.startswith("AssertionError") and re.search(r"%\s*(self\.)?stride",
-                                                                      where):
-        hint = ("the file rejects sizes where (H + 2*pad - kernel) is not divisible by the "
-                "stride; PyTorch takes floor((H + 2*pad - kernel) / stride) + 1 and leaves the "
-                "remaining rows and columns out")
-    if drift_hint(error):  # NumPy's long removal notes: the first line and our fix suffice
-        error = error.strip().splitlines()[0]
-    text = f"{phase or 'the run'} raised {error}{where}"
-    return f"{text}. {hint}" if hint else text
+    """`error_diagnosis` in words: the exception, at the student's own line, and the hint."""
+    return error_diagnosis(case, phase, error, tb, root).words()

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
-from layercheck.cases import curricula
+from layercheck.cases import curricula, registry
 from layercheck.cases.adapters import Run, run_class
 from layercheck.cases.case import CURRICULA_LAYERS, DROPOUT_LAYERS, Case
 from layercheck.cases.inputs import make_inputs
 from layercheck.reference import dropout_judge
 from layercheck.reference.compare import compare
+from layercheck.reference.diagnose_curricula import keep_diagnosis
+from layercheck.reference.diagnosis import Diagnosis
 from layercheck.reference.expected import Truth
 from layercheck.reference.result import Result
 
@@ -50,20 +52,18 @@ def check(case: Case, run_fn: RunFn) -> list[Result]:
 
 
 def _rejection(case: Case, rejected: str, run: Run) -> Result:
-    out = "loss" if case.layer in ("softmax", "svm") else "out"
+    out = "loss" if case.layer in registry.losses() else "out"
     res = Result(case.id, case.layer, "forward", out, "fail", params=case.params())
     if run.missing:
-        res.status, res.diagnosis = "missing", "layer not defined"
-    elif run.error_type == "ValueError" and run.error_phase == "forward":
-        res.status, res.diagnosis = "pass", f"rejected as PyTorch does ({run.error})"
-    elif run.error:
-        res.diagnosis = (f"PyTorch rejects this configuration ({rejected}); expected a "
-                         f"ValueError naming the parameter, got {run.error}")
-    else:
-        res.diagnosis = (f"PyTorch rejects this configuration ({rejected}), but the "
-                         f"implementation returned a result: raise ValueError naming the "
-                         f"parameter")
-    return res
+        res.status = "missing"
+        return res.diagnose([Diagnosis("missing")])
+    if run.error_type == "ValueError" and run.error_phase == "forward":
+        res.status = "pass"
+        return res.diagnose([Diagnosis("rejected_ok", {"error": run.error})])
+    if run.error:
+        return res.diagnose([Diagnosis("rejected_by_torch", {"rejected": rejected,
+                                                             "error": run.error})])
+    return res.diagnose([Diagnosis("rejection_missing", {"rejected": rejected})])
 
 
 def _state_dtype(case: Case, name: str, value: object) -> object:
@@ -80,8 +80,6 @@ def _keep(case: Case, exp, arrays: dict, run: Run) -> Result:
     A training run's masks (out and curricula.AGAINS, forwards on the same input) are
     judged together (dropout_judge.judge_masks); where the further forwards are missing,
     the mask cannot be told random and the verdict fails."""
-    from layercheck.reference.diagnose_curricula import keep_words
-
     p_value, got = float(exp.bound), float(exp.value)
     if case.train and dropout_judge.inferred_mask(run.outputs.get("out"),
                                                   arrays["x"]) is not None:
@@ -94,7 +92,8 @@ def _keep(case: Case, exp, arrays: dict, run: Run) -> Result:
         if why is not None:
             return Result(case.id, case.layer, "forward", "keep", "fail",
                           err_over_bound=math.inf, mismatched=1, size=1,
-                          params=case.params(), diagnosis=why)
+                          params=case.params(),
+                          diagnoses=(Diagnosis("keep_unjudged", {"words": why}),))
     ratio = dropout_judge.keep_ratio(p_value)
     want = dropout_judge.keep_probability(case)
     res = Result(case.id, case.layer, "forward", "keep", "pass" if ratio <= 1 else "fail",
@@ -102,7 +101,7 @@ def _keep(case: Case, exp, arrays: dict, run: Run) -> Result:
                  err_over_bound=ratio, mismatched=int(ratio > 1), size=1,
                  params=case.params())
     if ratio > 1:
-        res.diagnosis = keep_words(case, got, p_value)
+        res.diagnose([keep_diagnosis(case, got, p_value)])
     return res
 
 
@@ -117,19 +116,20 @@ def verdicts(case: Case, arrays: dict, truth: Truth | None, rejected: str | None
     for name, exp in truth.items():
         res = Result(case.id, case.layer, exp.phase, name, "error", params=case.params())
         if run.missing:
-            res.status, res.diagnosis = "missing", "layer not defined"
+            res.status = "missing"
+            res.diagnose([Diagnosis("missing")])
         elif name == "keep" and "out" in run.outputs:
             res = _keep(case, exp, arrays, run)
         elif name in run.outputs:
             res = compare(case, name, _state_dtype(case, name, run.outputs[name]), exp, arrays)
         elif run.error:
             where = "forward" if run.error_phase == "forward" else "backward"
-            res.diagnosis = f"{where} raised {run.error}"
+            res.diagnose([Diagnosis("raised", {"phase": where, "error": run.error})])
         else:
-            res.status, res.diagnosis = "fail", "not computed"
+            res.status = "fail"
+            res.diagnose([Diagnosis("not_computed")])
         if run.modified and res.status != "missing":
             res.status = "fail" if res.status == "pass" else res.status
-            res.diagnosis = (f"input modified in place: {', '.join(run.modified)}. "
-                             + res.diagnosis).strip()
+            res.add(Diagnosis("modified_in_place", {"names": list(run.modified)}), first=True)
         results.append(res)
     return results
