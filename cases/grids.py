@@ -73,6 +73,9 @@ NORM_SIZES = ((4, 5), (3, 3), (1, 2))
 BN_MODES = ((True, 1), (True, 3), (False, 1))  # (train, steps)
 LRN_CONSTANTS = ((1e-4, 0.75, 1.0), (0.1, 0.75, 2.0), (1.0, 0.5, 1.0))
 DROPOUT_RATES = (0.3, 0.5, 0.8)
+# (N, C, H, W) of the layers with no setting of their own, cycled through dtype and kind
+PLAIN_SHAPES = {"sigmoid": ((1, 1, 1, 1), (2, 3, 4, 5), (3, 2, 6, 9)),
+                "svm": ((1, 2, 1, 1), (2, 10, 1, 1), (5, 3, 1, 1))}
 
 
 def _cycle(full: bool, sizes: tuple, rows: list[tuple]) -> Iterator[tuple]:
@@ -84,13 +87,12 @@ def _cycle(full: bool, sizes: tuple, rows: list[tuple]) -> Iterator[tuple]:
 
 def _curricula(layer: str, full: bool) -> Iterator[Case]:
     kinds = KINDS[layer]
-    if layer in ("sigmoid", "svm"):
-        shapes = ((1, 2, 1, 1), (2, 10, 1, 1), (5, 3, 1, 1)) if layer == "svm" else \
-            ((1, 1, 1, 1), (2, 3, 4, 5), (3, 2, 6, 9))
+    if layer in PLAIN_SHAPES:
+        shapes = PLAIN_SHAPES[layer]
         for dt, kind, (n, c, h, w) in _cycle(full, shapes, list(itertools.product(
                 DTYPES, kinds)) * (3 if full else 2)):
             yield Case(layer, n, c, h, w, dtype=dt, kind=kind)
-    elif layer in ("batchnorm", "spatialbn"):
+    elif layer in registry.batch_norms():
         ndims = (2, 4) if layer == "batchnorm" else (4,)
         rows = list(itertools.product(ndims, BN_MODES, DTYPES, kinds))
         for i, (nd, (train, steps), dt, kind, (h, w)) in enumerate(
@@ -106,7 +108,7 @@ def _curricula(layer: str, full: bool) -> Iterator[Case]:
         for i, ((c, g), dt, kind, (h, w)) in enumerate(_cycle(full, NORM_SIZES, rows)):
             yield Case(layer, N=(1, 2)[i % 2], C=c, H=h, W=w, groups=g, dtype=dt, kind=kind)
         yield Case(layer, C=4, groups=3)  # rejected: G must divide C
-    elif layer in ("dropout", "invdropout"):
+    elif layer in registry.dropouts():
         rates = DROPOUT_RATES if full else DROPOUT_RATES[::2]
         for train, rate, dt in itertools.product((True, False), rates, DTYPES):
             yield Case(layer, N=4, C=8, H=8, W=8, rate=rate, train=train, dtype=dt)

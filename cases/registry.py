@@ -312,27 +312,98 @@ def phase_of(output: str) -> str:
 
 REGISTRY = Registry(UNITS)
 
-# Module-level shortcuts onto the one registry.
-unit = REGISTRY.unit
-names = REGISTRY.names
-where = REGISTRY.where
-with_role = REGISTRY.with_role
-windowed = REGISTRY.windowed
-pooling = REGISTRY.pooling
-weighted = REGISTRY.weighted
-losses = REGISTRY.losses
-norms = REGISTRY.norms
-batch_norms = REGISTRY.batch_norms
-dropouts = REGISTRY.dropouts
-flat = REGISTRY.flat
-family = REGISTRY.family
-default_eps = REGISTRY.default_eps
-input_kinds = REGISTRY.input_kinds
-class_names = REGISTRY.class_names
-function_names = REGISTRY.function_names
-aliases = REGISTRY.aliases
-all_names = REGISTRY.all_names
-layers_for = REGISTRY.layers_for
-default_layers = REGISTRY.default_layers
-points = REGISTRY.points
-max_points = REGISTRY.max_points
+
+# Module-level queries onto the one registry, `REGISTRY` (looked up on each call, so a
+# process may install a copy with more units before importing the modules that derive
+# their tables from it).
+def unit(name: str) -> Unit:
+    return REGISTRY.unit(name)
+
+
+def names(kind: str | None = "layer") -> tuple[str, ...]:
+    return REGISTRY.names(kind)
+
+
+def where(**attrs: object) -> tuple[str, ...]:
+    return REGISTRY.where(**attrs)
+
+
+def with_role(*roles: str) -> tuple[str, ...]:
+    return REGISTRY.with_role(*roles)
+
+
+def windowed() -> tuple[str, ...]:
+    return REGISTRY.windowed()
+
+
+def pooling() -> tuple[str, ...]:
+    return REGISTRY.pooling()
+
+
+def weighted() -> tuple[str, ...]:
+    return REGISTRY.weighted()
+
+
+def losses() -> tuple[str, ...]:
+    return REGISTRY.losses()
+
+
+def norms() -> tuple[str, ...]:
+    return REGISTRY.norms()
+
+
+def batch_norms() -> tuple[str, ...]:
+    return REGISTRY.batch_norms()
+
+
+def dropouts() -> tuple[str, ...]:
+    return REGISTRY.dropouts()
+
+
+def flat() -> tuple[str, ...]:
+    return REGISTRY.flat()
+
+
+def family(name: str) -> tuple[str, ...]:
+    return REGISTRY.family(name)
+
+
+def default_eps() -> dict[str, float]:
+    return REGISTRY.default_eps()
+
+
+def input_kinds() -> dict[str, tuple[str, ...]]:
+    return REGISTRY.input_kinds()
+
+
+def class_names(students: bool = True) -> dict[str, str]:
+    return REGISTRY.class_names(students)
+
+
+def function_names() -> dict[str, tuple[tuple[str, str | None], ...]]:
+    return REGISTRY.function_names()
+
+
+def aliases() -> dict[str, tuple[str, ...]]:
+    return REGISTRY.aliases()
+
+
+def all_names() -> tuple[str, ...]:
+    return REGISTRY.all_names()
+
+
+def layers_for(api: str) -> tuple[str, ...]:
+    return REGISTRY.layers_for(api)
+
+
+def default_layers(api: str) -> tuple[str, ...]:
+    return REGISTRY.default_layers(api)
+
+
+def points(layer: str, phase: str) -> float:
+    """The points of one layer's phase (see the module's docstring)."""
+    return REGISTRY.points(layer, phase)
+
+
+def max_points(layers: tuple[str, ...] | list[str]) -> float:
+    return REGISTRY.max_points(layers)
