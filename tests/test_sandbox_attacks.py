@@ -69,9 +69,11 @@ def _site() -> str:
 
 
 def run_attack(tmp_path: Path, name: str, cases: int = 1, timeout: float = 5.0,
-               folder: bool = False, memory: int | None = None) -> Outcome:
+               folder: bool = False, memory: int | None = None,
+               replace: dict[str, str] | None = None) -> Outcome:
     """Run tests/attacks/NAME as a submission (the file and its own _tools module, with a
-    classmate's file beside it) through a Worker on `cases` ReLU cases."""
+    classmate's file beside it) through a Worker on `cases` ReLU cases; `replace`: text
+    of the attack's source to replace first (a variant of the attack)."""
     sub, grader = tmp_path / "sub", tmp_path / "grader"
     sub.mkdir()
     grader.mkdir()
@@ -83,6 +85,9 @@ def run_attack(tmp_path: Path, name: str, cases: int = 1, timeout: float = 5.0,
             "canary": str(canary), "own_file": str(sub / name), "grader_dir": str(grader),
             "root": str(sub)}
     src = (ATTACKS / name).read_text().replace("HOST = {}", f"HOST = {json.dumps(host)}")
+    for old, new in (replace or {}).items():
+        assert old in src, f"{name} has no {old!r} to replace"
+        src = src.replace(old, new)
     (sub / name).write_text(src)
     shutil.copy(ATTACKS / "_tools.py", sub / "_tools.py")
     kw = {"memory": memory} if memory else {}
@@ -348,9 +353,9 @@ def test_a_batch_with_a_crashing_and_a_cheating_submission_writes_four_reports(
     shutil.copy(ATTACKS / "cheat_import_impl.py", subs / "cheat.py")
     (subs / "crash.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"
                                    "class Relu:\n    pass\n")
-    r = subprocess.run([sys.executable, "-m", "layercheck.reports.cli", "check", "--each", str(subs),
-                        "--layers", "relu", "--jobs", "2", "--json", str(out), "--quiet",
-                        "--no-shrink"], capture_output=True, text=True, timeout=300,
+    r = subprocess.run([sys.executable, "-m", "layercheck.reports.cli", "check", "--each",
+                        str(subs), "--layers", "relu", "--jobs", "2", "--json", str(out),
+                        "--quiet", "--no-shrink"], capture_output=True, text=True, timeout=300,
                        cwd=PROJECT)
     assert r.returncode == 2, r.stdout + r.stderr  # the worst: not loaded
     reports = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
