@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from layercheck.cases.submission.survey import LoadError, imported_modules, parse
+from layercheck.cases.submission import graph
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent  # the `layercheck` package
 # What the worker imports of ours, mounted whole: the package's (import-free) __init__.py and
@@ -207,28 +207,9 @@ def _is_native(p: Path) -> bool:
 
 
 def _own_files(path: Path, root: Path) -> list[Path]:
-    """A single file, its packages' __init__.py, and the modules it imports from its root
-    or its own folder, transitively (read, not run)."""
-    todo = [path] + [d / "__init__.py" for d in path.parents
-                     if d.is_relative_to(root) and (d / "__init__.py").is_file()]
-    seen = set(todo)
-    bases = list(dict.fromkeys([root, path.parent]))
-    while todo:
-        p = todo.pop()
-        try:
-            mods = imported_modules(parse(p)) if p.suffix == ".py" else set()
-        except LoadError:
-            continue
-        for m, base in ((m, b) for m in mods for b in bases):
-            found = [base / f"{m}.py"] if (base / f"{m}.py").is_file() else []
-            if (base / m).is_dir():
-                found += [q for q in (base / m).rglob("*") if q.is_file()
-                          and not SKIP_DIRS & set(q.relative_to(root).parts)]
-            for q in found:
-                if q not in seen:
-                    seen.add(q)
-                    todo.append(q)
-    return sorted(seen)
+    """A single file, its packages' __init__.py, and the student's own modules it imports,
+    transitively: the module graph read when the submission was surveyed (graph.py)."""
+    return graph.own_files(path, root)
 
 
 @dataclass

@@ -30,32 +30,50 @@ from __future__ import annotations
 
 import ast
 import errno
+import hashlib
 import os
 import shutil
 import stat
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MAX_SOURCE_BYTES = 512 << 10  # one .py file (parsing 1 MB of source can take 3 s, 600 MB)
-MAX_NOTEBOOK_BYTES = 32 << 20  # one .ipynb (outputs, images); its code: MAX_SOURCE_BYTES
+from layercheck.cases.submission import graph
+from layercheck.cases.submission.graph import (
+    BYTECODE_SUFFIXES,
+    MAX_NOTEBOOK_BYTES,
+    MAX_SOURCE_BYTES,
+    NATIVE_SUFFIXES,
+    SKIP_DIRS,
+    SOURCE_SUFFIXES,
+    TOPS,
+    Budget,
+    LoadError,
+    climb_reason,
+    import_root,
+    own_module,
+    package_inits,
+    parse_any,
+    wanted_files,
+)
+
+__all__ = ["BYTECODE_SUFFIXES", "MAX_NOTEBOOK_BYTES", "MAX_SOURCE_BYTES", "NATIVE_SUFFIXES",
+           "SKIP_DIRS", "SOURCE_SUFFIXES", "TOPS", "Digest", "Intake", "IntakeError",
+           "content_digest", "take_in"]
+
 MAX_DATA_BYTES = 8 << 20  # any other file larger than this is left out (and noted)
 MAX_TOTAL_BYTES = 64 << 20
 MAX_FILES = 5000  # files copied
 MAX_ENTRIES = 20000  # folder entries looked at, copied or not
 MAX_NATIVE = 50
 MAX_NOTES = 20
-SOURCE_SUFFIXES = (".py", ".ipynb")
-NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll", ".o", ".a")
-SKIP_DIRS = {"__pycache__", ".git", ".hg", ".svn", ".venv", "venv", "node_modules",
-             ".ipynb_checkpoints", "site-packages"}
-BYTECODE_SUFFIXES = (".pyc", ".pyo")
+MAX_HASHED_BYTES = MAX_TOTAL_BYTES  # bytes one content digest reads in all
 PREFIX = "layercheck-intake-"
 CHUNK = 1 << 20
 GRADER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE, errno.ENOMEM}
-
-# Private copies now in use: the loader never climbs above one of these folders.
-TOPS: set[Path] = set()
+# (SKIP_DIRS, the suffixes, the source caps and TOPS, the private copies in use, are the
+# file rules of graph.py, named here too for the callers that read them from the intake)
 
 
 class IntakeError(Exception):
@@ -95,6 +113,7 @@ class Intake:
     said: list[str] = field(default_factory=list)  # warnings for the report (climbed, ...)
     files: int = 0
     total: int = 0
+    seconds: float = 0.0  # time taken to take it in (copying, reading its imports)
 
     def close(self) -> None:
         """Remove the private copy."""
@@ -234,6 +253,7 @@ def take_in(target: str | Path, entry: bool = False, climb: bool = True) -> Inta
     real = Path(os.path.realpath(given))
     if not real.exists():
         raise IntakeError(f"{shown(str(given))}: no such file or folder")
+    t0 = time.monotonic()
     top = Path(tempfile.mkdtemp(prefix=PREFIX)).resolve()
     TOPS.add(top)
     name = _clean_name(real.name)
@@ -262,19 +282,18 @@ def take_in(target: str | Path, entry: bool = False, climb: bool = True) -> Inta
     except BaseException:
         intake.close()
         raise
+    intake.seconds = time.monotonic() - t0
     return intake
 
 
 def _take_in_entry(intake: Intake, real: Path) -> None:
     """A file entry of an --each folder: copied alone (its folder holds other submissions).
     An import naming another entry is said in the report (it fails in the worker)."""
-    from layercheck.cases.submission.survey import LoadError, _parse_any, own_module
-
     first = intake.top / real.name
     if not intake.copy_file(real, first, real.name):
         raise IntakeError(f"{real.name} cannot be graded: {'; '.join(intake.notes[-1:])}")
     try:
-        tree = _parse_any(first)
+        tree = parse_any(first, Budget())
     except LoadError:
         return  # the loader says what is wrong with it, from the copy
     names: set[str] = set()
@@ -295,75 +314,18 @@ def _take_in_entry(intake: Intake, real: Path) -> None:
                            f"folder: not available (each entry is graded on its own)")
 
 
-def _module_files(base: Path, parts: list[str]) -> list[Path]:
-    """The files a dotted module name may be, from `base`: each package's __init__.py on
-    the way, then the module's file (mod.py, or mod/__init__.py)."""
-    out, d = [], base
-    for i, part in enumerate(parts):
-        if not part.isidentifier():
-            break
-        out.append(d / part / "__init__.py")
-        if i == len(parts) - 1:
-            out.append(d / f"{part}.py")
-        d = d / part
-    return out
-
-
-def _wanted_files(tree: ast.Module, here: Path, bases: list[Path]) -> list[Path]:
-    """The student's own files the module at `here` imports, as Python would find them:
-    absolute imports from `bases` (never the standard library, numpy/scipy or a
-    framework), relative ones from its package (only through folders with __init__.py)."""
-    from layercheck.cases.submission.survey import own_module
-
-    out: list[Path] = []
-
-    def absolute(dotted: str, more: list[str] = ()) -> None:
-        parts = dotted.split(".")
-        if not own_module(parts[0]):
-            return
-        for b in bases:
-            out.extend(_module_files(b, parts))
-            for n in more:
-                out.extend(_module_files(b, [*parts, n]))
-
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                absolute(a.name)
-        elif isinstance(node, ast.ImportFrom) and not node.level:
-            if node.module:
-                absolute(node.module, [a.name for a in node.names if a.name != "*"])
-        elif isinstance(node, ast.ImportFrom):
-            ups = [here.parent, *here.parent.parents][:node.level]
-            if len(ups) < node.level or (node.level > 1 and not all(
-                    (u / "__init__.py").is_file() for u in ups)):
-                continue  # climbs out of its packages: Python refuses it too
-            base = ups[-1]
-            parts = node.module.split(".") if node.module else []
-            out.extend(_module_files(base, parts) if parts else [base / "__init__.py"])
-            out.extend(f for a in node.names if a.name != "*"
-                       for f in _module_files(base, [*parts, a.name]))
-        elif (isinstance(node, ast.Call) and node.args
-              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
-              and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
-                  "__import__", "import_module")):
-            absolute(node.args[0].value)
-    return out
-
-
 def _take_in_file(intake: Intake, real: Path, stop: Path | None) -> None:
     """A file given on its own: it, its packages' __init__.py and the student's modules its
     imports name (transitively; see `_wanted_files`), copied under its import root; each
     file is copied (caps checked) before it is parsed, and only copies are parsed. `stop`:
     the import root never lies above it (the file's own folder: no climbing)."""
-    from layercheck.cases.submission.survey import LoadError, _parse_any, climb_reason, import_root
-
     top = intake.top
+    budget = Budget()
     first = top / real.name
     if not intake.copy_file(real, first, real.name):  # caps, links: checked first
         raise IntakeError(f"{real.name} cannot be graded: {'; '.join(intake.notes[-1:])}")
     try:
-        tree = _parse_any(first)
+        tree = parse_any(first, budget)
     except LoadError:
         return  # the loader says what is wrong with it, from the copy
     root = import_root(real, tree, stop)
@@ -375,22 +337,20 @@ def _take_in_file(intake: Intake, real: Path, stop: Path | None) -> None:
         intake.said.append(f"import root: {root} (above the file's folder, because "
                            f"{climb_reason(real, tree, root)}); --no-climb grades the file "
                            f"from its own folder")
-    for d in real.parents:
-        if not d.is_relative_to(root):
-            break
-        init = d / "__init__.py"
-        if init.is_file():
-            r = init.relative_to(root)
-            intake.copy_file(init, top / r, str(r))
+    for init in package_inits(real, root):
+        r = init.relative_to(root)
+        intake.copy_file(init, top / r, str(r))
     bases = list(dict.fromkeys([root, real.parent]))
     todo, seen = [rel0], {rel0}
     while todo:
         rel = todo.pop()
         try:
-            tree = _parse_any(top / rel)
+            tree = parse_any(top / rel, budget)
+        except graph.VolumeError as e:
+            raise IntakeError(str(e)) from None
         except LoadError:
             continue
-        for f in _wanted_files(tree, root / rel, bases):
+        for f in wanted_files(tree, root / rel, bases):
             if (not f.is_relative_to(root) or not f.is_file()
                     or Path(os.path.realpath(f)) != f):  # a link, or under a linked folder
                 continue
@@ -401,3 +361,105 @@ def _take_in_file(intake: Intake, real: Path, stop: Path | None) -> None:
             if intake.copy_file(f, top / r, str(r)) and r.suffix == ".py":
                 todo.append(r)
     intake.target = top / rel0
+
+
+# ---------------------------------------------------------------- the content digest
+
+@dataclass(frozen=True)
+class Digest:
+    """What the intake would keep of a submission, hashed (for --resume): sha256 over the
+    kept files' paths and bytes, and the left-out files' paths, sizes and why."""
+
+    sha256: str
+    seconds: float  # time it took (the reports count it in the submission's time)
+    files: int  # files whose bytes were read
+    bytes: int  # bytes read, at most MAX_HASHED_BYTES
+
+
+def content_digest(target: str | Path, entry: bool = False, climb: bool = True) -> Digest:
+    """The digest of what `take_in(target, entry, climb)` would keep, read by the intake's
+    rules (no links, no hard-linked files, no bytecode, SKIP_DIRS, the caps): a left-out
+    file counts by its name, size and reason, never its bytes, and at most MAX_HASHED_BYTES
+    are read in all. A lone .py file counts with the modules it imports. Never raises:
+    where the submission cannot be read, a value no report carries."""
+    t0 = time.monotonic()
+    h = hashlib.sha256()
+    state = {"files": 0, "bytes": 0}
+    given = Path(target)
+    try:
+        real = Path(os.path.realpath(given))
+        if entry and given.is_symlink():
+            h.update(b"a link")
+        elif real.is_dir():
+            _digest_tree(h, real, state)
+        elif real.is_file():
+            files = [real]
+            if real.suffix == ".py" and not entry:
+                files = _lone_file_graph(real, climb)
+            base = files[0].parent if len(files) == 1 else Path(os.path.commonpath(files))
+            for f in files:
+                _digest_file(h, f, str(f.relative_to(base)), state)
+        else:
+            h.update(b"missing:" + os.fsencode(given))
+        sha = h.hexdigest()
+    except (OSError, ValueError) as e:
+        sha = f"unreadable-{os.urandom(8).hex()} ({type(e).__name__})"
+    return Digest(sha, time.monotonic() - t0, state["files"], state["bytes"])
+
+
+def _lone_file_graph(real: Path, climb: bool) -> list[Path]:
+    """A lone .py file and the student's modules it imports, as the intake follows them."""
+    budget = Budget()
+    try:
+        tree = graph.parse(real, budget)
+        root = import_root(real, tree, None if climb else real.parent)
+        return [real, *(f for f in graph.module_graph(real, tree, root, budget).files
+                        if f != real)]
+    except (LoadError, RecursionError, MemoryError):
+        return [real]
+
+
+def _digest_tree(h: object, src: Path, state: dict[str, int]) -> None:
+    seen = 0
+    for d, dirs, names in os.walk(src, followlinks=False):
+        here = Path(d)
+        dirs[:] = sorted(x for x in dirs if x not in SKIP_DIRS
+                         and not os.path.islink(here / x) and utf8_name(x))
+        seen += len(names) + len(dirs)
+        if seen > MAX_ENTRIES:
+            h.update(b"too many files")  # type: ignore[attr-defined]
+            return
+        for n in sorted(names):
+            _digest_file(h, here / n, str((here / n).relative_to(src)), state)
+
+
+def _digest_file(h: object, f: Path, rel: str, state: dict[str, int]) -> None:
+    """One file into the digest: its path, then its bytes where the intake keeps them, else
+    its size and why it is left out."""
+    upd = h.update  # type: ignore[attr-defined]
+    upd(os.fsencode(rel) + b"\0")
+    name = f.name
+    if not utf8_name(name) or name.endswith(BYTECODE_SUFFIXES):
+        upd(b"left out\0")
+        return
+    st = os.lstat(f)
+    source = name.endswith(SOURCE_SUFFIXES)
+    cap = MAX_NOTEBOOK_BYTES if name.endswith(".ipynb") else MAX_SOURCE_BYTES
+    if (not stat.S_ISREG(st.st_mode) or st.st_nlink > 1
+            or (source and st.st_size > cap) or (not source and st.st_size > MAX_DATA_BYTES)
+            or state["bytes"] + st.st_size > MAX_HASHED_BYTES):
+        upd(f"left out {stat.S_IFMT(st.st_mode)} {st.st_nlink > 1} {st.st_size}\0".encode())
+        return
+    inner = hashlib.sha256()
+    fd = os.open(f, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            upd(b"changed\0")
+            return
+        while chunk := fh.read(CHUNK):
+            inner.update(chunk)
+            state["bytes"] += len(chunk)
+            if state["bytes"] > MAX_HASHED_BYTES:  # grew while read
+                break
+    state["files"] += 1
+    upd(inner.digest())

@@ -89,11 +89,17 @@ def _absent_itself(node: ast.stmt, missing: str) -> bool:
     return bool(missing) and any(m == missing or m.startswith(missing + ".") for m in mods)
 
 
-def run_cells(cells: list[tuple[str, str]], name: str = "notebook") -> types.ModuleType:
+SKIPPED: list[str] = []  # optional notebook statements that failed and were skipped
+
+
+def run_cells(cells: list[tuple[str, str]], name: str = "notebook",
+              optional: dict[str, list[int]] | None = None) -> types.ModuleType:
     """A notebook's kept cells run in order in one module; each statement compiled under its
     cell's label ('NOTEBOOK, cell N'), so tracebacks name the cell and the line. An absolute
     import of a module that is not there binds an `Unavailable` stand-in instead (a notebook
-    imports for the whole assignment; the layers rarely need all of it)."""
+    imports for the whole assignment; the layers rarely need all of it). A statement listed
+    in `optional` ({label: first lines}: no layer needs it) that fails is skipped, with a
+    note in SKIPPED."""
     mod = types.ModuleType(name)
     mod.__file__ = cells[0][0].rsplit(", cell ", 1)[0] if cells else name
     sys.modules[name] = mod
@@ -102,15 +108,28 @@ def run_cells(cells: list[tuple[str, str]], name: str = "notebook") -> types.Mod
         linecache.cache[label] = (len(source), None, lines, label)
         for node in ast.parse(source, label).body:
             code = compile(ast.Module(body=[node], type_ignores=[]), label, "exec")
+            first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
             try:
                 exec(code, mod.__dict__)  # the student's cells, in order
             except ModuleNotFoundError as e:
                 if not _absent_itself(node, e.name or ""):
+                    if first in (optional or {}).get(label, ()):
+                        SKIPPED.append(_skipped(label, first, e))
+                        continue
                     raise
                 where = f"{label.rsplit('/', 1)[-1]} line {node.lineno}"
                 for bound, module in _bound_names(node).items():
                     mod.__dict__.setdefault(bound, Unavailable(e.name or module, where))
+            except Exception as e:
+                if first not in (optional or {}).get(label, ()):
+                    raise
+                SKIPPED.append(_skipped(label, first, e))
     return mod
+
+
+def _skipped(label: str, line: int, e: BaseException) -> str:
+    return (f"{label.rsplit('/', 1)[-1]} line {line}: skipped ({type(e).__name__}: "
+            f"{str(e)[:200]}); no graded layer needs it")
 
 
 def apply_names(mod: types.ModuleType, names: dict[str, str]) -> None:
@@ -124,7 +143,8 @@ def load_student(cfg: dict[str, Any]) -> types.ModuleType:
     """Import the submission the configuration describes and apply its name map."""
     add_paths(cfg)
     if cfg.get("cells"):
-        mod = run_cells([(str(a), str(b)) for a, b in cfg["cells"]], "_student_notebook")
+        mod = run_cells([(str(a), str(b)) for a, b in cfg["cells"]], "_student_notebook",
+                        cfg.get("optional"))
     elif cfg.get("module"):
         mod = _by_name(str(cfg["module"]), str(cfg["path"]))
     else:
