@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from layercheck.cases import registry
 from layercheck.cases.case import Case
 from layercheck.reference.result import Result
 
@@ -21,7 +22,7 @@ class Condition:
 
 
 def _windowed(c: Case) -> bool:
-    return c.layer in ("conv", "pool", "avgpool")
+    return c.layer in registry.windowed()
 
 
 def _not_divisible(c: Case) -> bool:
@@ -30,7 +31,7 @@ def _not_divisible(c: Case) -> bool:
                zip((c.H, c.W), pads, c.kernel, c.stride, strict=True))
 
 
-W = ("conv", "pool", "avgpool")
+W = registry.windowed()
 CONDITIONS = (
     Condition("pad = 0", "pad > 0", lambda c: c.pad in ((0, 0), "valid"), W),
     Condition("stride = 1", "stride > 1", lambda c: c.stride == (1, 1), W),
@@ -44,9 +45,9 @@ CONDITIONS = (
     Condition("a non-square kernel", "a square kernel", lambda c: c.kernel[0] != c.kernel[1], W),
     Condition("batch size N = 1", "N > 1", lambda c: c.N == 1),
     Condition("a non-square input (H ≠ W)", "a square input (H = W)", lambda c: c.H != c.W,
-              ("conv", "pool", "avgpool", "affine", "relu")),
+              registry.where(family="core", flat=False)),
     Condition("C = 1 channel", "C > 1", lambda c: c.C == 1),
-    Condition("F = 1", "F > 1", lambda c: c.F == 1, ("conv", "affine")),
+    Condition("F = 1", "F > 1", lambda c: c.F == 1, registry.weighted()),
     Condition("tied values (kind ties)", "no ties", lambda c: c.kind == "ties"),
     Condition("all-negative input (kind negative)", "mixed-sign input",
               lambda c: c.kind == "negative"),

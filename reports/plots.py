@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+from layercheck.cases import registry
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -83,7 +84,7 @@ def error_heatmap(df: pd.DataFrame, layer: str) -> bytes | None:
     sub = df[df["layer"] == layer]
     if sub.empty:
         return None
-    if layer not in ("conv", "pool", "avgpool"):
+    if layer not in registry.windowed():
         worst, bad = worst_by(sub, "dtype", "output")
         fig = Figure(figsize=(1.2 * worst.shape[1] + 2.6, 0.5 * worst.shape[0] + 1.5),
                      layout="constrained")

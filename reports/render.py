@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from layercheck.cases import registry
 from layercheck.reports.frame import summary
 from layercheck.reports.plots import error_heatmap, speed_chart, worst_by
 from layercheck.reports.timing import PHASES, SIDES, Bench
@@ -35,8 +36,8 @@ from tabulate import tabulate
 Section = tuple[str, str]  # (markdown, html)
 
 MAX_LISTED = 50  # outputs not passed listed in Markdown/HTML; all are in CSV/JSON
-LAYER_ORDER = ("conv", "pool", "avgpool", "affine", "relu", "softmax")
-WINDOWED = ("conv", "pool", "avgpool")
+LAYER_ORDER = registry.family("core")
+WINDOWED = registry.windowed()
 
 
 # --- plain values ------------------------------------------------------------------------

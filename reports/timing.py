@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as TF
+from layercheck.cases import registry
 from layercheck.cases.adapters import CLASS_NAMES
 from layercheck.cases.case import Case
 from layercheck.cases.inputs import make_inputs, output_shape
@@ -72,7 +73,7 @@ class BenchShape:
             g = f", groups {c.groups}" if c.groups != 1 else ""
             return (f"x {x}, {c.F} filters {c.kernel[0]}×{c.kernel[1]}, stride {c.stride[0]}, "
                     f"pad {c.pad[0]}{g}")
-        if c.layer in ("pool", "avgpool"):
+        if c.layer in registry.pooling():
             return (f"x {x}, window {c.kernel[0]}×{c.kernel[1]}, stride {c.stride[0]}, "
                     f"pad {c.pad[0]}")
         if c.layer == "affine":
@@ -209,7 +210,7 @@ def impl_side(mod: ModuleType, case: Case, a: dict[str, Any]) -> Side:
         if case.layer == "conv":
             layer = cls(a["W"], a["b"], s, p, **({"groups": case.groups}
                                                   if case.groups != 1 else {}))
-        elif case.layer in ("pool", "avgpool"):
+        elif case.layer in registry.pooling():
             layer = cls(kh, kw, s, p)
         elif case.layer == "affine":
             layer = cls(a["W"], a["b"])

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from layercheck.cases import curricula
+from layercheck.cases import curricula, registry
 from layercheck.cases.adapters import CLASS_NAMES, Run, convention_inputs
 from layercheck.cases.case import Case
 from layercheck.cases.inputs import make_inputs
@@ -35,10 +35,8 @@ from layercheck.reports.grading.shrink import reproducer, shrink
 # happens to define never changes what is graded, nor the maximum score.
 # AvgPooling is in neither curriculum's layer file (the notes have Convolution, Pooling,
 # Affine, Relu, SoftmaxWithLoss): graded only when --layers names it.
-DEFAULT_LAYERS = {"class": ("conv", "pool", "affine", "relu", "softmax"),
-                  "functional": ("conv", "pool", "affine", "relu", "softmax")}
-LAYERS_BY_API = {"class": (*DEFAULT_LAYERS["class"], "avgpool", *curricula.BOOK_CLASSES),
-                 "functional": (*DEFAULT_LAYERS["functional"], *curricula.FUNCTION_NAMES)}
+DEFAULT_LAYERS = {api: registry.default_layers(api) for api in registry.APIS}
+LAYERS_BY_API = {api: registry.layers_for(api) for api in registry.APIS}
 TIMEOUTS_PER_LAYER = 3  # after this many timeouts, a layer's remaining cases are not run
 MAX_SHRINKS = 8
 MAX_SANDBOX_DETAILS = 5

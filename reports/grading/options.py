@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-LAYERS = ("conv", "pool", "avgpool", "affine", "relu", "softmax",
-          "sigmoid", "batchnorm", "spatialbn", "layernorm", "groupnorm", "dropout",
-          "invdropout", "lrn", "svm")  # layercheck.cases.case.LAYERS, without importing cases here
+from layercheck.cases import registry
+
+LAYERS = registry.names()  # the --layers choices (the registry imports only the stdlib)
 DTYPES = ("f32", "f64")
 
 
