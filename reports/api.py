@@ -4,6 +4,7 @@
     >>> r = layercheck.check_file("my_layers.py", layers=("conv", "pool"))
     >>> r              # in Jupyter: the verdict table, patterns and diagnoses, inline
     >>> r.passed, r.exit_code, r.summary()
+    >>> r.score.earned, r.score.possible, r.score.fraction   # the one score every output gives
 
 The file is checked exactly as `layercheck check` does it (sandboxed worker, truths from the
 on-disk cache); the result wraps the `StudentReport`.
@@ -15,7 +16,10 @@ import html
 from pathlib import Path
 from typing import Any
 
+from layercheck.reports.grading.batch import check_one  # the private copy the CLI grades
 from layercheck.reports.grading.checker import PHASES_ORDER, StudentReport, is_fast
+from layercheck.reports.grading.options import GradingOptions
+from layercheck.reports.grading.scoring import Score, score_of
 
 __all__ = ["CheckResult", "check_file"]
 
@@ -36,6 +40,11 @@ class CheckResult:
         """Whether every checked case passes and no policy is violated."""
         return self.exit_code == 0
 
+    @property
+    def score(self) -> Score:
+        """The submission's score: the same points, of the same maximum, as every output."""
+        return score_of(self.report)
+
     def summary(self) -> dict[str, int]:
         """Outputs by status, and the total."""
         return self.report.summary()
@@ -46,9 +55,11 @@ class CheckResult:
                                                                            "timeout")]
 
     def rows(self) -> list[dict[str, Any]]:
-        """Cases by layer and phase: passed / checked, and the worst status counts."""
+        """Cases by layer and phase: passed / checked, and the points earned of the phase's
+        points (a *_fast variant's row: reported, no points)."""
         from layercheck.reports.student_cli import _case_status
 
+        items = {(i.layer, i.phase): i for i in self.score.items}
         rows = []
         for layer in self.report.layers:
             for fast in (False, True):
@@ -58,10 +69,13 @@ class CheckResult:
                     if not rs:
                         continue
                     worst = _case_status(rs)
+                    item = None if fast else items.get((layer, phase))
                     rows.append({"layer": f"{layer} (fast)" if fast else layer, "phase": phase,
                                  "passed": sum(v == "pass" for v in worst.values()),
                                  "cases": len(worst),
-                                 "missing": all(r.status == "missing" for r in rs)})
+                                 "missing": all(r.status == "missing" for r in rs),
+                                 "points": round(item.earned, 2) if item else None,
+                                 "max_points": item.points if item else None})
         return rows
 
     def __repr__(self) -> str:
@@ -89,13 +103,17 @@ class CheckResult:
         h += [f"<p style='color:#cf222e'>Policy: {e(p['detail'])}</p>" for p in r.policy]
         h += [f"<p style='color:#9a6700'>Warning: {e(w)}</p>"
               for w in getattr(r, "warnings", [])]
-        h.append("<table><tr><th>layer</th><th>phase</th><th>cases passed</th></tr>")
+        h.append(f"<p><b>{e(self.score.text())}</b></p>")
+        h.append("<table><tr><th>layer</th><th>phase</th><th>cases passed</th>"
+                 "<th>points</th></tr>")
         for row in self.rows():
             ok = row["passed"] == row["cases"]
             cell = "missing" if row["missing"] else f"{row['passed']}/{row['cases']}"
+            pts = ("not scored" if row["points"] is None else
+                   f"{row['points']:g} of {row['max_points']:g}")
             style = "" if ok else " style='background:#fde2e2'"
             h.append(f"<tr{style}><td>{e(row['layer'])}</td><td>{row['phase']}</td>"
-                     f"<td>{cell}</td></tr>")
+                     f"<td>{cell}</td><td>{pts}</td></tr>")
         h.append("</table>")
         if r.patterns:
             h.append("<p>Patterns:</p><ul>" + "".join(f"<li>{e(p)}</li>" for p in r.patterns)
@@ -117,11 +135,7 @@ def check_file(path: str | Path, layers: tuple[str, ...] | None = None,
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"layercheck.check_file: no such file or folder: {p}")
-    from layercheck.reports.grading.batch import (
-        check_one,  # the private copy the command line grades too
-    )
-
-    options = {"layers": tuple(layers) if layers else None, "dtypes": tuple(dtypes), "api": api,
-               "timeout": timeout, "budget": budget, "allow_torch": allow_torch,
-               "do_shrink": shrink}
+    options = GradingOptions(layers=tuple(layers) if layers else None, dtypes=tuple(dtypes),
+                             api=api, timeout=timeout, budget=budget, allow_torch=allow_torch,
+                             do_shrink=shrink)
     return CheckResult(check_one(str(p), options))

@@ -3,9 +3,12 @@ batch: a gradebook CSV (a score per layer per student), failure rates per layer 
 stride x pad, the most common diagnoses with an example student each, and a score histogram,
 in one self-contained HTML page (no scripts, no plotting library) and CSVs.
 
-Units: a case passes when every output of it passes; a student's layer score is the share of
-that layer's cases passed (0-100); a heat-map cell is the share of (student, case) pairs at
-that stride and pad that fail, over the students who define the layer.
+Units: a student's scores are their one `Score` (layercheck.reports.grading.scoring), read
+from the report: a layer's column is the share of its points earned (0-100), the total the
+share of all points (the layers' and the policy's), the same share Gradescope, PrairieLearn
+and the terminal give. A heat-map cell is the share of (student, case) pairs at that stride
+and pad that fail, over the students who define the layer (the main implementation only:
+`*_fast` variants are reported, not scored or counted). A row not graded says why.
 """
 
 from __future__ import annotations
@@ -21,9 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from layercheck.cases import registry
+from layercheck.reference.result import Result
 from layercheck.reports.escape import csv_cell
+from layercheck.reports.grading.checker import StudentReport
+from layercheck.reports.grading.scoring import Score, compute
 
-WINDOWED = ("conv", "pool", "avgpool")
+WINDOWED = registry.windowed()
+MAX_REASON_CHARS = 300
 TOP_DIAGNOSES = 15
 MAX_KEY_CHARS = 240
 MAX_DIAGNOSIS_CHARS = 300  # of a diagnosis read for its key (the key keeps 240)
@@ -42,23 +50,18 @@ class Student:
     status: str  # graded | not loaded | grader error
     cases: dict[str, dict[str, str]] = field(default_factory=dict)  # layer -> id -> status
     diagnoses: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (text, case)
+    score: Score | None = None
+    reason: str = ""  # why it was not graded (its load error or the grader's failure)
 
     def layer_score(self, layer: str) -> float | None:
-        """Share of the layer's cases passed, in percent (None: not checked; 0 where the
-        graded layer is not defined: a missing case is a failed case)."""
-        cases = self.cases.get(layer)
-        if not cases:
-            return None
-        return 100.0 * sum(s == "pass" for s in cases.values()) / len(cases)
+        """Share of the layer's points earned, in percent (None: not graded; 0 where the
+        graded layer is not defined)."""
+        return self.score.layer_percent(layer) if self.score is not None else None
 
     def total(self) -> float:
-        """Share of all graded cases passed, in percent (0 when nothing was graded). A report
-        holds only the graded layers (the configured ones, not what the student defines),
-        so a missing layer's cases count as failed, never left out."""
-        graded = [s for c in self.cases.values() for s in c.values()]
-        if self.status != "graded" or not graded:
-            return 0.0
-        return 100.0 * sum(s == "pass" for s in graded) / len(graded)
+        """Share of all points earned, in percent (0 when nothing was graded): the score's
+        fraction, as every other output gives it."""
+        return self.score.percent if self.score is not None else 0.0
 
 
 _ORDER = ("timeout", "error", "fail", "missing", "pass")
@@ -90,14 +93,23 @@ def read_student(path: Path) -> Student | str:
         return f"{path.name}: not a layercheck --json report (no implementation/cases)"
     impl = str(data["implementation"])
     status = ("grader error" if data.get("grader_error") else
-              "not loaded" if data.get("load_error") else "graded")
+              "not loaded" if data.get("load_error") is not None else "graded")
     s = Student(Path(impl).name.removesuffix(".py") or path.stem, impl, data.get("exit_code"),
                 [p.get("detail", "") for p in data.get("policy") or [] if isinstance(p, dict)],
                 status)
+    s.reason = " ".join(str(data.get("grader_error") or data.get("load_error") or "")
+                        .split())[:MAX_REASON_CHARS]
+    try:
+        s.score = (Score.from_json(data["score"]) if isinstance(data.get("score"), dict)
+                   else compute(_report(data)))
+    except (KeyError, TypeError, ValueError) as e:
+        return f"{path.name}: its score cannot be read ({type(e).__name__}: {e})"
     for c in data["cases"]:
         try:
             layer, cid, st = c["layer"], c["id"], c["status"]
         except (KeyError, TypeError):
+            continue
+        if c.get("variant"):  # a *_fast variant: reported, not counted
             continue
         layer_cases = s.cases.setdefault(layer, {})
         layer_cases[cid] = _worst(layer_cases.get(cid, "pass"), st)
@@ -105,6 +117,21 @@ def read_student(path: Path) -> Student | str:
             key = f"{layer}: {diagnosis_key(c['diagnosis'])}"  # one bug, all its outputs
             s.diagnoses.setdefault(key, (c["diagnosis"], f"{cid} ({c.get('output', '?')})"))
     return s
+
+
+def _report(data: dict[str, Any]) -> StudentReport:
+    """The report of a --json file without a score (an older file), to score it as the
+    checker does."""
+    r = StudentReport(str(data["implementation"]), api=data.get("api"),
+                      required=tuple(data.get("required") or ()),
+                      load_error=data.get("load_error"),
+                      policy=[p for p in data.get("policy") or [] if isinstance(p, dict)])
+    r.grader_error = data.get("grader_error")
+    r.results = [Result(c["id"], c["layer"], c["phase"], c["output"], c["status"],
+                        variant=c.get("variant") or "") for c in data["cases"]]
+    if not r.required:
+        r.required = tuple(dict.fromkeys(x.layer for x in r.results))
+    return r
 
 
 def read_class(folder: Path) -> tuple[list[Student], list[str]]:
@@ -118,22 +145,26 @@ def read_class(folder: Path) -> tuple[list[Student], list[str]]:
 
 def layers_of(students: list[Student]) -> list[str]:
     """Layers in a stable order: the usual ones first, then any other."""
-    seen = {layer for s in students for layer in s.cases}
-    usual = [x for x in ("conv", "pool", "avgpool", "affine", "relu", "softmax") if x in seen]
+    seen = {layer for s in students for layer in (s.score.layers if s.score else s.cases)}
+    usual = [x for x in registry.family("core") if x in seen]
     return usual + sorted(seen - set(usual))
 
 
 def gradebook(students: list[Student]) -> tuple[list[str], list[dict[str, Any]]]:
     """(columns, rows): one row per student, a score per layer, the total."""
     layers = layers_of(students)
-    cols = ["student", "status", "exit_code", *layers, "total", "policy", "file"]
+    cols = ["student", "status", "exit_code", *layers, "total", "points", "policy", "reason",
+            "file"]
     rows = []
     for s in students:
         row: dict[str, Any] = {"student": s.name, "status": s.status, "exit_code": s.exit_code}
         for layer in layers:
             v = s.layer_score(layer)
             row[layer] = "" if v is None else round(v, 1)
-        row.update(total=round(s.total(), 1), policy="; ".join(s.policy), file=s.path)
+        points = (f"{s.score.earned:.2f} of {s.score.possible:g}" if s.score is not None
+                  else "")
+        row.update(total=round(s.total(), 2), points=points, policy="; ".join(s.policy),
+                   reason=s.reason, file=s.path)
         rows.append(row)
     return cols, rows
 
@@ -243,7 +274,7 @@ def _histogram_svg(counts: list[int]) -> str:
                      f"{(i + 1) * 100 // len(counts)}</text>")
     parts.append(f"<line x1='{pad}' y1='{h}' x2='{w - pad}' y2='{h}' stroke='#333'/>")
     parts.append(f"<text x='{w / 2}' y='{h + 34}' font-size='12' text-anchor='middle'>"
-                 f"score (% of checked cases passed)</text></svg>")
+                 f"score (% of points earned)</text></svg>")
     return "".join(parts)
 
 
@@ -270,8 +301,8 @@ def render_html(students: list[Student], skipped: list[str], title: str) -> str:
          f"</title><style>{CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
          f"<p>{len(students)} students: " + ", ".join(f"{n} {k}" for k, n in
                                                     sorted(statuses.items()))
-         + f". Median score {median:.0f}%. Scores are shares of checked cases passed (a "
-           f"case passes when all its outputs do).</p>"]
+         + f". Median score {median:.0f}%. Scores are shares of the points earned: each "
+           f"graded layer's phases and the policy, the same score every output gives.</p>"]
     if skipped:
         h.append("<p class='note'>Skipped files: " + html.escape("; ".join(skipped)) + "</p>")
     h += ["<h2>Scores</h2>", _histogram_svg(histogram(students))]
@@ -288,11 +319,11 @@ def render_html(students: list[Student], skipped: list[str], title: str) -> str:
                           "example text"], drows,
                          left=("diagnosis", "example student", "example case", "example text"))
              if drows else "<p>No failures.</p>")
-    h += ["<h2>Gradebook</h2>", "<p class='note'>Per layer: % of the layer's cases passed; "
-          "0 where a graded layer is not defined; empty: not graded. Full table in "
-          "gradebook.csv.</p>",
+    h += ["<h2>Gradebook</h2>", "<p class='note'>Per layer: % of the layer's points earned; "
+          "0 where a graded layer is not defined; empty: not graded. Total: % of all points "
+          "(layers and policy). A row not graded says why. Full table in gradebook.csv.</p>",
           _table_html([c for c in cols if c != "file"], rows,
-                      left=("student", "status", "policy")),
+                      left=("student", "status", "policy", "reason")),
           "</body></html>"]
     return "\n".join(h)
 

@@ -1,33 +1,32 @@
-"""Gradescope results.json: one test per layer and phase, partial credit by cases passed,
-and one policy test; optional hidden cases and per-test visibility.
+"""Gradescope results.json: the submission's one `Score` (layercheck.reports.grading.scoring)
+as Gradescope tests, one per graded layer and phase plus the policy test.
 
-The policy test ("policy: no frameworks, no sandbox violations") is always present, so every
-student has the same maximum: it scores POLICY_MAX_SCORE (10, as much as one layer phase)
-when no policy is violated and 0 when one is (torch imported without --allow-torch, or an
-attempt the sandbox refused); the layer tests are scored the same either way.
+Each test's points are the score item's; the total is `Score.earned` of `Score.possible`,
+the same share as every other output gives, and the maximum is the same for every student
+(a phase that could not run scores 0 of its points, never disappears). Hidden cases
+(`Grading.hidden`) are their own tests, "conv backward (hidden cases)", whose visibility is
+`Grading.hidden_visibility` (default: after_published). The visible test says how many
+hidden cases failed ("3 of 9 hidden cases fail in conv backward"), never that all passed
+while hidden cases fail; it does not say which.
 
-Hidden cases (`Grading.hidden`: a share of the cases, chosen by a stable hash of the case
-id, and/or id patterns) are scored in their own tests, "conv backward (hidden cases)", whose
-visibility is `Grading.hidden_visibility` (default: after_published). The visible test says
-how many hidden cases failed ("3 of 9 hidden cases fail in conv backward"), never that all
-passed while hidden cases fail; it does not say which.
+Texts are for a student who cannot pass command-line flags: a missing layer's advice says
+what to rename or define in the file; a phase's test speaks of its own phase only.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
-import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from layercheck.reference.patterns import pattern_lines
 from layercheck.reference.result import Result
 from layercheck.reports.grading.checker import StudentReport
+from layercheck.reports.grading.scoring import POLICY_POINTS, Hidden, Item, score_of
 
-MAX_SCORE = 10.0
-POLICY_MAX_SCORE = 10.0
+POLICY_MAX_SCORE = POLICY_POINTS
 POLICY_TEST = "policy: no frameworks, no sandbox violations"
 PHASES = ("forward", "backward")
 MAX_OUTPUT_CHARS = 4000
@@ -53,12 +52,14 @@ class Grading:
                 raise ValueError(f"unknown Gradescope visibility {v!r}; choose from "
                                  f"{', '.join(VISIBILITIES)}")
 
+    @property
+    def hidden(self) -> Hidden:
+        """The hidden cases, as the score splits them."""
+        return Hidden(self.hidden_share, tuple(self.hidden_patterns))
+
     def is_hidden(self, case_id: str) -> bool:
         """Whether the case is hidden (the same cases for every student and every run)."""
-        base = case_id.removesuffix("-fast")
-        if any(fnmatch.fnmatchcase(base, p) for p in self.hidden_patterns):
-            return True
-        return zlib.crc32(base.encode()) / 2**32 < self.hidden_share
+        return self.hidden.is_hidden(case_id)
 
     def visibility_of(self, test: str) -> str:
         """The test's visibility: the first matching pattern, else the default."""
@@ -94,9 +95,9 @@ class Grading:
 VISIBLE = Grading()
 
 
-def _test(name: str, score: float, output: str, max_score: float = MAX_SCORE,
+def _test(name: str, score: float, output: str, max_score: float,
           grading: Grading = VISIBLE) -> dict[str, Any]:
-    t = {"name": name, "score": round(score, 3), "max_score": round(max_score, 3),
+    t = {"name": name, "score": round(score, 4), "max_score": round(max_score, 4),
          "output": output[:MAX_OUTPUT_CHARS]}
     if grading is not VISIBLE:
         t["visibility"] = grading.visibility_of(name)
@@ -108,89 +109,104 @@ def policy_lines(report: StudentReport) -> list[str]:
     return [f"Policy violation ({p['rule']}): {p['detail']}" for p in report.policy]
 
 
-def policy_test(report: StudentReport, grading: Grading = VISIBLE) -> dict[str, Any]:
+def policy_test(report: StudentReport, grading: Grading = VISIBLE,
+                item: Item | None = None) -> dict[str, Any]:
     """The policy test: full marks without a violation, 0 with one (the details as output)."""
+    item = item or score_of(report).policy
     lines = policy_lines(report)
-    if not lines:
-        return _test(POLICY_TEST, POLICY_MAX_SCORE, "No policy violated.", POLICY_MAX_SCORE,
-                     grading)
-    return _test(POLICY_TEST, 0.0, "\n".join(lines), POLICY_MAX_SCORE, grading)
+    text = "\n".join(lines) or ("No policy violated." if item.earned else "Not graded.")
+    return _test(POLICY_TEST, item.earned, text, item.points, grading)
 
 
-def _cases(rs: Iterable[Result]) -> tuple[set[str], set[str]]:
-    """(case ids, ids of cases with an output that does not pass)."""
-    rs = list(rs)
-    return {r.id for r in rs}, {r.id for r in rs if not r.passed}
+def missing_advice(report: StudentReport, layer: str, name: str) -> str:
+    """What a student can do about a graded layer their file does not define (no flags)."""
+    near = report.undefined.get(layer, (name, ()))[1]
+    if near:
+        return (f"Your file defines no {name}, which is graded. If {near[0]} is your {layer} "
+                f"layer, rename it to {name}, or add the line `{name} = {near[0]}` at the "
+                f"end of your file.")
+    return f"Your file defines no {name}, which is graded: define it (spelled exactly so)."
 
 
-def _layer_tests(report: StudentReport, layer: str, phase: str, rs: list[Result],
-                 grading: Grading) -> list[dict[str, Any]]:
-    ids, failed = _cases(rs)
-    hidden = {i for i in ids if grading.is_hidden(i)}
-    shown = ids - hidden
-    name = f"{layer} {phase}"
-    share = MAX_SCORE / len(ids)
+def _phase_lines(report: StudentReport, item: Item, rs: list[Result],
+                 grading: Grading) -> list[str]:
+    """What the phase's test says about its own phase: its patterns (without hidden
+    cases), its smallest failures, its first visible failure."""
+    shown = [r for r in rs if not grading.is_hidden(r.id)]
+    lines = []
+    if item.hidden_cases == 0 and report.cases:
+        lines += pattern_lines(shown, report.cases)
+    phase_of = {(r.id, r.output): r.phase for r in rs}
+    lines += [f"{s.case} ({s.output}): {s.diagnosis}" for s in report.shrunk
+              if s.layer == item.layer and phase_of.get((s.original, s.output)) == item.phase
+              and not grading.is_hidden(s.original)]
+    first = next((r for r in shown if not r.passed), None)
+    if first is not None:
+        lines.append(f"First failure: {first.message()}")
+    return lines
+
+
+def _layer_tests(report: StudentReport, item: Item, grading: Grading) -> list[dict[str, Any]]:
+    name = item.name
+    rs = [r for r in report.results if r.layer == item.layer and r.phase == item.phase
+          and not r.variant]
+    if item.missing:
+        return [_test(name, 0.0, missing_advice(report, item.layer, item.missing),
+                      item.points, grading)]
+    if not item.cases:
+        why = next((r.diagnosis for r in report.results if r.layer == item.layer
+                    and r.status == "missing"), "") or "no case of this phase was run"
+        return [_test(name, 0.0, f"Not checked: {why}.", item.points, grading)]
     tests = []
+    shown = item.cases - item.hidden_cases
     if shown:
-        passed = shown - failed
-        lines = [f"{len(passed)} of {len(shown)} cases pass."]
-        if hidden:
-            bad = len(hidden & failed)
-            lines[0] = (f"{len(passed)} of {len(shown)} visible cases pass; "
-                        + (f"{bad} of {len(hidden)} hidden cases fail in {name} (which "
-                           f"ones is not shown)." if bad else
-                           f"all {len(hidden)} hidden cases pass."))
-        lines += [p for p in report.patterns if p.startswith(f"{layer} ")] if not hidden \
-            else []
-        lines += [f"{s.case} ({s.output}): {s.diagnosis}" for s in report.shrunk
-                  if s.layer == layer and not grading.is_hidden(s.original)]
-        first = next((r for r in rs if not r.passed and r.id in shown), None)
-        if first is not None:
-            lines.append(f"First failure: {first.message()}")
-        tests.append(_test(name, share * len(passed), "\n".join(lines), share * len(shown),
+        passed = item.passed - item.hidden_passed
+        head = f"{passed} of {shown} cases pass."
+        if item.hidden_cases:
+            bad = item.hidden_cases - item.hidden_passed
+            head = (f"{passed} of {shown} visible cases pass; "
+                    + (f"{bad} of {item.hidden_cases} hidden cases fail in {name} (which "
+                       f"ones is not shown)." if bad else
+                       f"all {item.hidden_cases} hidden cases pass."))
+        lines = [head, *_phase_lines(report, item, rs, grading)]
+        tests.append(_test(name, item.visible_earned, "\n".join(lines), item.visible_points,
                            grading))
-    if hidden:
-        passed = hidden - failed
-        lines = [f"{len(passed)} of {len(hidden)} hidden cases pass in {name}."]
-        first = next((r for r in rs if not r.passed and r.id in hidden), None)
+    if item.hidden_cases:
+        lines = [f"{item.hidden_passed} of {item.hidden_cases} hidden cases pass in {name}."]
+        first = next((r for r in rs if not r.passed and grading.is_hidden(r.id)), None)
         if first is not None:
             lines.append(f"First hidden failure: {first.message()}")
-        tests.append(_test(name + HIDDEN_SUFFIX, share * len(passed), "\n".join(lines),
-                           share * len(hidden), grading))
+        tests.append(_test(name + HIDDEN_SUFFIX, item.hidden_earned, "\n".join(lines),
+                           item.hidden_points, grading))
     return tests
 
 
 def results_json(report: StudentReport, grading: Grading = VISIBLE) -> dict[str, Any]:
-    """The results.json object; valid even when the file could not be loaded at all."""
-    layers = report.layers or report.required or ("conv", "pool", "affine", "relu", "softmax")
+    """The results.json object of the report's score; valid even when the file could not be
+    loaded at all (every test then 0 of its points, the same maximum)."""
+    score = score_of(report, grading.hidden)
     failure = getattr(report, "grader_error", None)
-    if failure or report.load_error is not None:
+    if not score.gradable:
         why = (f"GRADER ERROR (not caused by your code; please tell the course staff): "
-               f"{failure}" if failure else f"not graded: {report.load_error}")
-        tests = [_test(f"{layer} {phase}", 0.0, why, grading=grading)
-                 for layer in layers for phase in PHASES]
-        tests.append(_test(POLICY_TEST, 0.0, "\n".join(policy_lines(report)) or why,
-                           POLICY_MAX_SCORE, grading))
-        out = why if failure else f"The file could not be loaded: {report.load_error}"
-        out = "\n".join([out, *policy_lines(report)])
-        return _with_visibility({"score": 0.0, "output": out, "tests": tests}, grading)
+               f"{failure}" if failure else
+               f"Your submission could not be loaded, so nothing was graded: "
+               f"{report.load_error}")
+        tests = [_test(i.name, 0.0, why if i.layer else
+                       "\n".join(policy_lines(report)) or "Not graded.", i.points, grading)
+                 for i in score.items]
+        return _with_visibility({"score": 0.0, "output": "\n".join([why,
+                                                                   *policy_lines(report)]),
+                                 "tests": tests}, grading)
     tests = []
-    for layer in layers:
-        for phase in PHASES:
-            rs = [r for r in report.results if r.layer == layer and r.phase == phase]
-            if rs:
-                tests += _layer_tests(report, layer, phase, rs, grading)
-    if report.policy:
-        for t in tests:
-            t["output"] = (f"Policy violation: {report.policy[0]['detail']}\n"
-                           + t["output"])[:MAX_OUTPUT_CHARS]
-    tests.append(policy_test(report, grading))
+    for item in score.items:
+        tests += (_layer_tests(report, item, grading) if item.layer
+                  else [policy_test(report, grading, item)])
     graded = [f"Graded file: {report.file}"] if getattr(report, "file", None) else []
     if getattr(report, "isolation", "").startswith("NOT ISOLATED"):  # --unsafe-no-isolation
         graded.insert(0, f"WARNING: {report.isolation}")
     warned = [f"Warning: {w}" for w in getattr(report, "warnings", [])]
-    out = "\n".join([*graded, *policy_lines(report), *warned])
-    return _with_visibility({"score": round(sum(t["score"] for t in tests), 3), "output": out,
+    out = "\n".join([score.text(), *graded, *policy_lines(report), *warned])
+    return _with_visibility({"score": round(score.earned, 4), "output": out,
                              "tests": tests}, grading)
 
 

@@ -15,9 +15,11 @@ from layercheck.reference.result import Result
 from layercheck.reports.cli import main
 from layercheck.reports.gradescope import HIDDEN_SUFFIX, POLICY_TEST, Grading, results_json
 from layercheck.reports.grading.checker import StudentReport
+from layercheck.reports.grading.scoring import phase_points
 from layercheck.reports.prairielearn import pl_results
 
 STUDENTS = Path(__file__).parent / "students"
+CONV = dict(phase_points("conv"))  # the registry's points of conv's phases
 
 
 def _report(failing: set[str], n: int = 40) -> StudentReport:
@@ -45,7 +47,7 @@ def test_hidden_failures_are_counted_in_the_visible_test_never_called_all_passed
     assert shown["score"] == shown["max_score"], "the visible cases all pass"
     hid = tests["conv backward" + HIDDEN_SUFFIX]
     assert hid["visibility"] == "after_published" and hid["score"] < hid["max_score"]
-    assert shown["max_score"] + hid["max_score"] == pytest.approx(10.0)
+    assert shown["max_score"] + hid["max_score"] == pytest.approx(CONV["backward"])
     assert d["score"] < sum(t["max_score"] for t in d["tests"])
 
 
@@ -63,7 +65,7 @@ def test_visibility_patterns_apply_per_test_and_bad_settings_are_named() -> None
 def test_without_grading_options_results_json_has_no_visibility_fields() -> None:
     d = results_json(_report({"conv-N1-C1-H5W5-F1-k3-s1-p0-f64-normal"}))
     assert all("visibility" not in t for t in d["tests"]) and "visibility" not in d
-    assert d["tests"][1]["score"] == pytest.approx(10 * 39 / 40)
+    assert d["tests"][1]["score"] == pytest.approx(CONV["backward"] * 39 / 40)
 
 
 def test_prairielearn_score_is_a_fraction_and_a_grader_error_is_not_gradable() -> None:
@@ -75,7 +77,8 @@ def test_prairielearn_score_is_a_fraction_and_a_grader_error_is_not_gradable() -
     broken = StudentReport("bob.py")
     broken.grader_error = "grader error: the grading process died"
     e = pl_results(broken)
-    assert e["gradable"] is False and "process died" in e["message"]
+    assert e["gradable"] is False and any("process died" in x for x in e["format_errors"])
+    assert "process died" not in e["message"], "said once, in format_errors"
 
 
 def _autograder(tmp_path: Path, *options: str) -> Path:
@@ -86,7 +89,7 @@ def _autograder(tmp_path: Path, *options: str) -> Path:
     with zipfile.ZipFile(out) as z:
         names = set(z.namelist())
         assert {"setup.sh", "run_autograder", "requirements.txt", "autograder.json"} <= names
-        assert "layercheck/reports/grading/checker.py" in names and "layercheck/pyproject.toml" in names
+        assert {"layercheck/reports/grading/checker.py", "layercheck/pyproject.toml"} <= names
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
         assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
         z.extractall(root / "source")

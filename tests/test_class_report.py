@@ -9,6 +9,10 @@ from pathlib import Path
 
 from layercheck.reports.class_report import histogram, read_class, stride_pad
 from layercheck.reports.cli import main
+from layercheck.reports.grading.scoring import POLICY_POINTS, phase_points
+
+P = dict(phase_points("conv"))  # the registry's points per phase
+R = dict(phase_points("relu"))
 
 
 def _case(cid: str, layer: str, output: str, status: str, diagnosis: str = "") -> dict:
@@ -31,6 +35,7 @@ def _student(folder: Path, name: str, bad_pad: bool, relu_bad: bool = False,
                            f"{3 + len(name)} of 35 elements (8.6%) exceed the error bound: "
                            f"padding not removed in col2im; worst at index (0, 1)"
                            if fails else ""))
+    cases.append(_case("relu-N1-C1-H4W5-f64-ties", "relu", "out", "pass"))
     cases.append(_case("relu-N1-C1-H4W5-f64-ties", "relu", "dx", "fail" if relu_bad else "pass",
                        "gradient at x == 0 differs" if relu_bad else ""))
     data = {"implementation": f"/course/subs/{name}.py", "api": "class", "summary": {},
@@ -54,10 +59,17 @@ def test_class_report_tables_match_the_class(tmp_path, capsys) -> None:
 
     book = {r["student"]: r for r in csv.DictReader((out / "gradebook.csv").open())}
     assert set(book) == {"ann", "ben", "cy", "dan"}
-    assert book["ann"]["conv"] == "100.0" and book["ben"]["conv"] == "50.0"
-    assert book["cy"]["relu"] == "0.0" and book["ben"]["relu"] == "100.0"
-    assert float(book["cy"]["total"]) == 40.0  # 2 of the 5 cases
-    assert book["dan"]["status"] == "not loaded" and book["dan"]["total"] == "0.0"
+    # points: a phase's points shared among its cases; the total adds the policy's
+    half_conv = P["forward"] + P["backward"] / 2  # dx fails in 2 of 4 cases
+    assert float(book["ann"]["conv"]) == 100.0
+    assert float(book["ben"]["conv"]) == round(100 * half_conv / sum(P.values()), 1)
+    assert float(book["cy"]["relu"]) == round(100 * R["forward"] / sum(R.values()), 1)
+    assert float(book["ben"]["relu"]) == 100.0
+    cy = 100 * (half_conv + R["forward"] + POLICY_POINTS) / (
+        sum(P.values()) + sum(R.values()) + POLICY_POINTS)
+    assert abs(float(book["cy"]["total"]) - cy) < 0.01
+    assert book["dan"]["status"] == "not loaded" and float(book["dan"]["total"]) == 0.0
+    assert "syntax error in dan.py line 3" in book["dan"]["reason"], "says why not loaded"
 
     heat = {(r["layer"], r["stride"], r["pad"]): r for r in
             csv.DictReader((out / "heatmap.csv").open())}
@@ -77,7 +89,12 @@ def test_class_report_tables_match_the_class(tmp_path, capsys) -> None:
         assert words in page, f"the page should show {words!r}"
 
     students, _ = read_class(res)
-    assert histogram(students) == [1, 0, 0, 0, 1, 0, 1, 0, 0, 1]  # 0, 40, 60, 100 %
+    ben = 100 * (half_conv + sum(R.values()) + POLICY_POINTS) / (
+        sum(P.values()) + sum(R.values()) + POLICY_POINTS)
+    bins = [0] * 10
+    for total in (100.0, ben, cy, 0.0):
+        bins[min(int(total // 10), 9)] += 1
+    assert histogram(students) == bins
 
 
 def test_stride_and_pad_are_read_from_case_ids() -> None:

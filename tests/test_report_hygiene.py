@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from layercheck.cases import curricula
+from layercheck.cases import curricula, registry
 from layercheck.cases.adapters import Run
 from layercheck.cases.case import Case
 from layercheck.cases.inputs import make_inputs
@@ -31,6 +31,7 @@ from layercheck.reports.cli import main
 from layercheck.reports.escape import csv_cell
 from layercheck.reports.gradescope import results_json
 from layercheck.reports.grading.checker import StudentReport, check_submission
+from layercheck.reports.grading.scoring import POLICY_POINTS
 from layercheck.reports.grading.shrink import reproducer
 from layercheck.reports.student_cli import (
     MAX_NAME_BYTES,
@@ -146,9 +147,9 @@ def test_missing_layers_fail_the_footer_and_score_0_in_gradescope(checked) -> No
     assert "1 fail (exit 1)" in batch_footer([report], 1.0, 1)
     gs = results_json(report)
     max_score = sum(t["max_score"] for t in gs["tests"])
-    assert max_score == pytest.approx(5 * 2 * 10 + 10), (
-        "Gradescope's maximum must be fixed by the configured layers (5 layers x 2 phases "
-        f"x 10 + policy 10), whatever the student defines; got {max_score}")
+    assert max_score == pytest.approx(registry.max_points(tuple(CLASSIC)) + POLICY_POINTS), (
+        "Gradescope's maximum must be fixed by the configured layers (their registry "
+        f"points + the policy's), whatever the student defines; got {max_score}")
     for layer in ("conv", "pool", "softmax"):
         mine = [t for t in gs["tests"] if t["name"].startswith(f"{layer} ")]
         assert mine and all(t["score"] == 0 and t["max_score"] > 0 for t in mine), (
@@ -165,8 +166,10 @@ def test_configured_curricula_layer_is_graded_and_maximum_follows_configuration(
                       Result("dropout-a", "dropout", "backward", "dx", "missing")]
     assert report.required_missing() == ["dropout"] and report.exit_code() == 1
     gs = results_json(report)
-    assert sum(t["max_score"] for t in gs["tests"]) == pytest.approx(2 * 2 * 10 + 10)
-    assert gs["score"] == pytest.approx(2 * 10 + 10), "the missing dropout scores 0"
+    assert sum(t["max_score"] for t in gs["tests"]) == pytest.approx(
+        registry.max_points(("relu", "dropout")) + POLICY_POINTS)
+    assert gs["score"] == pytest.approx(registry.max_points(("relu",)) + POLICY_POINTS), (
+        "the missing dropout scores 0")
 
 
 def test_class_report_counts_a_missing_layer_as_0(checked, tmp_path) -> None:
@@ -174,11 +177,14 @@ def test_class_report_counts_a_missing_layer_as_0(checked, tmp_path) -> None:
     (tmp_path / "partial.json").write_text(json.dumps(report_json(report)))
     student = read_student(tmp_path / "partial.json")
     assert not isinstance(student, str), student
-    relu_cases = len({r.id for r in report.results if r.layer == "relu"})
-    all_cases = len({r.id for r in report.results})
+    passing = tuple(x for x in report.required
+                    if all(r.passed for r in report.results if r.layer == x))
+    assert "relu" in passing and "conv" not in passing
     assert student.layer_score("relu") == 100.0 and student.layer_score("conv") == 0.0
-    assert student.total() == pytest.approx(100.0 * relu_cases / all_cases), (
-        "the class-report total must count the missing layers' cases as failed")
+    earned = registry.max_points(passing) + (0 if report.policy else POLICY_POINTS)
+    assert student.total() == pytest.approx(
+        100.0 * earned / (registry.max_points(report.required) + POLICY_POINTS)), (
+        "the class-report total is the score: a missing layer's points count as 0")
 
 
 # ---------------------------------------------------------------- 9: hints

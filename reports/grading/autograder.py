@@ -3,9 +3,10 @@
 The zip holds `setup.sh` (a virtual environment with the pinned versions of
 `requirements.txt`, this layercheck, and the truths of the configured grid computed once),
 `run_autograder` (checks /autograder/submission, writes /autograder/results/results.json),
-`autograder.json` (layers, dtypes, limits, hidden cases and visibility) and the layercheck
-source. `AUTOGRADER_ROOT` (default /autograder) and `LAYERCHECK_PYTHON` (default the
-environment setup.sh made) let the same script run against a fake tree in tests.
+`autograder.json` (the course's API, layers, dtypes, limits, hidden cases and visibility:
+read back as one `GradingOptions`) and the layercheck source. `AUTOGRADER_ROOT` (default
+/autograder) and `LAYERCHECK_PYTHON` (default the environment setup.sh made) let the same
+script run against a fake tree in tests.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from layercheck.cases.student_grid import student_grid
 from layercheck.reports.gradescope import VISIBILITIES, Grading, write_gradescope
-from layercheck.reports.grading.options import LAYERS, csv_of
+from layercheck.reports.grading.batch import check_one
+from layercheck.reports.grading.checker import DEFAULT_LAYERS, LAYERS_BY_API, inputs_and_truth
+from layercheck.reports.grading.options import LAYERS, GradingOptions, csv_of
 
 ROOT = Path(__file__).resolve().parents[2]  # the `layercheck` package (a checkout or installed)
 SOURCE_PARTS = ("__init__.py", "impl", "reference", "cases", "reports")
@@ -105,9 +109,11 @@ def config(args: argparse.Namespace) -> dict[str, Any]:
     grading = Grading(args.hidden_share, tuple(args.hidden_pattern or ()),
                       args.hidden_visibility, dict(v.split("=", 1) for v in args.visibility or ()),
                       args.default_visibility)
-    return {"layers": list(args.layers) if args.layers else None, "dtypes": list(args.dtype),
-            "timeout": args.timeout, "budget": args.budget, "allow_torch": args.allow_torch,
-            "unsafe_no_isolation": args.unsafe_no_isolation, "grading": grading.to_json(),
+    options = GradingOptions(layers=args.layers, dtypes=tuple(args.dtype), api=args.api,
+                             timeout=args.timeout, budget=args.budget,
+                             allow_torch=args.allow_torch,
+                             unsafe_no_isolation=args.unsafe_no_isolation)
+    return {**options.to_config(), "grading": grading.to_json(),
             "python": sys.version.split()[0],
             "built": time.strftime("%Y-%m-%d %H:%M:%S")}
 
@@ -115,10 +121,10 @@ def config(args: argparse.Namespace) -> dict[str, Any]:
 def pyproject() -> str:
     """The zip's pyproject.toml: this package's version and subpackages."""
     inside = ROOT / "cases" / "sandbox" / "inside" / "standins"
-    packages = ["layercheck"] + sorted(
+    packages = ["layercheck", *sorted(
         "layercheck." + ".".join(d.relative_to(ROOT).parts) for d in ROOT.rglob("*")
         if (d / "__init__.py").is_file() and d.relative_to(ROOT).parts[0] in SOURCE_PARTS
-        and inside not in (d, *d.parents))
+        and inside not in (d, *d.parents))]
     return PYPROJECT.format(version=metadata.version("layercheck"), packages=json.dumps(packages))
 
 
@@ -166,9 +172,11 @@ def load_config(path: Path) -> dict[str, Any]:
         raise SystemExit(f"cannot read the autograder config {path}: {e}") from e
     if not isinstance(cfg, dict):
         raise SystemExit(f"{path}: expected a JSON object")
-    bad = [layer for layer in cfg.get("layers") or () if layer not in LAYERS]
-    if bad:
-        raise SystemExit(f"{path}: unknown layer(s) {bad}; known: {', '.join(LAYERS)}")
+    try:
+        GradingOptions.from_config(cfg)
+        Grading.from_json(cfg.get("grading") or {})
+    except (TypeError, ValueError) as e:
+        raise SystemExit(f"{path}: {e}") from e
     return cfg
 
 
@@ -183,8 +191,6 @@ def find_submission(folder: Path) -> Path:
 
 def run(root: Path) -> int:
     """Check root/submission with root/source/autograder.json; write root/results."""
-    from layercheck.reports.grading.batch import check_one
-
     cfg = load_config(root / "source" / "autograder.json")
     grading = Grading.from_json(cfg.get("grading") or {})
     results = root / "results" / "results.json"
@@ -192,28 +198,22 @@ def run(root: Path) -> int:
     if not folder.is_dir():
         raise SystemExit(f"no submission folder at {folder}")
     target = find_submission(folder)
-    options = {"layers": tuple(cfg["layers"]) if cfg.get("layers") else None,
-               "dtypes": tuple(cfg.get("dtypes") or ("f64",)), "api": cfg.get("api"),
-               "timeout": float(cfg.get("timeout", 5.0)),
-               "budget": float(cfg.get("budget", 600.0)),
-               "allow_torch": bool(cfg.get("allow_torch", False)), "do_shrink": True,
-               "climb": False}  # never above /autograder/submission (the grader's files)
-    if cfg.get("unsafe_no_isolation"):  # the container Gradescope starts is the boundary
-        options["unsafe_no_isolation"] = True
-    report = check_one(str(target), options)
+    # never climbs above /autograder/submission (the grader's files); the hidden cases are
+    # the config's, so the score is split as results.json shows it
+    report = check_one(str(target), GradingOptions.from_config(cfg))
     write_gradescope(report, results, grading)
     print(f"layercheck: {target.name}: exit {report.exit_code()}; results in {results}")
     return 0  # Gradescope reads results.json; a failing student is not a failed autograder
 
 
 def warm(cfg_path: Path) -> int:
-    """Compute (and cache) the truths of the configured grid for both APIs."""
-    from layercheck.cases.student_grid import student_grid
-    from layercheck.reports.grading.checker import DEFAULT_LAYERS, LAYERS_BY_API, inputs_and_truth
-
+    """Compute (and cache) the truths of the configured grid for the configured API (both
+    APIs where it is detected)."""
     cfg = load_config(cfg_path)
     n = 0
     for api, layers in LAYERS_BY_API.items():
+        if cfg.get("api") not in (None, api):
+            continue
         wanted = tuple(x for x in (cfg.get("layers") or DEFAULT_LAYERS[api]) if x in layers)
         for case in student_grid(wanted, tuple(cfg.get("dtypes") or ("f64",)), api):
             inputs_and_truth(case, api)
@@ -252,6 +252,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser("gradescope-autograder", help="build the Gradescope autograder zip",
                        description=__doc__.split("\n\n")[0])
     c.add_argument("--out", default="autograder.zip", help="zip to write (autograder.zip)")
+    c.add_argument("--api", choices=("class", "functional"), default=None,
+                   help="the course's API, graded as given (default: detected per file; a "
+                        "file offering both APIs is graded on both, the lower score stands)")
     c.add_argument("--layers", type=csv_of(LAYERS), default=None,
                    help="the graded layers (default: the classic layers of the student's "
                         "API); a graded layer the submission lacks scores 0")
@@ -277,7 +280,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m layercheck.reports.grading.autograder run --root R` | `warm --config C` (inside the zip)."""
+    """`python -m layercheck.reports.grading.autograder run --root R` | `warm --config C`
+    (inside the zip)."""
     p = argparse.ArgumentParser(prog="layercheck.reports.grading.autograder")
     sub = p.add_subparsers(dest="what", required=True)
     r = sub.add_parser("run")

@@ -1,7 +1,8 @@
 """Check one student submission: sandboxed runs, verdicts computed here, patterns, shrinking.
 
-The student's code runs only in the worker (layercheck.cases.sandbox.handle); references and verdicts are
-computed in this process from the plain arrays the worker sends back.
+The student's code runs only in the worker (layercheck.cases.sandbox.handle); references and
+verdicts are computed in this process from the plain arrays the worker sends back. Each
+report is scored once (layercheck.reports.grading.scoring), and every output renders it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from layercheck.cases.inputs import make_inputs
 from layercheck.cases.sandbox import isolation
 from layercheck.cases.sandbox.handle import Worker
 from layercheck.cases.student_grid import student_grid
+from layercheck.cases.submission import names as naming
 from layercheck.cases.submission.survey import FUNCTION_NAMES, LoadError, Submission, load
 from layercheck.reference import truth_cache as truths
 from layercheck.reference.expected import Truth
@@ -28,6 +30,9 @@ from layercheck.reference.explain import diagnose_error, drift_hint, locate, sha
 from layercheck.reference.patterns import pattern_lines
 from layercheck.reference.result import Result
 from layercheck.reference.verdicts import verdicts
+from layercheck.reports.grading import scoring
+from layercheck.reports.grading.options import GradingOptions
+from layercheck.reports.grading.scoring import Hidden, Score
 from layercheck.reports.grading.shrink import reproducer, shrink
 
 # The graded layers by default: each API's classic layers (README, "Checking students").
@@ -40,7 +45,7 @@ LAYERS_BY_API = {api: registry.layers_for(api) for api in registry.APIS}
 TIMEOUTS_PER_LAYER = 3  # after this many timeouts, a layer's remaining cases are not run
 MAX_SHRINKS = 8
 MAX_SANDBOX_DETAILS = 5
-FAST_SUFFIX = "-fast"  # ids of the functional API's *_fast results: conv-...-normal-fast
+FAST = "fast"  # Result.variant of the functional API's *_fast results
 STATUSES = ("pass", "fail", "error", "timeout", "missing")
 PHASES_ORDER = ("forward", "backward")
 
@@ -77,6 +82,10 @@ class StudentReport:
     warnings: list[str] = field(default_factory=list)  # right values, questionable habits
     isolation: str = ""  # how the student code was isolated (layercheck.cases.sandbox.isolation)
     grader_error: str | None = None  # the grader failed on this submission: exit code 3
+    # graded layer -> (the name the submission should define, near names it does define)
+    undefined: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    offered: tuple[str, ...] = ()  # every API the file offers (graded on each if detected)
+    score: Score | None = None  # computed once (layercheck.reports.grading.scoring)
 
     def summary(self) -> dict[str, int]:
         """Counts by status, and the total."""
@@ -111,8 +120,12 @@ class StudentReport:
             "policy": self.policy,
             "isolation": self.isolation,
             "grader_error": self.grader_error,
+            "score": scoring.score_of(self).to_json(),
+            "undefined": {layer: {"name": name, "near": list(near)}
+                          for layer, (name, near) in self.undefined.items()},
             "cases": [{"id": r.id, "layer": r.layer, "phase": r.phase, "output": r.output,
-                       "status": r.status, "max_abs_err": _finite(r.max_abs_err),
+                       "variant": r.variant, "status": r.status,
+                       "max_abs_err": _finite(r.max_abs_err),
                        "err_over_bound": _finite(r.err_over_bound), "diagnosis": r.diagnosis}
                       for r in self.results],
         }
@@ -230,23 +243,84 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
                      progress: Callable[[int, int], None] | None = None,
                      file: str | None = None,
                      names: dict[str, str] | None = None,
-                     unsafe_no_isolation: bool = False) -> StudentReport:
-    """Check one submission (a file, a notebook or a folder) over the student grid.
+                     unsafe_no_isolation: bool = False, hidden_share: float = 0.0,
+                     hidden_patterns: tuple[str, ...] = ()) -> StudentReport:
+    """Check one submission (a file, a notebook or a folder) over the student grid, and
+    score it once (`report.score`, see layercheck.reports.grading.scoring).
 
-    `file` picks the graded file inside a folder; `names` maps layers to the student's
-    names ({"conv": "MyConv"}). Where the machine cannot isolate student code, the report
-    is a grader error (exit code 3) unless `unsafe_no_isolation`; any other failure of the
-    grader itself is this submission's grader error too, never an exception.
+    `api`: the course's API, graded as given; None: detected, and a file offering both
+    APIs is graded on both, the lower score standing (what a file defines never shrinks
+    what is graded). `file` picks the graded file inside a folder; `names` maps layers to
+    the student's names ({"conv": "MyConv"}). Where the machine cannot isolate student
+    code, the report is a grader error (exit code 3) unless `unsafe_no_isolation`; any
+    other failure of the grader itself is this submission's grader error too, never an
+    exception. `hidden_share` / `hidden_patterns`: which cases are hidden (scoring.Hidden).
     """
+    hidden = Hidden(hidden_share, tuple(hidden_patterns))
+    rest = (layers, dtypes, timeout, budget, allow_torch, do_shrink, progress, file, names,
+            unsafe_no_isolation)
+    report = _guarded(target, api, *rest)
+    report.score = scoring.compute(report, hidden)
+    if api is not None or not report.score.gradable or len(report.offered) < 2:
+        return report
+    reports = [report]
+    for other in report.offered:
+        if other != report.api:
+            r = _guarded(target, other, *rest)
+            r.score = scoring.compute(r, hidden)
+            r.offered = report.offered
+            reports.append(r)
+    return worse_of(reports)
+
+
+def grade(target: str | Path, options: GradingOptions,
+          progress: Callable[[int, int], None] | None = None) -> StudentReport:
+    """`check_submission` with its options as one object (the intake's fields unused)."""
+    return check_submission(target, **options.check_kwargs(), progress=progress)
+
+
+def worse_of(reports: list[StudentReport]) -> StudentReport:
+    """Of one file graded under each API it offers, the report that stands: a grader error
+    if any, else the lowest score (the first, the detected API, on a tie); its warnings
+    name every API's score."""
+    failed = [r for r in reports if r.grader_error is not None]
+    if failed:
+        return failed[0]
+    kept = min(reports, key=lambda r: scoring.score_of(r).fraction)
+    each = ", ".join(f"{r.api} {scoring.score_of(r).percent:.1f}%" for r in reports)
+    kept.warnings.append(f"this file offers both APIs, so it was graded as each and the "
+                         f"lower score stands ({each}): graded as the {kept.api} API")
+    return kept
+
+
+def _guarded(target: str | Path, api: str | None, layers: tuple[str, ...] | None,
+             *rest: Any) -> StudentReport:
+    """`_check`, with any failure of the grader itself this submission's grader error."""
     t0 = time.monotonic()
     report = StudentReport(str(target), required=graded_layers(layers, api))
     try:
-        return _check(report, target, layers, dtypes, api, timeout, budget, allow_torch,
-                      do_shrink, progress, file, names, unsafe_no_isolation, t0)
+        return _check(report, target, layers, rest[0], api, *rest[1:], t0)
     except Exception as e:  # the grader's own failure: this submission's row, exit code 3
         report.grader_error = f"{type(e).__name__}: {str(e)[:2000]}"
         report.seconds = time.monotonic() - t0
         return report
+
+
+def offered_apis(sub: Submission) -> tuple[str, ...]:
+    """Every API the file offers: the survey's `Submission.apis` where it has them, else
+    the detected API and any other in which it defines two or more layers (classes by
+    capitalised names, functions by their CS231n names)."""
+    apis = getattr(sub, "apis", None)
+    if apis:
+        return tuple(apis)
+    out = []
+    for api in ("class", "functional"):
+        pool = {n for n in sub.names if n[:1].isupper() == (api == "class")}
+        found = naming.resolve(api, pool)
+        n = sum((found.get(v) or v) in pool for v in naming.canonical_names(api).values())
+        if api == sub.api or n >= 2:
+            out.append(api)
+    return tuple(out)
 
 
 def _check(report: StudentReport, target: str | Path, layers: tuple[str, ...] | None,
@@ -268,6 +342,7 @@ def _check(report: StudentReport, target: str | Path, layers: tuple[str, ...] | 
         report.load_error = str(e)
         return report
     report.api, report.file = sub.api, sub.graded
+    report.offered = offered_apis(sub)
     if not allow_torch:
         report.policy += [{"rule": "no-framework", "detail": f"{d} (a framework that would "
                                                              f"do the work; --allow-torch "
@@ -338,11 +413,12 @@ def sandbox_policy(violations: list[str]) -> list[dict[str, str]]:
 
 def graded_layers(layers: tuple[str, ...] | None, api: str | None) -> tuple[str, ...]:
     """The layers graded (and required): the configured ones (--layers), else the API's
-    classic layers (`DEFAULT_LAYERS`); () while the API is not known yet. Never depends on
-    what the submission defines (the curricula's other layers only when configured)."""
+    classic layers (`DEFAULT_LAYERS`); while the API is not known yet, those both APIs
+    grade by default. Never depends on what the submission defines (the curricula's other
+    layers only when configured)."""
     if layers:
         return tuple(dict.fromkeys(layers))
-    return DEFAULT_LAYERS.get(api or "", ())
+    return DEFAULT_LAYERS.get(api or "", scoring.default_layers(None))
 
 
 def _run_grid(report: StudentReport, checker: Checker, dtypes: tuple[str, ...],
@@ -366,6 +442,7 @@ def _run_grid(report: StudentReport, checker: Checker, dtypes: tuple[str, ...],
         if name is not None:
             if name not in hints:
                 hints[name] = sub.missing_hint(name)
+                report.undefined.setdefault(case.layer, (name, near_names(sub, name)))
             report.results += missing_results(case, f"{name} is not defined" + hints[name])
         else:
             report.results += _run_counted(checker, case, 0, timeouts)
@@ -377,9 +454,17 @@ def _run_grid(report: StudentReport, checker: Checker, dtypes: tuple[str, ...],
         if progress:
             progress(len(cases) + i + 1, len(cases) + len(fast))
     report.results += fast_results
-    report.patterns = pattern_lines(report.results, report.cases)
-    fast_cases = {c.id + FAST_SUFFIX: c for c in fast}
+    report.patterns = pattern_lines([r for r in report.results if not r.variant], report.cases)
+    fast_cases = {c.id: c for c in fast}
     report.patterns += [_fast_pattern(line) for line in pattern_lines(fast_results, fast_cases)]
+
+
+def near_names(sub: Submission, name: str) -> tuple[str, ...]:
+    """Names the submission defines that look like the missing `name` (its style: classes
+    capitalised, functions not), for advice such as 'rename MyPool to Pooling'."""
+    used = set(sub.name_map.values()) | set(naming.canonical_names(sub.api).values())
+    pool = {n for n in sub.names if n[:1].isupper() == (sub.api == "class")}
+    return tuple(naming.suggestions(name, pool, used))
 
 
 def _fast_names(layer: str) -> tuple[str, str | None] | None:
@@ -389,16 +474,17 @@ def _fast_names(layer: str) -> tuple[str, str | None] | None:
 
 
 def as_fast(res: Result) -> Result:
-    """A *_fast result told apart from the naive one: id suffixed, diagnosis names the pair."""
+    """A *_fast result told apart from the naive one: `variant` "fast" (the case id stays
+    the case's), diagnosis names the function."""
     fwd, bwd = _fast_names(res.layer) or ("?", "?")
-    res.id += FAST_SUFFIX
+    res.variant = FAST
     res.diagnosis = f"{res.diagnosis} [{fwd if res.phase == 'forward' else bwd}]".strip()
     return res
 
 
 def is_fast(res: Result) -> bool:
     """Whether the result is of a *_fast implementation (see `as_fast`)."""
-    return res.id.endswith(FAST_SUFFIX)
+    return res.variant == FAST
 
 
 def _fast_pattern(line: str) -> str:
@@ -429,8 +515,8 @@ def _shrink_failures(report: StudentReport, checker: Checker) -> None:
     cases = report.cases
     seen: set[tuple[str, str, str]] = set()
     for res in report.results:
-        if res.status not in ("fail", "error") or res.id not in cases:
-            continue
+        if res.status not in ("fail", "error") or res.id not in cases or res.variant:
+            continue  # a variant's failure is reported, not shrunk (shrinking runs the main)
         key = _key(res)
         if key in seen or len(seen) >= MAX_SHRINKS:
             continue
