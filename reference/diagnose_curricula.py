@@ -13,6 +13,7 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+from layercheck.cases import registry
 from layercheck.cases.case import DROPOUT_LAYERS, NORM_LAYERS, Case
 from layercheck.reference.bounds import UNIT_ROUNDOFF
 from layercheck.reference.diagnosis import Diagnosis
@@ -96,7 +97,7 @@ def _norm_out(case: Case, inputs: dict, ddof: int = 0, eps_outside: bool = False
     d2 = dout.reshape(x2.shape)
     shape = (1, G.size) + (1,) * (x2.ndim - 2)
     g = G.reshape(shape) * d2
-    if case.layer in ("batchnorm", "spatialbn") and not case.train:
+    if case.layer in registry.batch_norms() and not case.train:
         mu = np.asarray(inputs["running_mean"], dtype=np.float64).reshape(shape)
         var = np.asarray(inputs["running_var"], dtype=np.float64).reshape(shape)
         sd = np.sqrt(var) + eps if eps_outside else np.sqrt(var + eps)
@@ -139,7 +140,7 @@ def _norm_words(case: Case, output: str, a: np.ndarray, exp: Expected,
 
 def _norm_mistake(case: Case, same) -> str:
     """The cause code of the normalization mistake `same` confirms, or ''."""
-    train = case.train or case.layer in ("layernorm", "groupnorm")
+    train = case.train or case.layer not in registry.batch_norms()  # no test mode
     if train and same(ddof=1):
         return "unbiased_variance"
     if same(eps_outside=True):
@@ -153,7 +154,7 @@ def _norm_mistake(case: Case, same) -> str:
             return "gn_interleaved"
         if same(how="across_batch"):
             return "gn_across_batch"
-    if case.layer in ("batchnorm", "spatialbn") and not case.train and same(batch=True):
+    if case.layer in registry.batch_norms() and not case.train and same(batch=True):
         return "test_uses_batch_stats"
     return ""
 

@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 import torch
+from layercheck.cases import registry
 from layercheck.cases.case import Case
 from layercheck.cases.inputs import norm_features
 from layercheck.reference.bounds import SAFETY, UNDERFLOW, UNIT_ROUNDOFF, gamma
@@ -184,7 +185,7 @@ def normalization(case: Case, a: dict) -> Truth:
     with torch.no_grad():
         m_.weight.copy_(_t(G))
         m_.bias.copy_(_t(B))
-    bn = case.layer in ("batchnorm", "spatialbn")
+    bn = case.layer in registry.batch_norms()
     if bn and not case.train:
         m_.eval()
         with torch.no_grad():

@@ -54,7 +54,8 @@ CONDITIONS = (
     Condition("large logits (kind large)", "moderate logits", lambda c: c.kind == "large"),
     Condition("one-hot labels", "integer labels", lambda c: c.kind == "onehot"),
     Condition("float32", "float64", lambda c: c.dtype == "f32"),
-    Condition("H×W = 1×1", "H×W > 1×1", lambda c: c.H * c.W == 1, ("affine", "relu")),
+    Condition("H×W = 1×1", "H×W > 1×1", lambda c: c.H * c.W == 1,
+              registry.where(grid="dense", flat=False)),
 )
 
 
