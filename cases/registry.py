@@ -46,7 +46,7 @@ class Functions:
 
     forward: str
     backward: str | None  # None: forward returns (loss, dx) itself (the losses)
-    variant: str = ""  # "" for the main pair, else its name ("fast", "alt"): Result.variant
+    variant: str = ""  # "" for the main pair, else its name ("fast"): Result.variant
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -126,8 +126,10 @@ class Unit:
 
 _NORM_OUT = ("out", "dx", "dgamma", "dbeta")
 _STATS = ("running_mean", "running_var")
+# CS231n's batchnorm_backward_alt: the simplified backward, asked to run faster than the
+# staged one; reported as batch norm's "fast" variant like conv's and pool's *_fast pairs.
 _BN_FUNCTIONS = (Functions("batchnorm_forward", "batchnorm_backward"),
-                 Functions("batchnorm_forward", "batchnorm_backward_alt", "alt"))
+                 Functions("batchnorm_forward", "batchnorm_backward_alt", "fast"))
 
 UNITS: tuple[Unit, ...] = (
     Unit("conv", "Convolution", "conv", "windowed", ("normal",), ("out", "dx", "dW", "db"),
