@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from layercheck.reports import class_report, student_cli
@@ -29,8 +30,20 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    tolerant_streams()
     args = build_parser(argv[0] if argv else None).parse_args(argv)
+    args.argv = list(argv)  # the command as given, for the one that resumes it
     return args.func(args)
+
+
+def tolerant_streams() -> None:
+    """stdout and stderr write what they cannot encode as backslash escapes (a student's
+    lone surrogate, ✗ on an ASCII terminal) instead of raising UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
 
 
 if __name__ == "__main__":

@@ -1,18 +1,53 @@
-"""Student-derived text made safe for each output format: terminal, CSV, Markdown.
+"""Student-derived text made safe for each output format: terminal, files, CSV, Markdown.
 
-Anything a submission controls (error texts, file names, hints) can reach a report. A
-terminal must not receive control sequences (layercheck.cases.sandbox.wire.printable strips them); a
-spreadsheet must not read a cell as a formula; a Markdown cell must not end its table row
-or open an HTML tag.
+Anything a submission controls (error texts, file names, hints) can reach a report. Every
+writer can encode it (`valid_text`: no lone surrogate reaches an encoder); a terminal must
+not receive control sequences (layercheck.cases.sandbox.wire.printable strips them); a
+spreadsheet must not read a cell as a formula; Markdown must show it as the text it is
+(`md_text`: no table row ends, no HTML tag, link, image, autolink, heading or code span
+opens).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, TextIO
 
 from layercheck.cases.sandbox.wire import printable
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(v: str) -> str:
+    """`v` as text every UTF-8 writer can encode: each surrogate code point (a lone
+    "\\ud800" in a student's exception message, an undecodable byte of a file name) is
+    written out as its escape, the six characters \\ud800."""
+    if not _SURROGATE.search(v):
+        return v
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", v)
+
+
+def valid_data(v: Any) -> Any:
+    """`v` (JSON-like: dicts, lists, tuples, strings, numbers) with every string, keys
+    included, made `valid_text` (tuples become lists, as in JSON)."""
+    if isinstance(v, str):
+        return valid_text(v)
+    if isinstance(v, dict):
+        return {valid_data(k): valid_data(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [valid_data(x) for x in v]
+    return v
+
+
+def for_stream(text: str, stream: TextIO) -> str:
+    """`text` as `stream` can encode it: surrogates and characters its encoding lacks
+    (an ASCII terminal and ✗) written as backslash escapes, never an exception."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        return valid_text(text).encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:  # an encoding Python does not know: plain ASCII is always safe
+        return valid_text(text).encode("ascii", "backslashreplace").decode("ascii")
 
 
 def csv_cell(v: Any) -> Any:
@@ -21,25 +56,54 @@ def csv_cell(v: Any) -> Any:
     = + - @ or tab gets a leading ' (OWASP's advice for CSV injection); numbers and None
     are left as they are."""
     if isinstance(v, str):
-        v = printable(v) or ""
+        v = printable(valid_text(v)) or ""
     if isinstance(v, str) and v.startswith(FORMULA_STARTS):
         return "'" + v
     return v
 
 
+# What Markdown (CommonMark with GitHub's extensions) would read as syntax inside a line,
+# each replaced by text that shows the same characters:
+_MD = re.compile(
+    r"(?P<nl>\r\n|\r|\n)"               # a line break would end a table row or a paragraph
+    r"|(?P<ent>[&<>])"                   # entities, HTML tags, <autolinks>
+    r"|(?P<punct>[\\`*_\[\]~|#$])"        # escapes, code spans, emphasis, links and images,
+                                          # strikethrough, table cells, headings, math
+    r"|(?P<scheme>:(?=//))"              # bare http://... (GitHub's extended autolinks)
+    r"|(?P<www>(?<=[wW]{3})\.)"          # bare www.example.org
+    r"|(?P<at>@(?=[\w-]+\.\w))")          # bare name@example.org
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# what starts a block only at the start of a line: a list item, a setext underline
+_LINE_START = re.compile(r"^(?:([+\-=])|(\d{1,9})([.)]))")
+
+
+def _md_sub(m: re.Match) -> str:
+    kind, s = m.lastgroup, m.group()
+    if kind == "nl":
+        return "<br>"
+    if kind == "ent":
+        return _ENTITIES[s]
+    if kind == "at":  # an e-mail autolink is found across escapes; an empty comment ends it
+        return "@<!-- -->"
+    return "\\" + s
+
+
 def md_text(v: Any) -> str:
-    """Text for Markdown: control characters dropped, &, <, > as entities (no HTML tag can
-    open), | escaped (no table cell can end) and newlines as <br> (no row can end)."""
-    s = printable(str(v)) or ""
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    s = s.replace("|", "\\|")
-    return s.replace("\r\n", "\n").replace("\n", "<br>")
+    """Text for Markdown, shown as written wherever it is placed (a table cell, a list
+    item, a heading, a line's start): control characters dropped, &, <, > as entities (no
+    HTML tag or <autolink> opens), newlines as <br> (no row or paragraph ends), Markdown's
+    punctuation backslash-escaped (no link, image, code span, emphasis, heading, table
+    cell or math opens), and bare URLs, www. names and e-mail addresses broken so that no
+    autolink forms."""
+    s = _MD.sub(_md_sub, printable(valid_text(str(v))) or "")
+    return _LINE_START.sub(lambda m: f"\\{m.group(1)}" if m.group(1)
+                           else f"{m.group(2)}\\{m.group(3)}", s, count=1)
 
 
 def md_code(v: Any) -> str:
     """Text as one Markdown code span (shown literally, HTML included): control characters
     and line breaks dropped, delimited by more backticks than any run inside it."""
-    s = " ".join((printable(str(v)) or "").split("\n"))
+    s = " ".join((printable(valid_text(str(v))) or "").splitlines())
     run = longest = 0
     for ch in s:
         run = run + 1 if ch == "`" else 0

@@ -1,8 +1,8 @@
 """Result frames to files: CSV, JSON, Markdown and self-contained HTML. One report path.
 
 Used by `layercheck report` (impl/ against PyTorch) and `layercheck check` (a student's file).
-Every function takes the frame `layercheck.reports.frame.to_frame(results)` returns: one row per case
-and output with id, layer, phase, output, status, max_abs_err, max_rel_err, err_over_bound
+Every function takes the frame `layercheck.reports.frame.to_frame(results)` returns: one row
+per case and output with id, layer, phase, output, status, max_abs_err, max_rel_err, err_over_bound
 and the case parameters (dtype, stride, pad, ...). Optional pieces:
 
 - `speed`: a `layercheck.reports.timing.Bench` (the speed table, ratios, goals); None leaves it out.
@@ -10,6 +10,11 @@ and the case parameters (dtype, stride, pad, ...). Optional pieces:
 - `extra_sections`: (markdown, html) pairs appended after the speed section, each a complete
   section with its own heading (e.g. `layercheck.reports.training.training_section(out_dir)`);
   empty strings are skipped.
+- `lead_sections`: the same, placed right after the summary, before the outputs not passed
+  (a student's feedback comes first on the student's page).
+- `all_rows`: the files that list every output not passed when the page lists only the
+  first MAX_LISTED ("results.csv/json" for `write_all`); None when the page's own writer
+  writes no such file.
 
 Non-finite numbers: CSV writes inf as ``inf`` and NaN as an empty cell; JSON writes inf as
 the string ``"inf"`` and NaN or missing as null, so the file is always valid JSON.
@@ -18,6 +23,7 @@ the string ``"inf"`` and NaN or missing as null, so the file is always valid JSO
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import math
@@ -28,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from layercheck.cases import registry
+from layercheck.reports.escape import csv_cell, md_text, valid_text
 from layercheck.reports.frame import summary
 from layercheck.reports.plots import error_heatmap, speed_chart, worst_by
 from layercheck.reports.timing import PHASES, SIDES, Bench
@@ -36,6 +43,7 @@ from tabulate import tabulate
 Section = tuple[str, str]  # (markdown, html)
 
 MAX_LISTED = 50  # outputs not passed listed in Markdown/HTML; all are in CSV/JSON
+ALL_ROWS = "results.csv/json"  # where write_all puts every row
 LAYER_ORDER = registry.family("core")
 WINDOWED = registry.windowed()
 
@@ -43,9 +51,12 @@ WINDOWED = registry.windowed()
 # --- plain values ------------------------------------------------------------------------
 
 def clean(v: Any) -> Any:
-    """A JSON-safe value: numpy scalars to Python, NaN/None to None, ±inf to "inf"/"-inf"."""
+    """A JSON-safe value: numpy scalars to Python, NaN/None to None, ±inf to "inf"/"-inf",
+    strings any UTF-8 writer can encode (`valid_text`)."""
+    if isinstance(v, str):
+        return valid_text(v)
     if isinstance(v, Mapping):
-        return {str(k): clean(x) for k, x in v.items()}
+        return {valid_text(str(k)): clean(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [clean(x) for x in v]
     if isinstance(v, np.generic):
@@ -99,8 +110,11 @@ def summary_dict(df: pd.DataFrame, speed: Bench | None = None) -> dict[str, Any]
         "layers": _records(summary(df)) if not df.empty else [],
     }
     if speed is not None:
+        goals = speed.goals()
         out["speed_geomean_ratio"] = clean(speed.layer_geomeans())
-        out["speed_goals"] = clean(speed.goals())
+        out["speed_goals"] = clean(goals)
+        out["speed_goals_missed"] = sum(g["met"] is False for g in goals)
+        out["speed_goals_unknown"] = sum(g["met"] is None for g in goals)
         out["threads"] = speed.threads
     return clean(out)
 
@@ -150,8 +164,9 @@ def output_dtype_table(df: pd.DataFrame, layer: str) -> pd.DataFrame:
 def speed_tables(speed: Bench) -> dict[str, pd.DataFrame]:
     """Compare-style table per layer: rows impl and PyTorch per phase, then the ratios.
 
-    Columns are the layer's benchmark shapes; time cells are 'median [IQR]' in ms. The last
-    row compares the fastest blocks of each side, a steadier figure on a busy machine.
+    Columns are the layer's benchmark shapes; time cells are 'median [IQR]' in ms (the row
+    labels say so). The last row compares the fastest blocks of each side, a steadier figure
+    on a busy machine.
     """
     out = {}
     t = speed.times
@@ -163,14 +178,16 @@ def speed_tables(speed: Bench) -> dict[str, pd.DataFrame]:
         for phase in PHASES:
             for side in SIDES:
                 sel = t[(t["phase"] == phase) & (t["side"] == side)].set_index("shape")
-                rows[f"{side} {phase}"] = [
+                rows[f"{side} {phase}, ms median [IQR]"] = [
                     _ms(sel["median_ms"].get(k), sel["iqr_ms"].get(k)) for k in keys]
         for phase in PHASES:
             sel = r[r["phase"] == phase].set_index("shape")["ratio"]
-            rows[f"ratio {phase}"] = [_ratio(sel.get(k)) for k in keys]
+            rows[f"time ratio {phase}, impl/PyTorch"] = [_ratio(sel.get(k)) for k in keys]
         sel = r[r["phase"] == "fwd+bwd"].set_index("shape")["ratio_min"]
-        rows["ratio fwd+bwd, fastest blocks"] = [_ratio(sel.get(k)) for k in keys]
-        out[layer] = pd.DataFrame.from_dict(rows, orient="index", columns=cols)
+        rows["time ratio fwd+bwd, fastest blocks"] = [_ratio(sel.get(k)) for k in keys]
+        t_layer = pd.DataFrame.from_dict(rows, orient="index", columns=cols)
+        t_layer.index.name = "per call · shape →"
+        out[layer] = t_layer
     return out
 
 
@@ -184,12 +201,34 @@ def _ratio(v: Any) -> str:
     return "—" if v is None or not np.isfinite(v) else f"{v:.2f}×"
 
 
+GOAL_COLUMNS = ["goal", "measured ratio", "limit", "result"]
+
+
 def goals_table(speed: Bench) -> pd.DataFrame:
-    """The issue-5 goals: goal, measured value, limit, pass/miss."""
-    rows = [{"goal": g["goal"], "measured": fmt(g["value"]), "limit": f"≤ {g['limit']}",
-             "result": {True: "pass", False: "miss", None: "—"}[g["met"]]}
+    """The speed goals: goal, measured ratio, limit, pass/miss (a ratio: impl/PyTorch
+    time, or for memory, peak / (column matrix + output))."""
+    rows = [dict(zip(GOAL_COLUMNS, (g["goal"], _ratio(g["value"]), f"≤ {g['limit']:g}×",
+                                    {True: "pass", False: "miss", None: "—"}[g["met"]]),
+                     strict=True))
             for g in speed.goals()]
-    return pd.DataFrame(rows, columns=["goal", "measured", "limit", "result"])
+    return pd.DataFrame(rows, columns=GOAL_COLUMNS)
+
+
+GEOMEAN_NAMES = {"shapes": "shapes", "geomean_ratio": "geomean fwd+bwd time ratio, impl/PyTorch"}
+GFLOPS_NAMES = {"gflop": "GFLOP per call", "impl_gflops": "impl GFLOP/s",
+                "torch_gflops": "PyTorch GFLOP/s",
+                "matmul_peak_gflops": "NumPy matmul peak GFLOP/s",
+                "impl_share_of_peak": "impl share of peak (0-1)"}
+
+
+def geomeans_table(speed: Bench) -> pd.DataFrame:
+    """Bench.geomeans() with its units in the headers."""
+    return speed.geomeans().rename(columns=GEOMEAN_NAMES)
+
+
+def gflops_table(speed: Bench) -> pd.DataFrame:
+    """Bench.gflops() with its units in the headers."""
+    return speed.gflops().rename(columns=GFLOPS_NAMES)
 
 
 def shapes_table(speed: Bench) -> pd.DataFrame:
@@ -211,8 +250,6 @@ def memory_table(speed: Bench) -> pd.DataFrame:
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     """All rows to CSV (inf as 'inf', NaN as an empty cell; a text cell a spreadsheet would
     run as a formula gets a leading '); returns the path."""
-    from layercheck.reports.escape import csv_cell
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text_cols = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
@@ -234,15 +271,26 @@ def write_json(df: pd.DataFrame, path: str | Path, **extra: Any) -> Path:
     for k, v in extra.items():
         doc[k] = v.to_dict() if isinstance(v, Bench) else v
     doc["cases"] = _records(df)
-    path.write_text(json.dumps(clean(doc), indent=1, allow_nan=False, default=str) + "\n")
+    write_text(path, json.dumps(clean(doc), indent=1, allow_nan=False, default=str) + "\n")
     return path
+
+
+def write_text(path: Path, text: str) -> None:
+    """`text` into `path` as UTF-8, whatever it holds (`valid_text`), through a temporary
+    file that goes whatever stops the write: never half a file, never a temporary left."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(valid_text(text).encode("utf-8"))
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def md_table(df: pd.DataFrame, index: bool = False) -> str:
     """A GitHub-style Markdown table of the frame, cells formatted by `fmt` and escaped
-    (layercheck.reports.escape.md_text: a cell's |, <, >, newlines cannot end the row or open a tag)."""
-    from layercheck.reports.escape import md_text
-
+    (`md_text`: nothing in a cell ends the row, opens a tag, a link or an image)."""
     if df.empty:
         return "_(none)_"
     return tabulate(_cells(df).map(md_text), headers="keys", tablefmt="github",
@@ -258,32 +306,59 @@ def _headline(s: Mapping[str, Any]) -> str:
         return "Nothing was checked: **no results**."
     counts = ", ".join(f"{n} {k}" for k, n in s["status_counts"].items() if k != "pass")
     verdict = "all passed" if s["all_passed"] else f"NOT ALL PASSED ({counts})"
-    return (f"{s['cases']} cases, {s['outputs']} outputs checked: {s['passed']} passed, "
-            f"{s['not_passed']} not passed — **{verdict}**.")
+    return (f"Correctness: {s['cases']} cases, {s['outputs']} outputs checked: "
+            f"{s['passed']} passed, {s['not_passed']} not passed — **{verdict}**.")
+
+
+def speed_headline(s: Mapping[str, Any]) -> str | None:
+    """The speed goals in one sentence, misses counted and named (None without speed)."""
+    goals = s.get("speed_goals")
+    if not goals:
+        return None
+    missed = [g["goal"] for g in goals if g["met"] is False]
+    unknown = s.get("speed_goals_unknown", 0)
+    tail = f"; {unknown} not measured" if unknown else ""
+    if not missed:
+        return f"Speed: **{len(goals) - unknown} of {len(goals)} speed goals met**{tail}."
+    return (f"Speed: **{len(missed)} of {len(goals)} speed goals missed**{tail}: "
+            f"{'; '.join(missed)} (see Speed goals below).")
+
+
+def _not_passed_note(n: int, all_rows: str | None) -> str:
+    """How many outputs did not pass, and how many are listed (worst first)."""
+    if n <= MAX_LISTED:
+        return f"{n} outputs did not pass (worst first)."
+    where = f"; all are in {all_rows}" if all_rows else ""
+    return f"{n} outputs did not pass; the {MAX_LISTED} worst are listed{where}."
 
 
 def render_markdown(df: pd.DataFrame, title: str, speed: Bench | None = None,
                     env: Mapping[str, Any] | None = None,
-                    extra_sections: Sequence[Section] = ()) -> str:
-    """The report as Markdown: summary, outputs not passed, errors per layer, speed, extras,
-    environment."""
+                    extra_sections: Sequence[Section] = (),
+                    lead_sections: Sequence[Section] = (),
+                    all_rows: str | None = ALL_ROWS) -> str:
+    """The report as Markdown: summary, lead sections, outputs not passed, errors per layer,
+    speed, extras, environment, terms."""
     s = summary_dict(df, speed)
-    md = [f"# {title}", "", "## Summary", "", _headline(s), "",
-          md_table(summary(df)) if not df.empty else "_no results_", ""]
+    md = [f"# {title}", "", "## Summary", "", _headline(s), ""]
+    if speed_headline(s):
+        md += [speed_headline(s), ""]
+    md += [md_table(summary(df)) if not df.empty else "_no results_", ""]
     if speed is not None:
-        g = pd.DataFrame([{"layer": k, "geomean fwd+bwd impl/PyTorch": v}
+        g = pd.DataFrame([{"layer": k, "geomean fwd+bwd time ratio (impl/PyTorch)": v}
                           for k, v in speed.layer_geomeans().items()])
         md += [f"Speed, geometric-mean time ratio impl/PyTorch per layer ({speed.threads} "
                f"threads; < 1 means impl is faster):", "", md_table(g), ""]
+    for sec_md, _ in lead_sections:
+        if sec_md.strip():
+            md += [sec_md.rstrip(), ""]
     bad = not_passed(df)
     if not bad.empty:
-        md += ["## Not passed", "", f"{len(bad)} outputs did not pass"
-               + (f"; the first {MAX_LISTED} are listed, all are in results.csv/json"
-                  if len(bad) > MAX_LISTED else "") + ".", "",
+        md += ["## Not passed", "", _not_passed_note(len(bad), all_rows), "",
                md_table(bad.head(MAX_LISTED)), ""]
     md += ["## Errors per layer", "",
-           "err/bound = max |error| / rounding-error bound; ≤ 1 passes. ✗n: n outputs not "
-           "passed in that cell.", ""]
+           "err/bound = max |error| / rounding-error bound; ≤ 1 passes (see Terms at the "
+           "end). ✗n: n outputs not passed in that cell.", ""]
     for layer in layers_in(df):
         md += [f"### {layer}", ""]
         if layer in WINDOWED:
@@ -298,7 +373,55 @@ def render_markdown(df: pd.DataFrame, title: str, speed: Bench | None = None,
             md += [sec_md.rstrip(), ""]
     if env:
         md += ["## Environment", "", _md_env(env), ""]
+    md += ["## Terms", "", *[f"- **{t}**: {d}"
+                             for t, d in terms(df, speed, extra_sections)], ""]
     return "\n".join(md)
+
+
+TERMS = {
+    "err/bound": "an output's error against PyTorch's float64 truth, element by element "
+                 "divided by the rounding-error bound derived for that element (how far the "
+                 "floating-point arithmetic of a correct formula can be off); the largest "
+                 "over the output is shown. ≤ 1 passes, 0 is exact, above 1 fails. Worst "
+                 "err/bound: the largest over the cases of a table or heatmap cell.",
+    "status": "pass; fail (a value beyond its bound); error (the code raised); timeout; "
+              "missing (the layer is not defined).",
+    "✗n": "n outputs of that table or heatmap cell did not pass.",
+    "keep (dropout)": "dropout's keep-rate output: the share of elements that training "
+                      "forwards kept, tested against the asked keep probability with a "
+                      "two-sided binomial test (several forwards on one input; no mask may "
+                      "repeat another). Its err/bound is log(1/p-value) / log(1e9): above 1, "
+                      "a correct dropout would keep that share less than once in 10⁹ runs.",
+    "near-kinks": "places in a training step where a correct network may route the gradient "
+                  "either way: a ReLU input within its rounding-error bound of 0, or a "
+                  "max-pool window whose largest values lie within their bounds of each "
+                  "other (blank or saturated image patches give exact ties). The backward "
+                  "bound there admits the whole gradient as error: it stays valid but is "
+                  "looser. The training tables count the near-kinks met.",
+    "time ratio": "impl time / PyTorch time for the same call, from the medians of the timed "
+                  "blocks; < 1: impl is faster. Geomean: the geometric mean of ratios over a "
+                  "layer's shapes.",
+    "ms, median [IQR]": "milliseconds per call: the median over the timed blocks, and in "
+                        "brackets the interquartile range (the spread of the middle half).",
+    "fastest blocks": "the ratio of each side's fastest timed block, steadier than the "
+                      "medians on a busy machine.",
+}
+
+
+def terms(df: pd.DataFrame, speed: Bench | None = None,
+          sections: Sequence[Section] = ()) -> list[tuple[str, str]]:
+    """The terms this page uses, with what they mean: the error terms always, dropout's
+    keep where a dropout layer was checked, near-kinks where a section speaks of them, the
+    timing terms with speed."""
+    keys = ["err/bound", "status", "✗n"]
+    outputs = set(df["output"]) if "output" in df.columns else set()
+    if "keep" in outputs:
+        keys.append("keep (dropout)")
+    if any("near-kink" in md for md, _ in sections):
+        keys.append("near-kinks")
+    if speed is not None:
+        keys += ["time ratio", "ms, median [IQR]", "fastest blocks"]
+    return [(k, TERMS[k]) for k in keys]
 
 
 def _dtypes(df: pd.DataFrame, layer: str) -> list[str]:
@@ -318,10 +441,10 @@ def _speed_markdown(speed: Bench) -> list[str]:
           md_table(goals_table(speed)), ""]
     for layer, t in speed_tables(speed).items():
         md += [f"### {layer}", "", md_table(t, index=True), ""]
-    md += ["### Geometric means of fwd+bwd ratios", "", md_table(speed.geomeans()), ""]
+    md += ["### Geometric means of fwd+bwd ratios", "", md_table(geomeans_table(speed)), ""]
     if not speed.gflops().empty:
         md += ["### Convolution GFLOP/s (fwd+bwd = 3× forward flops) and share of NumPy matmul "
-               "peak", "", md_table(speed.gflops()), ""]
+               "peak", "", md_table(gflops_table(speed)), ""]
     if not speed.memory.empty:
         md += ["### Convolution peak memory (tracemalloc, forward+backward)", "",
                md_table(memory_table(speed)), ""]
@@ -345,6 +468,8 @@ td.miss{background:#fde2e2}td.ok{background:#e3f4e3}td.txt{text-align:left}
 img{max-width:100%;display:block;margin:.5em 0}.note{color:#555;font-size:13px}
 .scroll{overflow-x:auto}dl.env{display:grid;grid-template-columns:max-content auto;gap:2px 12px}
 dl.env dt{font-weight:bold}dl.env dd{margin:0}
+dl.terms dt{font-weight:bold;margin-top:.4em}dl.terms dd{margin:0 0 0 1.5em;max-width:60em}
+.verdict-warn{color:#8a5a00}
 """
 
 
@@ -361,7 +486,7 @@ def _html_table(df: pd.DataFrame, index: bool = False, row_class: Iterable[str] 
     if df.empty:
         return "<p class='note'>(none)</p>"
     cells = _cells(df)
-    head = ([""] if index else []) + [str(c) for c in cells.columns]
+    head = ([str(df.index.name or "")] if index else []) + [str(c) for c in cells.columns]
     out = ["<div class='scroll'><table><thead><tr>"
            + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"]
     classes = list(row_class) if row_class is not None else [""] * len(cells)
@@ -386,7 +511,8 @@ def _td(v: str) -> str:
 
 def render_html(df: pd.DataFrame, title: str, speed: Bench | None = None,
                 env: Mapping[str, Any] | None = None, extra_sections: Sequence[Section] = (),
-                plots: bool = True) -> str:
+                plots: bool = True, lead_sections: Sequence[Section] = (),
+                all_rows: str | None = ALL_ROWS) -> str:
     """The report as one self-contained HTML page (inline CSS, PNG plots as data URIs).
 
     Same sections as `render_markdown`; with plots, a heatmap of worst err_over_bound over
@@ -398,23 +524,27 @@ def render_html(df: pd.DataFrame, title: str, speed: Bench | None = None,
     h = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
          f"<title>{e(title)}</title><style>{CSS}</style></head><body>",
          f"<h1>{e(title)}</h1>", "<h2 id='summary'>Summary</h2>",
-         f"<p class='{verdict}'>{_md_bold_to_html(_headline(s))}</p>",
-         _html_table(summary(df)) if not df.empty else "<p>no results</p>"]
+         f"<p class='{verdict}'>{_md_bold_to_html(_headline(s))}</p>"]
+    if speed_headline(s):
+        missed = s["speed_goals_missed"] or s["speed_goals_unknown"]
+        h.append(f"<p class='{'verdict-fail' if missed else 'verdict-pass'}'>"
+                 f"{_md_bold_to_html(speed_headline(s))}</p>")
+    h.append(_html_table(summary(df)) if not df.empty else "<p>no results</p>")
     if speed is not None:
-        g = pd.DataFrame([{"layer": k, "geomean fwd+bwd impl/PyTorch": v}
+        g = pd.DataFrame([{"layer": k, "geomean fwd+bwd time ratio (impl/PyTorch)": v}
                           for k, v in speed.layer_geomeans().items()])
         h += [f"<p>Speed, geometric-mean time ratio impl/PyTorch per layer ({speed.threads} "
               f"threads; &lt; 1 means impl is faster):</p>", _html_table(g)]
+    h += [sec_html for _, sec_html in lead_sections if sec_html.strip()]
     bad = not_passed(df)
     if not bad.empty:
         shown = bad.head(MAX_LISTED)
-        more = (f"; the first {MAX_LISTED} are listed, all are in results.csv/json"
-                if len(bad) > MAX_LISTED else "")
         h += ["<h2 id='not-passed'>Not passed</h2>",
-              f"<p>{len(bad)} outputs did not pass{more}.</p>",
+              f"<p>{e(_not_passed_note(len(bad), all_rows))}</p>",
               _html_table(shown, row_class=["fail"] * len(shown))]
     h += ["<h2 id='errors'>Errors per layer</h2>",
-          "<p class='note'>err/bound = max |error| / rounding-error bound; ≤ 1 passes. "
+          "<p class='note'>err/bound = max |error| / rounding-error bound; ≤ 1 passes (see "
+          "<a href='#terms'>Terms</a>). "
           "Heatmap colour: log10 of the worst err/bound (green well inside, yellow at the "
           "bound, red beyond; grey: no number, e.g. rejected configurations); ✗n and a red "
           "outline: n outputs not passed in that cell.</p>"]
@@ -436,7 +566,9 @@ def render_html(df: pd.DataFrame, title: str, speed: Bench | None = None,
         h += ["<h2 id='environment'>Environment</h2>", "<dl class='env'>"]
         h += [f"<dt>{e(str(k))}</dt><dd>{e(fmt(v))}</dd>" for k, v in env.items()]
         h.append("</dl>")
-    h.append("</body></html>")
+    h += ["<h2 id='terms'>Terms</h2>", "<dl class='terms'>"]
+    h += [f"<dt>{e(t)}</dt><dd>{e(d)}</dd>" for t, d in terms(df, speed, extra_sections)]
+    h += ["</dl>", "</body></html>"]
     return "\n".join(h)
 
 
@@ -447,15 +579,15 @@ def _md_bold_to_html(text: str) -> str:
 
 def _speed_html(speed: Bench, plots: bool) -> list[str]:
     h = ["<h2 id='speed'>Speed</h2>", f"<p class='note'>{html.escape(_speed_intro(speed))}</p>",
-         "<p>Speed goals:</p>", _html_table(goals_table(speed))]
+         "<p id='speed-goals'>Speed goals:</p>", _html_table(goals_table(speed))]
     if plots:
         h.append(img_tag(speed_chart(speed.ratios()), "impl/PyTorch time ratio per shape"))
     for layer, t in speed_tables(speed).items():
         h += [f"<h3>{html.escape(layer)}</h3>", _html_table(t, index=True)]
-    h += ["<h3>Geometric means of fwd+bwd ratios</h3>", _html_table(speed.geomeans())]
+    h += ["<h3>Geometric means of fwd+bwd ratios</h3>", _html_table(geomeans_table(speed))]
     if not speed.gflops().empty:
         h += ["<h3>Convolution GFLOP/s (fwd+bwd = 3× forward flops) and share of NumPy "
-              "matmul peak</h3>", _html_table(speed.gflops())]
+              "matmul peak</h3>", _html_table(gflops_table(speed))]
     if not speed.memory.empty:
         h += ["<h3>Convolution peak memory (tracemalloc, forward+backward)</h3>",
               _html_table(memory_table(speed))]
@@ -486,8 +618,8 @@ def write_all(df: pd.DataFrame, out_dir: str | Path, title: str = "layercheck re
         "json": write_json(df, out / f"{stem}.json", **extra),
     }
     md = out / f"{report_stem}.md"
-    md.write_text(render_markdown(df, title, speed, env, extra_sections))
+    write_text(md, render_markdown(df, title, speed, env, extra_sections))
     page = out / f"{report_stem}.html"
-    page.write_text(render_html(df, title, speed, env, extra_sections, plots))
+    write_text(page, render_html(df, title, speed, env, extra_sections, plots))
     paths["md"], paths["html"] = md, page
     return paths

@@ -1,4 +1,5 @@
-"""Markdown and HTML for a student report, through the same renderers as `make report`."""
+"""Markdown and HTML for a student report, through the same renderers as `layercheck report`:
+the student's feedback comes first, the tables of outputs not passed after it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import html
 from layercheck.reports.escape import md_code, md_text
 from layercheck.reports.frame import to_frame
 from layercheck.reports.grading.checker import StudentReport
+from layercheck.reports.grading.scoring import score_of
+from layercheck.reports.render import CSS, render_html, render_markdown
 
 
 def _fence(code: str) -> str:
@@ -20,8 +23,9 @@ def _fence(code: str) -> str:
 
 def _section(report: StudentReport) -> tuple[str, str]:
     """The student-specific section (policy, patterns, smallest failures) as (md, html)."""
-    md = ["## Feedback", ""]
-    h = ["<h2 id='feedback'>Feedback</h2>"]
+    score = score_of(report).text()  # the one score every output gives
+    md = ["## Feedback", "", f"**{md_text(score)}**", ""]
+    h = ["<h2 id='feedback'>Feedback</h2>", f"<p><b>{html.escape(score)}</b></p>"]
     if getattr(report, "isolation", "").startswith("NOT ISOLATED"):
         md += [f"**Warning:** {md_text(report.isolation)}", ""]
         h.append(f"<p class='verdict-fail'>Warning: {html.escape(report.isolation)}</p>")
@@ -64,40 +68,23 @@ def _title(report: StudentReport) -> str:
 
 
 def student_markdown(report: StudentReport) -> str:
-    """The report as Markdown (layercheck.reports.render when present, a plain list otherwise)."""
+    """The report as Markdown: the summary, then the feedback, then the outputs not passed
+    and the errors per layer (the same renderer as `layercheck report`)."""
     section = _section(report)
     df = to_frame(report.results)
-    try:
-        from layercheck.reports.render import render_markdown
-    except ImportError:
-        return _plain_markdown(report, section[0])
     if df.empty:
         return f"# {md_text(_title(report))}\n\n{section[0]}"
-    return render_markdown(df, md_text(_title(report)), extra_sections=[section])
+    return render_markdown(df, md_text(_title(report)), lead_sections=[section],
+                           all_rows=None)
 
 
 def student_html(report: StudentReport) -> str:
-    """The report as one HTML page (layercheck.reports.render when present)."""
+    """The report as one HTML page, in the order of `student_markdown`."""
     section = _section(report)
     df = to_frame(report.results)
-    try:
-        from layercheck.reports.render import render_html
-    except ImportError:
-        render_html = None
-    if render_html is None or df.empty:
-        s = report.summary()
-        bad = [f"<li>{html.escape(r.message())}</li>" for r in report.results
-               if not r.passed][:200]
-        return (f"<!DOCTYPE html><html><body><h1>{html.escape(_title(report))}</h1><p>"
-                + html.escape(", ".join(f"{k}: {v}" for k, v in s.items())) + "</p>"
-                + section[1] + (f"<h2>Not passed</h2><ul>{''.join(bad)}</ul>" if bad else "")
-                + "</body></html>")
-    return render_html(df, _title(report), extra_sections=[section])
-
-
-def _plain_markdown(report: StudentReport, section: str) -> str:
-    s = report.summary()
-    lines = [f"# {md_text(_title(report))}", "", ", ".join(f"{k}: {v}" for k, v in s.items()),
-             "", section, "## Not passed", ""]
-    lines += [f"- {md_text(r.message())}" for r in report.results if not r.passed][:200]
-    return "\n".join(lines) + "\n"
+    if df.empty:
+        title = html.escape(_title(report))
+        return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+                f"<title>{title}</title><style>{CSS}</style></head><body><h1>{title}</h1>"
+                f"{section[1]}</body></html>")
+    return render_html(df, _title(report), lead_sections=[section], all_rows=None)
