@@ -24,6 +24,7 @@ from layercheck.cases.case import Case
 from layercheck.cases.sandbox import handle, isolation
 from layercheck.cases.sandbox.replies import Malformed
 from layercheck.cases.sandbox.replies import hello as check_hello
+from layercheck.cases.sandbox.replies import hint as check_hint
 from layercheck.cases.sandbox.replies import kind as check_kind
 from layercheck.cases.sandbox.replies import note as check_note
 from layercheck.cases.sandbox.replies import reply as check_reply
@@ -254,6 +255,31 @@ def test_a_note_must_be_the_start_of_backward() -> None:
     assert set(check_note({"type": "note", "phase": "backward", "outputs": {"out": None}}))
     with pytest.raises(Malformed):
         check_note({"type": "note", "phase": "forward", "outputs": {}})
+
+
+ODD_VALUES = [None, True, 0, -1, 2**63, 10**400, 1.5, float("nan"), float("-inf"), "", "x",
+              "\ud800", "forward", "backward", "Relu", [], [1], ["x"], ["Relu"], ["dout"],
+              [np.zeros(2)], {}, {"out": None}, {"a": {"b": 1}}, np.zeros(3), np.zeros((2, 2)),
+              np.array(1.0), np.float64(2.0), np.bool_(True), StandIn("m", "q")]
+
+
+@pytest.mark.parametrize("msg", [
+    GOOD, {"type": "note", "phase": "backward", "outputs": {}},
+    {"type": "hello", "ok": False, "error": "e", "traceback": "t"},
+    {"type": "hello", "ok": True, "has": ["Relu"]}, {"type": "hint", "text": "h"},
+], ids=lambda m: m["type"])
+def test_checking_any_value_in_any_field_either_passes_or_is_malformed(msg: dict) -> None:
+    """Nothing a message holds makes the checks themselves raise (which would be the
+    grader's error): every field, every kind of value the wire format can decode to."""
+    check = {"reply": lambda m: check_reply(m, CASE, INPUTS, 5.0), "note": check_note,
+             "hello": lambda m: check_hello(m, {"Relu", "Affine"}), "hint": check_hint}
+    for field in msg:
+        for value in ODD_VALUES:
+            forged = {**msg, field: value}
+            try:
+                check[check_kind(forged)](forged)
+            except Malformed:
+                pass
 
 
 def test_texts_in_a_reply_are_cleaned_and_cut() -> None:

@@ -38,6 +38,7 @@ from layercheck.cases.sandbox.seccomp import worker_filter
 from layercheck.cases.sandbox.wire import (
     HEADER,
     MAX_REPLY,
+    OverCap,
     WireError,
     case_to_dict,
     decode_counted,
@@ -173,10 +174,14 @@ class Worker:
                                             MAX_REPLY)
                 body = self._read_exactly(n_json + n_bin, deadline)
                 left = MAX_WORKER_DECODED - self.decoded
-                if n_bin > left:
-                    raise WireError(f"this worker's messages would decode to more than "
-                                    f"{MAX_WORKER_DECODED} bytes in all")
-                msg, size = decode_counted(body[:n_json], body[n_json:], min(MAX_REPLY, left))
+                try:
+                    msg, size = decode_counted(body[:n_json], body[n_json:],
+                                               min(MAX_REPLY, left))
+                except OverCap as e:
+                    if left >= MAX_REPLY:
+                        raise
+                    raise OverCap(f"this worker's messages would decode to more than "
+                                  f"{MAX_WORKER_DECODED} bytes in all") from e
                 self.decoded += size
                 kind = replies.kind(msg)
                 if kind == "hint":

@@ -86,7 +86,7 @@ def hello(msg: dict, layer_names: Collection[str]) -> Hello:
 
 def note(msg: dict) -> dict[str, Any]:
     """Forward's outputs, sent as backward starts (judged if backward then hangs)."""
-    if msg["phase"] != "backward":
+    if not _is(msg["phase"], "backward"):
         raise Malformed("note: 'phase' is not 'backward'")
     return outputs(msg["outputs"])
 
@@ -95,7 +95,7 @@ def reply(msg: dict, case: Case, inputs: Collection[str], limit: float) -> Run:
     """A case's reply as a `Run`. Nothing in it decides a status: 'missing' included (the
     parent decided the layer exists, so a claim that it is missing is an error here)."""
     phase = msg["error_phase"]
-    if phase not in (None, "forward", "backward"):
+    if not (phase is None or _is(phase, "forward", "backward")):
         raise Malformed("reply: 'error_phase' is not forward, backward or null")
     if type(msg["missing"]) is not bool:
         raise Malformed("reply: 'missing' is not true or false")
@@ -161,6 +161,12 @@ def _text(msg: dict, key: str, limit: int, *, name: bool = False,
     if type(v) is not str:
         raise Malformed(f"'{key}' is not text")
     return clean_name(v, limit) if name else clean_text(v, limit)
+
+
+def _is(v: Any, *words: str) -> bool:
+    """Whether `v` is one of `words` (compared only once it is known to be a str: an array
+    compares elementwise)."""
+    return type(v) is str and v in words
 
 
 def _shown(v: Any) -> str:

@@ -43,6 +43,10 @@ class WireError(Exception):
     """A frame that is malformed, oversized or not what was expected."""
 
 
+class OverCap(WireError):
+    """A frame whose arrays would decode to more bytes than the reader allows."""
+
+
 # ---------------------------------------------------------------- encoding
 
 def _array_ok(v: Any) -> bool:
@@ -173,7 +177,7 @@ class _Spend:
         if n and at < self.end:
             raise WireError("array entries overlap (each must have bytes of its own, in order)")
         if self.bytes + n > self.cap:
-            raise WireError(f"the frame's arrays decode to more than {self.cap} bytes")
+            raise OverCap(f"the frame's arrays decode to more than {self.cap} bytes")
         self.bytes += n
         self.end = max(self.end, at + n)
         return at
