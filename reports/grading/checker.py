@@ -344,9 +344,10 @@ def _check(report: StudentReport, target: str | Path, layers: tuple[str, ...] | 
     report.api, report.file = sub.api, sub.graded
     report.offered = offered_apis(sub)
     if not allow_torch:
-        report.policy += [{"rule": "no-framework", "detail": f"{d} (a framework that would "
-                                                             f"do the work; --allow-torch "
-                                                             f"lifts this)"}
+        # the detail is for students (no flags); "hint" is for whoever runs the grader
+        report.policy += [{"rule": "no-framework",
+                           "detail": f"{d} (a framework that would do the work is not "
+                                     f"allowed)", "hint": "--allow-torch lifts this"}
                           for d in sub.forbidden_imports]
     checker = Checker(sub, timeout, budget, allow_torch=allow_torch, isolate=not unsafe)
     try:
