@@ -22,6 +22,8 @@ from layercheck.reference.diagnosis import Diagnosis, render
 SCALE_SHARE = 0.9  # "scaled by c" needs at least this share of the elements to carry it
 WINDOWED = registry.windowed()
 MAX_SIM_SIZE = 20000  # simulations by loops run only on arrays up to this size
+LOSS_LAYERS = registry.losses()
+PARAM_GRADS = ("dW", "db", "dgamma", "dbeta")
 
 if TYPE_CHECKING:
     from layercheck.reference.expected import Expected
@@ -177,9 +179,12 @@ def _scale_diagnosis(case: Case, output: str, c: float, inputs: dict | None,
     if case.layer == "softmax" and output == "dx" and dout is not None and np.ndim(dout) == 0:
         if np.isclose(c, 1 / float(dout)):
             return Diagnosis("dout_ignored", {"factor": c})
-    if np.isclose(c, N) and N > 1:
+    # N times the truth is a sum for a mean only where the output is a batch mean (a loss,
+    # a loss layer's dx), and 1/N a mean for a sum only in a parameter's gradient (summed
+    # over the batch); and only for N >= 3: at N = 2 a halving or doubling is as likely.
+    if np.isclose(c, N) and N >= 3 and (output == "loss" or case.layer in LOSS_LAYERS):
         return Diagnosis("sum_not_mean", {"output": output, "N": N})
-    if np.isclose(c, 1 / N) and N > 1:
+    if np.isclose(c, 1 / N) and N >= 3 and output in PARAM_GRADS:
         return Diagnosis("mean_not_sum", {"output": output, "N": N})
     if c == 0:
         return Diagnosis("all_zero", {"output": output})
@@ -418,9 +423,21 @@ def _windowed_dx(case: Case, a: np.ndarray, exp: Expected, inputs: dict) -> list
             if variant.startswith("tie_"):
                 facts = {"rule": variant[4:], "moved": variant == "tie_last"}
             return [Diagnosis(named[variant], facts)]
-    if case.layer != "pool" and _assigned(case, a, exp, right):  # pool: _pool_causes
+    if (_confirmed(case, a, _crop(case, _last_offset(case, right)), exp)
+            or (case.layer != "pool" and _assigned(case, a, exp, right))):
         return [Diagnosis("overlap_assign", {"output": "dx"}, "overlap")]
     return []
+
+
+def _last_offset(case: Case, dcol: np.ndarray) -> np.ndarray:
+    """col2im with '=' for '+=': offset by offset in row-major order, each kernel offset's
+    windows overwrite what the earlier offsets wrote (the padded image)."""
+    parts = _parts(case, dcol)
+    ones = _parts(case, np.ones((1, 1, *dcol.shape[2:])))[:, 0, 0]
+    img = np.zeros(parts.shape[1:])
+    for part, on in zip(parts, ones, strict=True):
+        img = np.where(on > 0, part, img)
+    return img
 
 
 def _assigned(case: Case, a: np.ndarray, exp: Expected, dcol: np.ndarray) -> bool:
@@ -430,9 +447,9 @@ def _assigned(case: Case, a: np.ndarray, exp: Expected, dcol: np.ndarray) -> boo
     elements under one window are all right."""
     parts = _crop(case, _parts(case, dcol))
     ones = _crop(case, _parts(case, np.ones((1, 1, *dcol.shape[2:]))))[:, 0, 0]
-    cover = ones.sum(axis=0)
+    cover = np.broadcast_to(ones.sum(axis=0), a.shape)
     bad = ~_close(case, a, exp.value, exp)
-    if not bad.any() or not (cover[None, None] > 1)[bad].all():
+    if not bad.any() or not (cover > 1)[bad].all():
         return False
     own = np.zeros(a.shape, dtype=bool)
     for part, on in zip(parts, ones, strict=True):

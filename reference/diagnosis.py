@@ -54,11 +54,18 @@ class Diagnosis:
         return {"code": self.code, "facts": dict(self.facts), "pattern": self.pattern}
 
 
+class _Unknown:
+    """A missing fact: '?' under any format spec."""
+
+    def __format__(self, spec: str) -> str:
+        return "?"
+
+
 class _Facts(dict):
     """format_map's mapping: a missing fact reads as '?' rather than raising."""
 
-    def __missing__(self, key: str) -> str:
-        return "?"
+    def __missing__(self, key: str) -> _Unknown:
+        return _Unknown()
 
 
 def render(diagnoses: Iterable[Diagnosis]) -> str:
