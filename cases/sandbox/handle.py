@@ -52,6 +52,7 @@ MEMORY_LIMIT = 4 << 30
 FILE_LIMIT = 1 << 20
 CPU_LIMIT = 600
 MAX_HINTS = 200  # refused-attempt hints kept per worker
+MAX_MALFORMED = 20  # malformed messages kept as evidence per worker (each is its case's error)
 # What all of one worker's messages may cost the grader once decoded, restarts included (a
 # whole grid of honest replies decodes to a few MiB); each message is within MAX_REPLY.
 MAX_WORKER_DECODED = 1 << 30
@@ -124,6 +125,7 @@ class Worker:
         self.violations: list[str] = []  # sandbox evidence, in the order it was found
         self.restarts = 0
         self.decoded = 0  # bytes the worker's messages decoded to, against MAX_WORKER_DECODED
+        self.malformed = 0  # messages that broke the protocol
         self.grader_error: str | None = None  # the grader could not run this worker
 
     def __enter__(self) -> Worker:
@@ -196,7 +198,9 @@ class Worker:
     def _malformed(self, what: str, e: Exception) -> WorkerError:
         """A message that breaks the protocol: recorded as sandbox evidence, and the error
         of whatever waited for it (student code can write to the worker's pipe)."""
-        self._observe(f"sandbox: the worker sent a malformed {what} ({e})")
+        self.malformed += 1
+        if self.malformed <= MAX_MALFORMED:
+            self._observe(f"sandbox: the worker sent a malformed {what} ({e})")
         return WorkerError(f"the worker sent a malformed {what} ({e})")
 
     def _observe(self, what: str) -> None:
