@@ -13,6 +13,12 @@ and 5 for its backward phase (the gradients). Read them with `points(layer, phas
 `max_points(layers)` is the maximum of a set of layers. The layers graded by default are
 `default_layers(api)` (each curriculum's classic layers: conv, pool, affine, relu, softmax).
 
+Queries: `unit(name)` gives a record; `names()`, `default_layers(api)`, `layers_for(api)`,
+`class_names()`, `function_names()`, `aliases()`, `all_names()` the tables; `windowed()`,
+`pooling()`, `weighted()`, `losses()`, `norms()`, `batch_norms()`, `dropouts()`, `flat()`,
+`family(name)` and `where(**attrs)` the sets of layers that share a trait. Each is a method
+of `Registry` too, so `REGISTRY.with_unit(unit)` derives them all for one more unit.
+
 Units today are layers (``kind="layer"``). A network or an optimizer can be added later as
 a unit of another kind, with its own phases (the keys of its `points`).
 """
@@ -25,6 +31,8 @@ PHASES = ("forward", "backward")
 APIS = ("class", "functional")
 KINDS = ("layer",)  # kinds of unit; networks and optimizers may join later
 FAMILIES = ("core", "curricula")  # the classic layers, and the curricula's other layers
+# What a layer does: "map" is shape-preserving and parameter-free (relu, sigmoid, lrn);
+# "pool" is max or average pooling; "norm" takes gamma and beta; "loss" ends in a scalar.
 ROLES = ("conv", "pool", "affine", "map", "loss", "norm", "dropout")
 GRIDS = ("windowed", "dense", "curricula")  # which generator in cases/grids.py makes its cases
 # Outputs judged in the forward phase; every other output is a gradient (backward).
