@@ -191,8 +191,10 @@ def results_json(report: StudentReport, grading: Grading = VISIBLE) -> dict[str,
                f"{failure}" if failure else
                f"Your submission could not be loaded, so nothing was graded: "
                f"{report.load_error}")
-        tests = [_test(i.name, 0.0, why if i.layer else
-                       "\n".join(policy_lines(report)) or "Not graded.", i.points, grading)
+        short = ("Not graded: the grader failed (see the top of this page)." if failure else
+                 "Not graded: your submission could not be loaded (see the top of this page).")
+        tests = [_test(i.name, 0.0, short if i.layer else
+                       "\n".join(policy_lines(report)) or short, i.points, grading)
                  for i in score.items]
         return _with_visibility({"score": 0.0, "output": "\n".join([why,
                                                                    *policy_lines(report)]),

@@ -120,6 +120,7 @@ class StudentReport:
             "policy": self.policy,
             "isolation": self.isolation,
             "grader_error": self.grader_error,
+            "apis": list(self.offered),  # every API the file offers (each one graded)
             "score": scoring.score_of(self).to_json(),
             "undefined": {layer: {"name": name, "near": list(near)}
                           for layer, (name, near) in self.undefined.items()},
