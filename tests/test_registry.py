@@ -22,6 +22,7 @@ from layercheck.cases.registry import PHASES, REGISTRY, Functions, Unit
 from layercheck.cases.student_grid import student_grid
 from layercheck.cases.submission import names, survey
 from layercheck.cases.submission.names import normal
+from layercheck.reference.oracle import REFERENCES
 from layercheck.reference.verdicts import check, module_runner
 from layercheck.reports.cli import build_parser
 from layercheck.reports.grading import checker, options, shrink
@@ -62,6 +63,11 @@ def test_every_unit_runs_through_the_adapters_its_record_names(unit: Unit) -> No
 @pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
 def test_every_class_name_is_one_impl_defines(unit: Unit) -> None:
     assert isinstance(getattr(impl, unit.class_name, None), type), unit.class_name
+
+
+def test_the_oracle_has_a_reference_for_every_unit_and_no_other() -> None:
+    """reference/ keys its PyTorch references by layer name (cases/ cannot import them)."""
+    assert set(REFERENCES) == set(registry.names())
 
 
 def test_every_function_name_is_one_a_fixture_student_defines() -> None:
