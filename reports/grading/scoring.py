@@ -134,12 +134,11 @@ class Item:
 @dataclass(frozen=True)
 class Score:
     """A submission's score: its items, and whether it was graded at all (`status`:
-    graded | not loaded | grader error; `reason` says why not)."""
+    graded | not loaded | grader error; why not is the report's load or grader error)."""
 
     status: str
     items: tuple[Item, ...]
     api: str | None = None
-    reason: str = ""
     hidden: Hidden = field(default=NO_HIDDEN, compare=False)
     unscored_variants: int = 0  # results of *_fast variants: reported, not scored
 
@@ -196,7 +195,7 @@ class Score:
         return line
 
     def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "api": self.api, "reason": self.reason,
+        return {"status": self.status, "api": self.api,
                 "earned": round(self.earned, 6), "possible": self.possible,
                 "fraction": round(self.fraction, 6),
                 "hidden": {"share": self.hidden.share, "patterns": list(self.hidden.patterns)},
@@ -213,7 +212,6 @@ class Score:
                       for i in data.get("items") or [])
         hidden = data.get("hidden") or {}
         return cls(str(data.get("status", GRADED)), items, data.get("api"),
-                   str(data.get("reason") or ""),
                    Hidden(float(hidden.get("share", 0.0)), tuple(hidden.get("patterns", ()))),
                    int(data.get("unscored_variants", 0)))
 
@@ -242,7 +240,6 @@ def compute(report: StudentReport, hidden: Hidden = NO_HIDDEN) -> Score:
     failure = getattr(report, "grader_error", None)
     status = (GRADER_ERROR if failure else NOT_LOADED if report.load_error is not None
               else GRADED)
-    reason = failure or report.load_error or ""
     phases = _phase_cases(report.results) if status == GRADED else {}
     undefined = getattr(report, "undefined", {}) or {}
     items = []
@@ -256,7 +253,7 @@ def compute(report: StudentReport, hidden: Hidden = NO_HIDDEN) -> Score:
     clean = status == GRADED and not report.policy
     items.append(Item("", POLICY, POLICY_POINTS, 1, int(clean)))
     variants = sum(bool(r.variant) for r in report.results)
-    return Score(status, tuple(items), report.api, reason, hidden, variants)
+    return Score(status, tuple(items), report.api, hidden, variants)
 
 
 def score_of(report: StudentReport, hidden: Hidden | None = None) -> Score:
