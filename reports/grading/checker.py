@@ -308,20 +308,8 @@ def _guarded(target: str | Path, api: str | None, layers: tuple[str, ...] | None
 
 
 def offered_apis(sub: Submission) -> tuple[str, ...]:
-    """Every API the file offers: the survey's `Submission.apis` where it has them, else
-    the detected API and any other in which it defines two or more layers (classes by
-    capitalised names, functions by their CS231n names)."""
-    apis = getattr(sub, "apis", None)
-    if apis:
-        return tuple(apis)
-    out = []
-    for api in ("class", "functional"):
-        pool = {n for n in sub.names if n[:1].isupper() == (api == "class")}
-        found = naming.resolve(api, pool)
-        n = sum((found.get(v) or v) in pool for v in naming.canonical_names(api).values())
-        if api == sub.api or n >= 2:
-            out.append(api)
-    return tuple(out)
+    """Every API the file offers (the survey's `Submission.apis`, the primary first)."""
+    return tuple(sub.apis) or (sub.api,)
 
 
 def _check(report: StudentReport, target: str | Path, layers: tuple[str, ...] | None,
@@ -465,7 +453,8 @@ def near_names(sub: Submission, name: str) -> tuple[str, ...]:
     """Names the submission defines that look like the missing `name` (its style: classes
     capitalised, functions not), for advice such as 'rename MyPool to Pooling'."""
     used = set(sub.name_map.values()) | set(naming.canonical_names(sub.api).values())
-    pool = {n for n in sub.names if n[:1].isupper() == (sub.api == "class")}
+    pool = {n for n in sub.names
+            if (n[:1].isupper() if sub.api == "class" else n[:1].islower())}
     return tuple(naming.suggestions(name, pool, used))
 
 
