@@ -26,13 +26,25 @@ import fnmatch
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from layercheck.cases import registry
 from layercheck.reference.result import Result
 
-if TYPE_CHECKING:  # the checker imports this module; only its type is needed here
-    from layercheck.reports.grading.checker import StudentReport
+
+class StudentReport(Protocol):
+    """What scoring reads of a report (layercheck.reports.grading.checker.StudentReport,
+    which imports this module)."""
+
+    api: str | None
+    results: list[Result]
+    policy: list[dict[str, str]]
+    load_error: str | None
+    grader_error: str | None
+    layers: tuple[str, ...]
+    required: tuple[str, ...]
+    undefined: dict[str, tuple[str, tuple[str, ...]]]
+    score: Score | None
 
 POLICY = "policy"
 POLICY_POINTS = 10.0  # the policy item: as much as one layer
@@ -237,11 +249,11 @@ def scored_layers(report: StudentReport) -> tuple[str, ...]:
 
 def compute(report: StudentReport, hidden: Hidden = NO_HIDDEN) -> Score:
     """The report's score (see the module docstring)."""
-    failure = getattr(report, "grader_error", None)
+    failure = report.grader_error
     status = (GRADER_ERROR if failure else NOT_LOADED if report.load_error is not None
               else GRADED)
     phases = _phase_cases(report.results) if status == GRADED else {}
-    undefined = getattr(report, "undefined", {}) or {}
+    undefined = report.undefined
     items = []
     for layer in scored_layers(report):
         for phase, points in phase_points(layer):
@@ -259,7 +271,7 @@ def compute(report: StudentReport, hidden: Hidden = NO_HIDDEN) -> Score:
 def score_of(report: StudentReport, hidden: Hidden | None = None) -> Score:
     """The report's stored score (computed and stored on first use). With `hidden` other
     than the stored score's, the same score split by that choice of hidden cases."""
-    stored = getattr(report, "score", None)
+    stored = report.score
     if stored is None:
         stored = compute(report, hidden or NO_HIDDEN)
         report.score = stored
