@@ -50,11 +50,18 @@ def _f64(a: np.ndarray) -> np.ndarray:
 def sigmoid(case: Case, a: dict) -> Truth:
     """torch.sigmoid.
 
-    out = 1 / (1 + exp(-x)): exp within 2u relatively; 1 + e keeps that relative error (its
-    terms are positive) plus u; the division u: |err| <= gamma_4 |y|. Where exp(-x)
-    overflows y underflows: the smallest normal number is absolute slack.
+    out = 1 / (1 + exp(-x)) (or exp(x) / (1 + exp(x))): exp within 2u relatively; 1 + e
+    keeps that relative error (its terms are positive) plus u; the division u:
+    |err| <= gamma_4 |y|. Where exp(-x) overflows y underflows: the smallest normal number
+    is absolute slack.
+    out = 0.5 * (1 + tanh(x / 2)): x / 2 and 0.5 * are exact; tanh within 2u relatively,
+    |t| <= 1, so t is off by 2u absolutely; 1 + t rounds (u (1 + t) = 2u y): |err| <=
+    u + u y <= gamma_2, absolute (relatively large where y -> 0: 1 + t cancels).
+    The bound is the sum of the two, so it holds for either formula.
     dx = dout * y * (1 - y): y's 4u reach 1 - y as 4u*y absolutely (large where y -> 1:
-    1 - y cancels), plus three roundings: |err| <= gamma_8 |dout| |y|, plus the slack.
+    1 - y cancels), plus three roundings: gamma_8 |dout| |y|; y's absolute gamma_2 (tanh
+    form) moves y (1 - y) by |1 - 2y| gamma_2 to first order, and so does dout * 0.25 *
+    (1 - t^2) with t off by 2u|t|: |dout| |1 - 2y| gamma_3 more; plus the slack.
     """
     x, dout = _t(a["x"], grad=True), _t(a["dout"])
     y = torch.sigmoid(x)
@@ -63,8 +70,9 @@ def sigmoid(case: Case, a: dict) -> Truth:
     d = case.dtype
     slack = SAFETY * UNDERFLOW[d]
     return {
-        "out": Expected("forward", _np(y), SAFETY * gamma(4, d) * Y + slack),
-        "dx": Expected("backward", _np(dx), SAFETY * gamma(8, d) * D * Y + slack * D),
+        "out": Expected("forward", _np(y), SAFETY * (gamma(4, d) * Y + gamma(2, d)) + slack),
+        "dx": Expected("backward", _np(dx), SAFETY * (gamma(8, d) * Y + gamma(3, d)
+                                                      * np.abs(1 - 2 * Y)) * D + slack * D),
     }
 
 
@@ -83,20 +91,31 @@ def _groups(case: Case, x: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
 
 
 def stat_errors(x: np.ndarray, axes: tuple[int, ...], d: str) -> tuple[np.ndarray, ...]:
-    """(mu, var, err_mu, err_var) per statistic group of m values (keepdims).
+    """(mu, var, err_mu, err_var) per statistic group of m values (keepdims): err_var bounds
+    every variance formula students use, so it is the largest of their bounds.
 
     mean: m - 1 additions and one division: err_mu <= gamma_{m+1} mean|x|.
-    variance, two-pass: sum((x - mu_hat)^2) = sum((x - mu)^2) + m*err_mu^2 exactly (the
-    cross term sums to zero), each square and difference rounds: err_var <= gamma_{m+3} var
-    + err_mu^2. Welford's update (PyTorch's) is bounded with the condition number
-    |mu|/sqrt(var) in the same gamma: the term gamma_{m+3} |mu| sqrt(var) covers it.
-    The one-pass E[x^2] - E[x]^2 is not covered: it cancels where |mu| >> sqrt(var).
+    variance, two-pass (np.var, mean((x - mu)**2)): sum((x - mu_hat)^2) = sum((x - mu)^2) +
+    m*err_mu^2 exactly (the cross term sums to zero), each square and difference rounds:
+    err_var <= gamma_{m+3} var + err_mu^2. Welford's update (PyTorch's) is bounded with the
+    condition number |mu|/sqrt(var) in the same gamma: the term gamma_{m+3} |mu| sqrt(var)
+    covers it.
+    variance, one pass (mean(x**2) - mu**2): mean(x^2) sums m rounded squares of one sign
+    and divides, so its error is at most gamma_{m+1} E[x^2] = gamma_{m+1} (var + mu^2);
+    mu_hat^2, with mu_hat = mu + delta, |delta| <= err_mu, is off by 2 |mu| err_mu +
+    err_mu^2 plus its own rounding u (|mu| + err_mu)^2; the subtraction rounds once more
+    (u var): err_var <= gamma_{m+3} (var + mu^2) + 2 |mu| err_mu + 2 err_mu^2. This is the
+    cancellation: where |mu| >> sqrt(var) the error grows like mu^2, not var.
+    np.std squared back (np.std(x)**2): the root and the square round 3 more times:
+    gamma_3 var more.
     """
     m = math.prod(x.shape[i] for i in axes)
     mu = x.mean(axis=axes, keepdims=True)
     var = ((x - mu) ** 2).mean(axis=axes, keepdims=True)
     e_mu = gamma(m + 1, d) * np.abs(x).mean(axis=axes, keepdims=True)
-    e_var = gamma(m + 3, d) * (var + np.abs(mu) * np.sqrt(var)) + e_mu**2
+    two_pass = gamma(m + 3, d) * (var + np.abs(mu) * np.sqrt(var)) + e_mu**2
+    one_pass = gamma(m + 3, d) * (var + mu**2) + 2 * np.abs(mu) * e_mu + 2 * e_mu**2
+    e_var = np.maximum(two_pass, one_pass) + gamma(3, d) * var
     return mu, var, e_mu, e_var
 
 
@@ -105,15 +124,20 @@ def _normalized_errors(x: np.ndarray, mu, var, e_mu, e_var, eps: float, d: str):
 
     sigma = sqrt(var + eps): var's error halves under the root, plus the rounding of eps
     and of the sum and the root: rho_sigma <= (err_var + u (var + eps)) / (2 (var + eps)) + u.
-    xn: the difference (u), a division or a reciprocal and a product (2u), err_mu and
-    sigma's relative error: err_xn <= (3u |x - mu| + err_mu) / sigma + rho_sigma |xn|.
+    xn centred first, (x - mu) / sigma or (x - mu) * (1 / sigma): the difference (u), a
+    division or a reciprocal and a product (2u), err_mu and sigma's relative error:
+    (3u |x - mu| + err_mu) / sigma + rho_sigma |xn|.
+    xn centred after, x / sigma - mu / sigma: each quotient rounds (u |x| / sigma and
+    u |mu| / sigma, once more for a reciprocal) before the difference cancels:
+    2u (|x| + |mu|) / sigma more. err_xn is the sum, so it bounds both orders.
     """
     u = UNIT_ROUNDOFF[d]
     s2 = var + eps
     sigma = np.sqrt(s2)
     rho = (e_var + u * s2) / (2 * s2) + u
     xn = (x - mu) / sigma
-    err_xn = (3 * u * np.abs(x - mu) + e_mu) / sigma + rho * np.abs(xn)
+    after = 2 * u * (np.abs(x) + np.abs(mu)) / sigma
+    err_xn = (3 * u * np.abs(x - mu) + e_mu) / sigma + after + rho * np.abs(xn)
     return sigma, xn, rho, err_xn
 
 

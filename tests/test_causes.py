@@ -164,3 +164,17 @@ def test_facts_stay_plain_json_values() -> None:
                   Expected("forward", want, np.full(want.shape, 1e-15)), got != want, None)
     json.dumps([d.to_json() for d in ds])
     assert ds[0].facts["worst_index"] == (0, 0, 1, 2)
+
+
+GOOD = sorted(n for n in CATALOGUE if n.startswith("good_"))
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_correct_formula_passes_in_float32_too(name: str) -> None:
+    """Every correct formula (one-pass variance, np.std, 1/sqrt, centring after, the tanh
+    sigmoid, col2im by np.add.at) passes the float32 grid as well as the float64 one."""
+    _, layers = CATALOGUE[name]
+    report = check_submission(CAUSES / name, layers=tuple(layers), dtypes=("f32",),
+                              do_shrink=False)
+    bad = [r.message() for r in report.results if not r.passed]
+    assert not bad, bad[:3]
