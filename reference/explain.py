@@ -227,3 +227,21 @@ def diagnose_error(case: Case, phase: str | None, error: str, tb: str | None,
                    root: str | Path | None = None) -> str:
     """`error_diagnosis` in words: the exception, at the student's own line, and the hint."""
     return error_diagnosis(case, phase, error, tb, root).words()
+
+
+def located(diagnoses: tuple[Diagnosis, ...], case: Case, phase: str | None, error: str,
+            tb: str | None, root: str | Path | None = None) -> tuple[Diagnosis, ...]:
+    """The diagnoses with the bare 'raised' finding replaced by the located one (the
+    student's file, line and code, and the hint); the others (an input modified in place)
+    kept."""
+    return (*(d for d in diagnoses if d.code != "raised"),
+            error_diagnosis(case, phase, error, tb, root))
+
+
+def with_shape_slip(diagnoses: tuple[Diagnosis, ...], case: Case, output: str,
+                    got: tuple[int, ...]) -> tuple[Diagnosis, ...]:
+    """The diagnoses with what the wrong shape most likely means (`shape_words`) added to
+    the 'shape' finding's facts."""
+    slip = shape_words(case, output, got)
+    return tuple(Diagnosis(d.code, {**d.facts, "slip": slip}, d.pattern)
+                 if d.code == "shape" and slip else d for d in diagnoses)
