@@ -131,9 +131,10 @@ def _modified_lines(results: list[Result]) -> list[str]:
             by_layer.setdefault(r.layer, []).append(r)
     lines = []
     for layer, rs in by_layer.items():
-        hit = [r for r in rs if r.diagnosis.startswith("input modified in place")]
+        hit = [r for r in rs if "modified_in_place" in r.codes]
         if hit:
-            what = hit[0].diagnosis.split(":")[1].split(".")[0].strip()
+            what = ", ".join(next(d.facts["names"] for d in hit[0].diagnoses
+                                  if d.code == "modified_in_place"))
             lines.append(f"{layer}: input modified in place ({what}) in {len(hit)} of "
                          f"{len(rs)} cases")
     return lines
