@@ -20,6 +20,7 @@ from layercheck.reports.grading.batch import check_one  # the private copy the C
 from layercheck.reports.grading.checker import PHASES_ORDER, StudentReport, is_fast
 from layercheck.reports.grading.options import GradingOptions
 from layercheck.reports.grading.scoring import Score, score_of
+from layercheck.reports.student_cli import _case_status, terminal_summary
 
 __all__ = ["CheckResult", "check_file"]
 
@@ -57,8 +58,6 @@ class CheckResult:
     def rows(self) -> list[dict[str, Any]]:
         """Cases by layer and phase: passed / checked, and the points earned of the phase's
         points (a *_fast variant's row: reported, no points)."""
-        from layercheck.reports.student_cli import _case_status
-
         items = {(i.layer, i.phase): i for i in self.score.items}
         rows = []
         for layer in self.report.layers:
@@ -79,8 +78,6 @@ class CheckResult:
         return rows
 
     def __repr__(self) -> str:
-        from layercheck.reports.student_cli import terminal_summary
-
         return terminal_summary(self.report, reproducers=1)
 
     def _repr_html_(self) -> str:

@@ -27,6 +27,7 @@ from layercheck.reports.gradescope import VISIBILITIES, Grading, write_gradescop
 from layercheck.reports.grading.batch import check_one
 from layercheck.reports.grading.checker import DEFAULT_LAYERS, LAYERS_BY_API, inputs_and_truth
 from layercheck.reports.grading.options import LAYERS, GradingOptions, csv_of
+from layercheck.reports.student_cli import _dtypes
 
 ROOT = Path(__file__).resolve().parents[2]  # the `layercheck` package (a checkout or installed)
 SOURCE_PARTS = ("__init__.py", "impl", "reference", "cases", "reports")
@@ -247,8 +248,6 @@ def _share(text: str) -> float:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from layercheck.reports.student_cli import _dtypes
-
     c = sub.add_parser("gradescope-autograder", help="build the Gradescope autograder zip",
                        description=__doc__.split("\n\n")[0])
     c.add_argument("--out", default="autograder.zip", help="zip to write (autograder.zip)")

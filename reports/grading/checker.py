@@ -18,15 +18,17 @@ from typing import Any
 from layercheck.cases import curricula, registry
 from layercheck.cases.adapters import CLASS_NAMES, Run, convention_inputs
 from layercheck.cases.case import Case
-from layercheck.cases.inputs import make_inputs
+from layercheck.cases.functional import supports
+from layercheck.cases.inputs import make_inputs, rejection
 from layercheck.cases.sandbox import isolation
 from layercheck.cases.sandbox.handle import Worker
-from layercheck.cases.student_grid import student_grid
+from layercheck.cases.student_grid import extras_used, notes_shaped, student_grid
 from layercheck.cases.submission import names as naming
 from layercheck.cases.submission.survey import FUNCTION_NAMES, LoadError, Submission, load
 from layercheck.reference import truth_cache as truths
+from layercheck.reference.diagnosis import Diagnosis, text
 from layercheck.reference.expected import Truth
-from layercheck.reference.explain import diagnose_error, drift_hint, locate, shape_words
+from layercheck.reference.explain import drift_hint, locate, located, with_shape_slip
 from layercheck.reference.patterns import pattern_lines
 from layercheck.reference.result import Result
 from layercheck.reference.verdicts import verdicts
@@ -157,16 +159,16 @@ def judge(case: Case, arrays: dict, truth: Truth, run: Run,
     for res in results:
         got = run.outputs.get(res.output)
         if res.status == "error" and run.error_type in ("Timeout", "Budget"):
-            res.status, res.diagnosis = "timeout", run.error or "timeout"
+            res.status = "timeout"
+            res.diagnose([Diagnosis("timeout", {"error": run.error or "timeout"})])
         elif res.status == "error" and run.error:
-            prefix = res.diagnosis.split("forward raised")[0].split("backward raised")[0]
-            res.diagnosis = prefix + diagnose_error(case, run.error_phase, run.error,
-                                                    run.traceback, root)
-        elif "wrong shape" in res.diagnosis and hasattr(got, "shape"):
-            words = shape_words(case, res.output, tuple(got.shape))
-            res.diagnosis = f"{res.diagnosis} {words}".strip()
+            res.diagnose(located(res.diagnoses, case, run.error_phase, run.error,
+                                 run.traceback, root))
+        elif "shape" in res.codes and hasattr(got, "shape"):
+            res.diagnose(with_shape_slip(res.diagnoses, case, res.output, tuple(got.shape)))
         elif got is None and res.status == "fail" and res.output in run.outputs:
-            res.diagnosis = _none_words(res.output, stub_forward, stub_backward, len(grads))
+            res.diagnose([text(_none_words(res.output, stub_forward, stub_backward,
+                                           len(grads)))])
     return results
 
 
@@ -542,10 +544,6 @@ class StudentSession:
 
     def skip_reason(self, case: Case) -> str | None:
         """Why the case is not run for this student (None: it is run)."""
-        from layercheck.cases.functional import supports
-        from layercheck.cases.inputs import rejection
-        from layercheck.cases.student_grid import extras_used, notes_shaped
-
         if case.layer not in LAYERS_BY_API[self.sub.api]:
             return f"the {self.sub.api} API has no {case.layer} layer"
         if rejection(case) is not None:
