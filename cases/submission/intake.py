@@ -24,6 +24,14 @@ mounts) works on the copy, never on the original:
   entry is its own tree.
 
 The copy lives in a private temporary folder (mode 0700) that `Intake.close` removes.
+The file rules (SKIP_DIRS, suffixes, source caps) and the module graph followed are those
+of graph.py, shared with the survey and the sandbox's mounts; reading the imports is
+bounded as every parse is (a submission over the parse budget is its IntakeError).
+
+`content_digest` hashes what the intake would keep, by the same rules, before anything
+is graded (for --resume): a left-out file (a hard link, a link, bytecode, data over
+MAX_DATA_BYTES) counts by its name and size, never its bytes; at most MAX_HASHED_BYTES are
+read in all, and the time it took is on the digest (`Digest.seconds`).
 """
 
 from __future__ import annotations

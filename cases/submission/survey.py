@@ -199,16 +199,33 @@ _WORDS = tuple(sorted({naming.normal(n) for n in LAYER_NAMES}
                       | {a for v in naming.CLASS_ALIASES.values() for a in v}, key=len))
 
 
+_BYTE_WORDS = tuple(w.encode() for w in _WORDS)
+_FRAMEWORK_WORDS = tuple(m.encode() for m in FORBIDDEN)
+_OVERLAP = 64  # bytes carried from one chunk to the next (longer than any word looked for)
+
+
+def _text_has(path: Path, words: tuple[bytes, ...], fold: bool) -> bool:
+    """Whether the file's bytes hold one of the words, read in chunks (`fold`: lower case,
+    underscores removed first)."""
+    tail = b""
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            text = tail + (chunk.lower().replace(b"_", b"") if fold else chunk)
+            if any(w in text for w in words):
+                return True
+            tail = text[-_OVERLAP:]
+    return False
+
+
 def mentions_layers(path: Path, limit: int = MAX_SOURCE_BYTES) -> bool:
     """Whether the file's text names a layer (any alias, any case, underscores ignored);
     files over `limit` bytes are not read (True: the parser reports them)."""
     try:
         if path.stat().st_size > limit:
             return True
-        text = path.read_bytes().lower().replace(b"_", b"").decode("utf-8", "replace")
+        return _text_has(path, _BYTE_WORDS, fold=True)
     except OSError:
         return True  # parse() says what is wrong
-    return any(w in text for w in _WORDS)
 
 
 def choose_file(folder: Path, budget: Budget | None = None) -> Path:
@@ -277,12 +294,10 @@ def _safe_count(p: Path, budget: Budget | None = None) -> int:
 
 def _mentions_framework(path: Path) -> bool:
     try:
-        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            return False
-        text = path.read_bytes()
+        return path.stat().st_size <= MAX_NOTEBOOK_BYTES and _text_has(
+            path, _FRAMEWORK_WORDS, fold=False)
     except OSError:
         return False
-    return any(m.encode() in text for m in FORBIDDEN)
 
 
 def scan_forbidden(files: list[Path], budget: Budget | None = None) -> list[str]:
