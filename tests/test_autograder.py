@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import zipfile
@@ -15,6 +16,7 @@ from layercheck.reference.result import Result
 from layercheck.reports.cli import main
 from layercheck.reports.gradescope import HIDDEN_SUFFIX, POLICY_TEST, Grading, results_json
 from layercheck.reports.grading.checker import StudentReport
+from layercheck.reports.grading.options import GradingOptions
 from layercheck.reports.grading.scoring import phase_points
 from layercheck.reports.prairielearn import pl_results
 
@@ -135,3 +137,21 @@ def test_run_autograder_in_a_fake_autograder_tree_grades_the_submission(tmp_path
     shown = next(t for t in bad["tests"] if t["name"] == "relu forward")
     assert "hidden cases fail in relu forward" in shown["output"], shown["output"]
     assert bad["score"] < good["score"]
+
+
+def test_the_config_names_the_api_and_reads_back_as_one_options_object(tmp_path) -> None:
+    out = tmp_path / "autograder.zip"
+    assert main(["gradescope-autograder", "--out", str(out), "--api", "functional",
+                 "--layers", "relu,conv", "--hidden-share", "0.25"]) == 0
+    with zipfile.ZipFile(out) as z:
+        cfg = json.loads(z.read("autograder.json"))
+    assert cfg["api"] == "functional" and cfg["layers"] == ["relu", "conv"]
+    options = GradingOptions.from_config(cfg)
+    assert options.api == "functional" and options.layers == ("relu", "conv")
+    assert options.hidden_share == 0.25 and options.climb is False
+    assert pickle.loads(pickle.dumps(options)) == options  # travels to a pool or Dask
+    assert dict(options)["api"] == "functional"  # older callers read it as a mapping
+    with pytest.raises(TypeError, match="unknown grading option"):
+        GradingOptions.coerce({"layer": ("relu",)})
+    with pytest.raises(ValueError, match="unknown API"):
+        GradingOptions(api="book")
