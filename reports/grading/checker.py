@@ -461,9 +461,10 @@ def near_names(sub: Submission, name: str) -> tuple[str, ...]:
 
 
 def _fast_names(layer: str) -> tuple[str, str | None] | None:
-    """The layer's (forward, backward) *_fast names, or None when it has none."""
-    pairs = FUNCTION_NAMES.get(layer, ())
-    return pairs[1] if len(pairs) > 1 else None
+    """The layer's (forward, backward) *_fast names (the registry's "fast" variant), or
+    None when it has none."""
+    pair = registry.unit(layer).variant(FAST)
+    return (pair.forward, pair.backward) if pair is not None else None
 
 
 def as_fast(res: Result) -> Result:
