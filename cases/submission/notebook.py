@@ -184,31 +184,6 @@ def _assignment(node: ast.stmt) -> bool:
     return False
 
 
-def _binds(node: ast.stmt) -> set[str]:
-    """Names the statement binds or changes (an assignment to `w[0]` or `cfg.x` changes
-    `w`/`cfg`)."""
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return {node.name}
-    if isinstance(node, ast.Import | ast.ImportFrom):
-        return {(a.asname or a.name).split(".")[0] for a in node.names}
-    out: set[str] = set()
-    targets: list[ast.AST] = []
-    for n in ast.walk(node):
-        if isinstance(n, ast.Assign):
-            targets += n.targets
-        elif isinstance(n, ast.AugAssign | ast.AnnAssign):
-            targets.append(n.target)
-        elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            out.add(n.name)
-        elif isinstance(n, ast.Import | ast.ImportFrom):
-            out |= {(a.asname or a.name).split(".")[0] for a in n.names}
-    for t in targets:
-        for n in ast.walk(t):
-            if isinstance(n, ast.Name):
-                out.add(n.id)
-    return out
-
-
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
@@ -270,13 +245,22 @@ def _free(node: ast.AST) -> set[str]:
     return r | n
 
 
-def _reads(node: ast.stmt) -> set[str]:
-    """The names a top-level statement reads from the notebook's globals (a def or class:
-    what it needs around it, not its own locals)."""
+def _facts(node: ast.stmt) -> tuple[set[str], set[str]]:
+    """(names the top-level statement binds or changes, names it reads from the notebook's
+    globals): a def or class reads what it needs around it, not its own locals; an
+    assignment to `w[0]` or `cfg.x` changes `w`/`cfg`."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return _free(node)
-    r, n, _, _ = _scope([node])
-    return r | n
+        return {node.name}, _free(node)
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}, set()
+    reads, nested, stores, _ = _scope([node])
+    targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+    for t in targets:
+        while isinstance(t, ast.Subscript | ast.Attribute):
+            t = t.value
+        if isinstance(t, ast.Name):
+            stores.add(t.id)
+    return stores, reads | nested
 
 
 @dataclass
@@ -287,48 +271,69 @@ class _Stmt:
     reads: set[str]
 
 
-def _closure(stmts: list[_Stmt], start: set[str], may_keep: Callable[[_Stmt], bool],
-             ) -> tuple[set[int], set[str]]:
-    """Indices of the statements that bind a needed name (and may be kept), the names read
-    by them needed in turn, from `start`; and the needed names."""
-    needed, kept = set(start), set()
-    changed = True
-    while changed:
-        changed = False
-        for i, s in enumerate(stmts):
-            if i not in kept and s.binds & needed and may_keep(s):
-                kept.add(i)
-                if not s.reads <= needed:
-                    needed |= s.reads
-                    changed = True
-    return kept, needed
+def _closure(stmts: list[_Stmt], start: set[str], may_keep: list[bool]) -> set[int]:
+    """Indices of the statements that bind a needed name (and may be kept), the names they
+    read needed in turn, from the names `start` (a worklist: linear in the names)."""
+    binders: dict[str, list[int]] = {}
+    for i, s in enumerate(stmts):
+        for b in s.binds:
+            binders.setdefault(b, []).append(i)
+    needed, todo, kept = set(start), list(start), set()
+    while todo:
+        for i in binders.get(todo.pop(), ()):
+            if i in kept or not may_keep[i]:
+                continue
+            kept.add(i)
+            fresh = stmts[i].reads - needed
+            needed |= fresh
+            todo.extend(fresh)
+    return kept
+
+
+def _consistent(stmts: list[_Stmt], keep: set[int], fixed: set[int]) -> set[int]:
+    """`keep` less each statement outside `fixed` that reads a name nothing kept binds (nor
+    the builtins), and then whatever read only what those bound."""
+    count: dict[str, int] = {}
+    readers: dict[str, list[int]] = {}
+    for i in keep:
+        for b in stmts[i].binds:
+            count[b] = count.get(b, 0) + 1
+        for r in stmts[i].reads:
+            readers.setdefault(r, []).append(i)
+    known = set(dir(builtins))
+    todo = [i for i in keep - fixed
+            if any(r not in known and not count.get(r) for r in stmts[i].reads)]
+    keep = set(keep)
+    while todo:
+        i = todo.pop()
+        if i not in keep:
+            continue
+        keep.discard(i)
+        for b in stmts[i].binds:
+            count[b] -= 1
+            if not count[b] and b not in known:
+                todo.extend(j for j in readers.get(b, ()) if j in keep and j not in fixed)
+    return keep
 
 
 def select(cells: list[tuple[int, ast.Module]],
            is_layer: Callable[[str], bool]) -> dict[int, tuple[list[ast.stmt], set[int]]]:
     """{cell number: (kept statements, first lines of the optional ones)} (see the module
     doc). `is_layer(name)`: whether a definition of that name is a layer."""
-    stmts = [_Stmt(n, node, _binds(node), _reads(node)) for n, tree in cells
+    stmts = [_Stmt(n, node, *_facts(node)) for n, tree in cells
              for node in tree.body if _definition(node) or _assignment(node)]
     definitions = {i for i, s in enumerate(stmts) if _definition(s.node)}
     layers = {i for i in definitions if any(is_layer(b) for b in stmts[i].binds)
               and not isinstance(stmts[i].node, ast.Import | ast.ImportFrom)}
     # what the layers need, whatever it runs (a failure there is the layers' error)
-    start = set().union(*(stmts[i].reads for i in layers)) if layers else set()
-    essential, _ = _closure(stmts, start, lambda s: True)
-    essential |= layers
+    start = set().union(*(stmts[i].reads for i in layers))
+    essential = _closure(stmts, start, [True] * len(stmts)) | layers
     # what any definition needs, where evaluating it runs nothing (no call)
-    reads = set().union(*(stmts[i].reads for i in definitions | essential)) if stmts else set()
-    plain, _ = _closure(stmts, reads, lambda s: _definition(s.node) or not any(
-        _runs_code(v) for v in ast.walk(s.node) if isinstance(v, ast.expr)))
-    keep = definitions | essential | plain
+    reads = set().union(*(stmts[i].reads for i in definitions | essential))
+    plain = _closure(stmts, reads, [i in definitions or not _runs_code(s.node)
+                                    for i, s in enumerate(stmts)])
     # consistently: an assignment left reading a name nothing kept binds goes too
-    while True:
-        bound = set(dir(builtins)).union(*(stmts[i].binds for i in keep))
-        loose = {i for i in keep - essential - definitions if not stmts[i].reads <= bound}
-        if not loose:
-            break
-        keep -= loose
+    keep = _consistent(stmts, definitions | essential | plain, definitions | essential)
     out: dict[int, tuple[list[ast.stmt], set[int]]] = {}
     for i in sorted(keep):
         s = stmts[i]
