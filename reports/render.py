@@ -466,6 +466,8 @@ th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}
 tr.fail td{background:#fde2e2}.verdict-pass{color:#176317}.verdict-fail{color:#b00000}
 td.miss{background:#fde2e2}td.ok{background:#e3f4e3}td.txt{text-align:left}
 img{max-width:100%;display:block;margin:.5em 0}.note{color:#555;font-size:13px}
+pre{background:#f6f6f6;border:1px solid #ddd;padding:.5em;overflow-x:auto;font-size:12px}
+th.txt{text-align:left}
 .scroll{overflow-x:auto}dl.env{display:grid;grid-template-columns:max-content auto;gap:2px 12px}
 dl.env dt{font-weight:bold}dl.env dd{margin:0}
 dl.terms dt{font-weight:bold;margin-top:.4em}dl.terms dd{margin:0 0 0 1.5em;max-width:60em}
@@ -486,9 +488,12 @@ def _html_table(df: pd.DataFrame, index: bool = False, row_class: Iterable[str] 
     if df.empty:
         return "<p class='note'>(none)</p>"
     cells = _cells(df)
-    head = ([str(df.index.name or "")] if index else []) + [str(c) for c in cells.columns]
+    head = [(str(df.index.name or ""), False)] if index else []
+    head += [(str(c), any(_cell_class(v) == "txt" for v in cells[c])) for c in cells.columns]
     out = ["<div class='scroll'><table><thead><tr>"
-           + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"]
+           + "".join(f"<th class='txt'>{html.escape(h)}</th>" if txt
+                     else f"<th>{html.escape(h)}</th>" for h, txt in head)
+           + "</tr></thead><tbody>"]
     classes = list(row_class) if row_class is not None else [""] * len(cells)
     for (idx, row), cls in zip(cells.iterrows(), classes, strict=True):
         tds = ([f"<th>{html.escape(str(idx))}</th>"] if index else []) + [
@@ -499,13 +504,17 @@ def _html_table(df: pd.DataFrame, index: bool = False, row_class: Iterable[str] 
     return "".join(out)
 
 
-def _td(v: str) -> str:
+def _cell_class(v: str) -> str:
+    """A cell's class: miss (red), ok (green), txt (left-aligned text) or '' (a number)."""
     if v == "miss" or "✗" in v:
-        cls = "miss"
-    elif v == "pass":
-        cls = "ok"
-    else:
-        cls = "" if v[:1].isdigit() or v[:1] in "-—" or v in ("inf", "yes", "no") else "txt"
+        return "miss"
+    if v == "pass":
+        return "ok"
+    return "" if v[:1].isdigit() or v[:1] in "-—" or v in ("inf", "yes", "no") else "txt"
+
+
+def _td(v: str) -> str:
+    cls = _cell_class(v)
     return f"<td class='{cls}'>{html.escape(v)}</td>" if cls else f"<td>{html.escape(v)}</td>"
 
 

@@ -91,7 +91,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"speed, geomean impl/PyTorch fwd+bwd ({speed.threads} threads): "
               + ", ".join(f"{k} {v:.3g}" for k, v in speed.layer_geomeans().items()))
     failed = int((df["status"] != "pass").sum())
-    print(f"{'all passed' if not failed else f'{failed} outputs not passed'}; "
+    missed = ([g["goal"] for g in speed.goals() if g["met"] is False]
+              if speed is not None else [])
+    speed_note = (f"; {len(missed)} of {len(speed.goals())} speed goals missed: "
+                  f"{'; '.join(missed)}" if missed else "")
+    print(f"{'all passed' if not failed else f'{failed} outputs not passed'}{speed_note}; "
           f"wrote {', '.join(str(p) for p in paths.values())} "
           f"({time.perf_counter() - t0:.0f} s)")
     return 0 if failed == 0 and len(df) else 1

@@ -8,12 +8,14 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from layercheck.cases.sandbox.wire import printable
+from layercheck.reports.escape import for_stream, valid_text
 from layercheck.reports.gradescope import write_gradescope
 from layercheck.reports.grading.batch import (
     content_hash,
@@ -23,9 +25,11 @@ from layercheck.reports.grading.batch import (
     run_dask,
     run_local,
     slim,
+    writable,
 )
 from layercheck.reports.grading.checker import DEFAULT_LAYERS, PHASES_ORDER, StudentReport, is_fast
-from layercheck.reports.grading.options import LAYERS, csv_of
+from layercheck.reports.grading.options import LAYERS, GradingOptions, csv_of
+from layercheck.reports.grading.scoring import score_of
 from layercheck.reports.prairielearn import write_prairielearn
 from tabulate import tabulate
 from tqdm import tqdm
@@ -81,15 +85,8 @@ def _name_map(text: str) -> dict[str, str]:
         raise argparse.ArgumentTypeError(str(e)) from e
 
 
-def _options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"layers": args.layers, "dtypes": args.dtype, "api": args.api,
-            "timeout": args.timeout, "budget": args.budget, "allow_torch": args.allow_torch,
-            "do_shrink": not args.no_shrink, "file": getattr(args, "file", None),
-            "unsafe_no_isolation": getattr(args, "unsafe_no_isolation", False),
-            "each": list(getattr(args, "each", None) or ()),
-            "climb": not getattr(args, "no_climb", False),
-            "names": {k: v for m in getattr(args, "name", None) or [] for k, v in m.items()}
-            or None}
+def _options(args: argparse.Namespace) -> GradingOptions:
+    return GradingOptions.from_args(args)
 
 
 def _table(report: StudentReport) -> str:
@@ -137,8 +134,9 @@ def _name_hints(report: StudentReport) -> list[tuple[str, str]]:
 
 def terminal_summary(report: StudentReport, reproducers: int = 3) -> str:
     """What a student reads first: verdict per layer and phase, patterns, smallest failures;
-    control characters removed (a student's text never drives the terminal)."""
-    return printable(_summary(report, reproducers)) or ""
+    control characters removed (a student's text never drives the terminal) and every
+    character one UTF-8 can encode (`valid_text`)."""
+    return valid_text(printable(_summary(report, reproducers)) or "")
 
 
 def _summary(report: StudentReport, reproducers: int) -> str:
@@ -156,6 +154,7 @@ def _summary(report: StudentReport, reproducers: int) -> str:
     lines.append(f"{s['total']} outputs checked in {report.seconds:.1f} s: {s['pass']} pass, "
                  f"{s['fail']} fail, {s['error']} error, {s['timeout']} timeout, "
                  f"{s['missing']} missing")
+    lines.append(score_of(report).text())
     lines += [f"POLICY: {p['detail']}" for p in report.policy]
     lines += [f"REQUIRED LAYER MISSING: {layer}" for layer in report.required_missing()]
     lines += [f"WARNING: {w}" for w in getattr(report, "warnings", [])]
@@ -243,13 +242,15 @@ def report_json(report: StudentReport, sha256: str | None = None) -> dict[str, A
 
 
 def _write(path: Path, text: str) -> None:
-    """Write through a temporary file, so a stopped batch never leaves half a report."""
+    """Write through a temporary file, so a stopped batch never leaves half a report: the
+    temporary goes whatever stops the write (an error, Ctrl-C). The text is written as
+    UTF-8 whatever it holds (`valid_text`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(text)
+        tmp.write_bytes(valid_text(text).encode("utf-8"))
         tmp.replace(path)
-    except OSError:
+    except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         raise
@@ -257,11 +258,11 @@ def _write(path: Path, text: str) -> None:
 
 def write_report(report: StudentReport, args: argparse.Namespace, many: bool,
                  sha256: str | None = None, name: str | None = None) -> None:
-    """--json, --md, --html, --gradescope and --prairielearn files of one report (`name`:
-    its file name in the output folders, see `output_names`)."""
-    if args.json:
-        _write(_out_path(args.json, report, many, ".json", name),
-               json.dumps(report_json(report, sha256), indent=1))
+    """--md, --html, --gradescope, --prairielearn and --json files of one report (`name`:
+    its file name in the output folders, see `output_names`). The writers are given the
+    report with every string `writable`; the --json file comes last, so a report that
+    --resume finds has all its files."""
+    writable(report)
     if args.md or args.html:
         from layercheck.reports.student_render import (  # pandas: lazily
             student_html,
@@ -278,10 +279,13 @@ def write_report(report: StudentReport, args: argparse.Namespace, many: bool,
     if getattr(args, "prairielearn", None):
         write_prairielearn(report, _out_path(args.prairielearn, report, many,
                                              ".results.json", name))
+    if args.json:
+        _write(_out_path(args.json, report, many, ".json", name),
+               json.dumps(report_json(report, sha256), indent=1))
 
 
 def _layer_cell(report: StudentReport, layer: str) -> str:
-    rs = [x for x in report.results if x.layer == layer]
+    rs = [x for x in report.results if x.layer == layer and not x.variant]  # *_fast: not here
     ids = {x.id for x in rs}
     bad = {x.id for x in rs if not x.passed}
     if grader_error(report):
@@ -379,16 +383,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     options = _options(args)
     many = len(targets) > 1 or bool(getattr(args, "each", None))
     if many:  # grading others' files: a file's import root never lies above its folder
-        options["climb"] = False  # and loose files sharing a folder are copied alone
-        options["each"] = [*options["each"], *_shared_folders(args.targets)]
-    single = len(targets) == 1
+        # and loose files sharing a folder are copied alone
+        options = options.replace(climb=False,
+                                  each=(*options.each, *_shared_folders(args.targets)))
     problem = _output_problem(args, many)
     if problem:
         print(f"layercheck check: {problem}", file=sys.stderr)
         return 2
+    done: dict[str, StudentReport] = {}
+    try:
+        return _batch(args, targets, options, many, done)
+    except KeyboardInterrupt:  # Ctrl-C: what was finished is kept; say how to go on
+        print(for_stream(interrupted(args, targets, done), sys.stderr), file=sys.stderr)
+        return INTERRUPTED_EXIT
+
+
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
+
+
+def _batch(args: argparse.Namespace, targets: list[str], options: GradingOptions, many: bool,
+           done: dict[str, StudentReport]) -> int:
+    """Check `targets`, writing each one's reports as it is done (`done` fills as they are);
+    print the table and footer of a batch; the exit code."""
+    single = len(targets) == 1
     hashes = {t: content_hash(t) for t in targets}  # never raises: a failure is that row's
     names = output_names(targets)
-    done: dict[str, StudentReport] = {}
     todo = []
     for t in targets:
         old = (_resumed(t, args, many, hashes[t], names[t])
@@ -403,20 +422,21 @@ def cmd_check(args: argparse.Namespace) -> int:
         bar.write(f"--resume: {len(done)} of {len(targets)} submissions already checked "
                   f"(same content), skipped", file=sys.stderr)
 
+    def say(text: str, stream: Any) -> None:  # never raises on what a student wrote
+        bar.write(for_stream(printable(text) or "", stream), file=stream)
+
     def on_done(target: str, report: StudentReport) -> None:
         done[target] = slim(report)  # written now; the table needs only the statuses
         try:
             write_report(report, args, many, hashes.get(target), names.get(target))
-        except OSError as e:  # the row shows it and the batch exits 3: nothing lost quietly
-            problem = f"cannot write the report: {e}"
+        except Exception as e:  # any writer's failure is this row's (exit 3), never the batch's
+            problem = f"cannot write the report ({type(e).__name__}: {e})"
             done[target].grader_error = grader_error(done[target]) or problem
-            bar.write(printable(f"layercheck check: {problem} (submission {target})"),
-                      file=sys.stderr)
+            say(f"layercheck check: {problem} (submission {target})", sys.stderr)
         if not args.quiet or single:
-            bar.write(terminal_summary(report) + "\n", file=sys.stdout)
+            say(terminal_summary(report) + "\n", sys.stdout)
         elif grader_error(report):
-            bar.write(printable(f"{Path(target).name}: "
-                                f"{grader_error(report).splitlines()[0]}"), file=sys.stderr)
+            say(f"{Path(target).name}: {grader_error(report).splitlines()[0]}", sys.stderr)
         bar.update(1)
 
     t0 = time.monotonic()
@@ -433,9 +453,31 @@ def cmd_check(args: argparse.Namespace) -> int:
         bar.close()
     reports = [done[t] for t in targets if t in done]
     if len(reports) > 1:
-        print(batch_table(reports, args.layers))
-        print(batch_footer(reports, time.monotonic() - t0, workers, len(todo)))
+        print(for_stream(batch_table(reports, args.layers), sys.stdout))
+        print(for_stream(batch_footer(reports, time.monotonic() - t0, workers, len(todo)),
+                         sys.stdout))
     return max(exit_code(r) for r in reports)
+
+
+def interrupted(args: argparse.Namespace, targets: list[str],
+                done: dict[str, StudentReport]) -> str:
+    """What a stopped batch says: one line on what was kept, then the exact command that
+    goes on (the same command with --resume; it needs --json, where finished reports are
+    found)."""
+    outputs = [f"--{o.replace('_', '-')} {getattr(args, o)}" for o in OUTPUT_OPTIONS
+               if getattr(args, o, None)]
+    kept = (f"their reports are kept ({', '.join(outputs)})" if outputs
+            else "no report files were asked for")
+    line = (f"layercheck check: interrupted: {len(done)} of {len(targets)} submissions "
+            f"checked, {kept}; {len(targets) - len(done)} not checked.")
+    argv = list(getattr(args, "argv", None) or sys.argv[1:])
+    if not args.json:
+        return (f"{line}\nNothing can be resumed without --json FOLDER (where finished "
+                f"reports are found): run the batch again with it, then add --resume to go "
+                f"on after a stop.")
+    if "--resume" not in argv:
+        argv.append("--resume")
+    return f"{line}\nResume with: layercheck {shlex.join(argv)}"
 
 
 def _layers_help() -> str:

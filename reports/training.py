@@ -64,14 +64,14 @@ def agreement_rows(batch: int = 8) -> list[dict[str, object]]:
 def loss_plot(run: TrainingRun, name: str = "SimpleConvNet",
               title: str = "SGD on 8x8 digits, float64, same weights and batches") -> bytes:
     """Both loss curves on one axis; below, the per-step err_over_bound figures."""
-    fig = Figure(figsize=(8, 5.5))
+    fig = Figure(figsize=(10, 5.5), layout="constrained")  # legends right of the curves
     ax, bx = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     steps = np.arange(1, len(run.loss_np) + 1)
     ax.plot(steps, run.loss_twin, color="tab:orange", lw=3, alpha=0.6, label="PyTorch twin")
     ax.plot(steps, run.loss_np, color="tab:blue", lw=1, label=f"NumPy {name}")
     ax.set_ylabel("mini-batch loss")
     ax.set_yscale("log")
-    ax.legend()
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(title)
     floor = 1e-8  # exact agreement (0) drawn at the bottom
     bx.plot(steps, np.maximum(run.step_err_over_bound, floor), lw=1,
@@ -85,8 +85,7 @@ def loss_plot(run: TrainingRun, name: str = "SimpleConvNet",
     bx.set_yscale("log")
     bx.set_ylabel("err / bound")
     bx.set_xlabel("step")
-    bx.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    bx.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _png(fig)
 
 

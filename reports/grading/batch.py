@@ -14,6 +14,7 @@ in the same sandboxed worker as locally, and the report comes back to this proce
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -21,18 +22,28 @@ import itertools
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 import traceback
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
 from layercheck.cases.submission import intake
-from layercheck.reports.grading.checker import StudentReport, check_submission, sandbox_policy
+from layercheck.reports.escape import valid_text
+from layercheck.reports.grading.checker import (
+    StudentReport,
+    check_submission,
+    graded_layers,
+    sandbox_policy,
+)
+from layercheck.reports.grading.options import GradingOptions
+from layercheck.reports.grading.scoring import Score, score_of
 
 CheckFn = Callable[[str, dict[str, Any]], StudentReport]
 DoneFn = Callable[[str, StudentReport], None]
@@ -64,13 +75,14 @@ def _is_entry(target: str, each: Iterable[str]) -> bool:
     return any(parent == os.path.abspath(f) for f in each)
 
 
-def check_one(target: str, options: dict[str, Any]) -> StudentReport:
-    """check_submission on a private copy of the submission (see layercheck.cases.submission.intake),
-    with the copy's paths in the report replaced by the original's; any exception in the
-    grader becomes that row, a submission that cannot be taken in is its load error."""
-    opts = dict(options)
-    each = opts.pop("each", None) or ()
-    climb = bool(opts.pop("climb", True))  # False: never above the file's folder
+def check_one(target: str, options: GradingOptions | dict[str, Any]) -> StudentReport:
+    """check_submission on a private copy of the submission (see
+    layercheck.cases.submission.intake), with the copy's paths in the report replaced by
+    the original's; any exception in the grader becomes that row, a submission that cannot
+    be taken in is its load error."""
+    given = GradingOptions.coerce(options)  # one typed object (unknown names refused)
+    opts = given.check_kwargs()
+    each, climb = given.each, given.climb  # climb False: never above the file's folder
     if not os.path.lexists(target):  # nothing to take in: the loader says so
         try:
             return check_submission(target, **opts)
@@ -79,7 +91,7 @@ def check_one(target: str, options: dict[str, Any]) -> StudentReport:
     try:
         taken = intake.take_in(target, entry=_is_entry(target, each), climb=climb)
     except intake.IntakeError as e:
-        report = StudentReport(str(target), required=tuple(opts.get("layers") or ()))
+        report = StudentReport(str(target), required=graded_layers(given.layers, given.api))
         report.load_error = str(e)
         return report
     except Exception as e:
@@ -109,30 +121,44 @@ def _failed(target: str, e: Exception) -> StudentReport:
                                   f"submission was not graded. Last frames:\n{tb}")
 
 
-def _relocate(obj: Any, here: str, there: str, depth: int = 0) -> Any:
-    """`obj` with every `here` in its strings replaced by `there` (dataclasses, lists and
-    dicts changed in place, strings returned)."""
+def map_strings(obj: Any, fn: Callable[[str], str], depth: int = 0) -> Any:
+    """`obj` with `fn` applied to every string in it (dataclasses, lists and dicts changed
+    in place, strings returned; six levels deep at most)."""
     if isinstance(obj, str):
-        return obj.replace(here, there) if here in obj else obj
+        return fn(obj)
     if depth > 6:
         return obj
     if isinstance(obj, list):
         for i, x in enumerate(obj):
-            obj[i] = _relocate(x, here, there, depth + 1)
+            obj[i] = map_strings(x, fn, depth + 1)
     elif isinstance(obj, dict):
         for k, v in obj.items():
-            obj[k] = _relocate(v, here, there, depth + 1)
+            obj[k] = map_strings(v, fn, depth + 1)
     elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         for f in dataclasses.fields(obj):
             v = getattr(obj, f.name, None)
-            if isinstance(v, str | list | dict) or dataclasses.is_dataclass(v):
-                new = _relocate(v, here, there, depth + 1)
+            if isinstance(v, str | list | dict | tuple) or dataclasses.is_dataclass(v):
+                new = map_strings(v, fn, depth + 1)
+                if isinstance(v, tuple) and all(isinstance(x, str) for x in v):
+                    new = tuple(fn(x) for x in v)
                 if new is not v:
                     try:
                         setattr(obj, f.name, new)
                     except (AttributeError, dataclasses.FrozenInstanceError):
                         pass
     return obj
+
+
+def _relocate(obj: Any, here: str, there: str) -> Any:
+    """`obj` with every `here` in its strings replaced by `there` (`map_strings`)."""
+    return map_strings(obj, lambda s: s.replace(here, there) if here in s else s)
+
+
+def writable(report: StudentReport) -> StudentReport:
+    """The report, changed in place, with every string one any UTF-8 writer can encode
+    (`valid_text`: a student's lone surrogate is written as its escape); writers are
+    given this, so that no text a submission controls can stop a report being written."""
+    return map_strings(report, valid_text)
 
 
 def content_hash(target: str | Path) -> str:
@@ -184,7 +210,38 @@ def _files(root: Path) -> Iterable[Path]:
 
 
 def _pool() -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_ignore_interrupt)
+
+
+def _ignore_interrupt() -> None:
+    """In a pool's process: Ctrl-C is the batch's to handle (it stops the processes), so a
+    terminal's SIGINT, sent to the whole process group, prints no traceback here."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _interrupt_ignored() -> Iterator[None]:
+    """SIGINT ignored meanwhile (in the main thread; elsewhere nothing changes): processes
+    started meanwhile keep ignoring it, so a terminal's Ctrl-C, sent to the whole process
+    group, is handled here alone (the batch stops them)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, saved)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool now: its process is terminated (the sandboxed worker it started dies
+    with it), its queued work cancelled."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def run_local(targets: list[str], options: dict[str, Any], jobs: int, on_done: DoneFn,
@@ -221,9 +278,12 @@ def run_local(targets: list[str], options: dict[str, Any], jobs: int, on_done: D
                 idle.append(pool)
                 on_done(t, report)
         finished = True
-    finally:  # all done: wait for the processes to exit (reaped, no orphans); else don't
-        for pool in idle + [p for p, _, _ in slots.values()]:
-            pool.shutdown(wait=finished, cancel_futures=True)
+    finally:  # all done: wait for the processes to exit (reaped, no orphans); stopped
+        for pool in idle + [p for p, _, _ in slots.values()]:  # (Ctrl-C): end them now
+            if finished:
+                pool.shutdown(wait=True)
+            else:
+                _stop(pool)
 
 
 # ---------------------------------------------------------------- Dask
@@ -231,10 +291,10 @@ def run_local(targets: list[str], options: dict[str, Any], jobs: int, on_done: D
 
 def pack(target: str | Path, entry: bool = False,
          climb: bool = False) -> tuple[str, bytes]:
-    """The submission's private copy (see layercheck.cases.submission.intake; `entry`: one entry of an
-    --each folder; `climb`: its import root may lie above its folder) as zip bytes to send
-    to a Dask worker, and the submission's path in it. IntakeError: the student's load
-    error; ValueError: too large to send."""
+    """The submission's private copy (see layercheck.cases.submission.intake; `entry`: one
+    entry of an --each folder; `climb`: its import root may lie above its folder) as zip
+    bytes to send to a Dask worker, and the submission's path in it. IntakeError: the
+    student's load error; ValueError: too large to send."""
     with intake.take_in(target, entry=entry, climb=climb) as taken:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -261,7 +321,7 @@ def check_packed(name: str, original: str, data: bytes, options: dict[str, Any])
                     raise ValueError(f"unsafe path in the shipped zip: {info.filename}")
             z.extractall(tmp)
         intake.TOPS.add(tmp.resolve())  # the loader never climbs above what was shipped
-        report = check_one(str(tmp / name), {**options, "each": ()})
+        report = check_one(str(tmp / name), GradingOptions.coerce(options).replace(each=()))
         return _relocated(report, str(tmp / name), original)
     finally:
         intake.TOPS.discard(tmp.resolve())
@@ -283,15 +343,16 @@ def slim(report: StudentReport) -> StudentReport:
     case (its worst status), no inputs, cases or reproducers, so thousands fit in memory."""
     from layercheck.reference.result import Result
 
-    worst: dict[str, Result] = {}
+    worst: dict[tuple[str, str], Result] = {}
     for r in report.results:
-        old = worst.get(r.id)
+        old = worst.get((r.id, r.variant))
         if old is None or _RANK.get(r.status, 0) < _RANK.get(old.status, 0):
-            worst[r.id] = Result(r.id, r.layer, r.phase, r.output, r.status)
+            worst[(r.id, r.variant)] = Result(r.id, r.layer, r.phase, r.output, r.status,
+                                              variant=r.variant)
     out = StudentReport(report.implementation, api=report.api, results=list(worst.values()),
                         policy=report.policy, load_error=report.load_error,
                         layers=report.layers, required=report.required,
-                        seconds=report.seconds)
+                        seconds=report.seconds, score=score_of(report))
     if grader_error(report):
         out.grader_error = grader_error(report)
     return out
@@ -314,8 +375,11 @@ def report_from_json(data: dict[str, Any]) -> StudentReport:
         report.results.append(Result(c["id"], c["layer"], c["phase"], c["output"], c["status"],
                                      max_abs_err=c.get("max_abs_err"),
                                      err_over_bound=c.get("err_over_bound"),
-                                     diagnosis=c.get("diagnosis") or ""))
+                                     diagnosis=c.get("diagnosis") or "",
+                                     variant=c.get("variant") or ""))
     report.layers = tuple(dict.fromkeys(r.layer for r in report.results))
+    if isinstance(data.get("score"), dict):  # the score as written, never recomputed
+        report.score = Score.from_json(data["score"])
     report.required = tuple(data.get("required") or ())
     report.seconds = float(data.get("seconds") or 0.0)
     if data.get("grader_error"):
@@ -334,8 +398,9 @@ def run_dask(targets: list[str], options: dict[str, Any], on_done: DoneFn,
     if scheduler:
         client = Client(scheduler, timeout="30s")
     else:
-        cluster = LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40)
+        with _interrupt_ignored():  # its processes inherit it: Ctrl-C is this process's
+            cluster = LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1,
+                                   processes=True, dashboard_address=None, silence_logs=40)
         client = Client(cluster)
     try:
         threads = sum(w.get("nthreads", 1) for w in
