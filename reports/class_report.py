@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from layercheck.cases import registry
+from layercheck.reference.diagnosis import Diagnosis, render
 from layercheck.reference.result import Result
 from layercheck.reports.escape import csv_cell
 from layercheck.reports.grading.checker import StudentReport
@@ -49,7 +50,9 @@ class Student:
     policy: list[str]
     status: str  # graded | not loaded | grader error
     cases: dict[str, dict[str, str]] = field(default_factory=dict)  # layer -> id -> status
-    diagnoses: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (text, case)
+    # key -> (label, example text, example case); the key is the diagnoses' codes and
+    # patterns where the report carries them (one bug reads the same for every student)
+    diagnoses: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     score: Score | None = None
     reason: str = ""  # why it was not graded (its load error or the grader's failure)
 
@@ -83,6 +86,23 @@ def diagnosis_key(text: str) -> str:
     return words or "exceeds the error bound (no pattern recognised)"
 
 
+def finding_key(layer: str, case: dict[str, Any]) -> tuple[str, str]:
+    """(key, label) of a failing case's finding: keyed by its confirmed cause codes (else
+    every code) and patterns, labelled by their words without numbers; a report without
+    structured diagnoses (an older file) is keyed by its words without numbers."""
+    try:
+        ds = [Diagnosis(str(d["code"]), dict(d.get("facts") or {}), d.get("pattern"))
+              for d in case.get("diagnoses") or []]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        ds = []
+    if not ds:
+        label = f"{layer}: {diagnosis_key(str(case['diagnosis']))}"
+        return label, label
+    chosen = [d for d in ds if d.is_cause] or ds
+    key = f"{layer}: " + " ".join(f"{d.code}/{d.pattern or '-'}" for d in chosen)
+    return key, f"{layer}: {diagnosis_key(render(chosen))}"
+
+
 def read_student(path: Path) -> Student | str:
     """The student of one --json file, or why the file is not one."""
     try:
@@ -114,8 +134,9 @@ def read_student(path: Path) -> Student | str:
         layer_cases = s.cases.setdefault(layer, {})
         layer_cases[cid] = _worst(layer_cases.get(cid, "pass"), st)
         if st in ("fail", "error", "timeout") and c.get("diagnosis"):
-            key = f"{layer}: {diagnosis_key(c['diagnosis'])}"  # one bug, all its outputs
-            s.diagnoses.setdefault(key, (c["diagnosis"], f"{cid} ({c.get('output', '?')})"))
+            key, label = finding_key(layer, c)  # one bug, all its outputs
+            s.diagnoses.setdefault(key, (label, c["diagnosis"],
+                                         f"{cid} ({c.get('output', '?')})"))
     return s
 
 
@@ -205,12 +226,12 @@ def common_diagnoses(students: list[Student], top: int = TOP_DIAGNOSES
     """(diagnosis, students, example student, example text, example case), most common
     first."""
     count: Counter[str] = Counter()
-    example: dict[str, tuple[str, str, str]] = {}
+    example: dict[str, tuple[str, str, str, str]] = {}
     for s in students:
-        for key, (text, cid) in s.diagnoses.items():
+        for key, (label, text, cid) in s.diagnoses.items():
             count[key] += 1
-            example.setdefault(key, (s.name, text, cid))
-    return [(key, n, *example[key]) for key, n in count.most_common(top)]
+            example.setdefault(key, (label, s.name, text, cid))
+    return [(example[key][0], n, *example[key][1:]) for key, n in count.most_common(top)]
 
 
 def histogram(students: list[Student], bins: int = BINS) -> list[int]:

@@ -144,3 +144,20 @@ def test_the_page_renders_in_a_headless_browser(tmp_path) -> None:
 
     colours = Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 16)
     assert colours is None or len(colours) > 20, "the screenshot is blank"
+
+
+def test_diagnoses_are_grouped_by_their_codes_not_their_words(tmp_path) -> None:
+    res = tmp_path / "json"
+    res.mkdir()
+    # the same cause, worded differently (another version's words): one finding
+    for name, n, words in (("ann", 2, "db is N = 2 times too large"),
+                           ("ben", 4, "db sums over the batch (4 samples)")):
+        cause = {"code": "sum_not_mean", "facts": {"output": "db", "N": n}, "pattern": None}
+        case = {**_case(CONV[0], "conv", "db", "fail", words), "diagnoses": [cause]}
+        data = {"implementation": f"/subs/{name}.py", "api": "class", "policy": [],
+                "cases": [case], "exit_code": 1}
+        (res / f"{name}.json").write_text(json.dumps(data))
+    assert main(["class-report", str(res), "--out", str(tmp_path / "out")]) == 0
+    diag = list(csv.DictReader((tmp_path / "out" / "diagnoses.csv").open()))
+    assert len(diag) == 1 and diag[0]["students"] == "2", diag
+    assert diag[0]["diagnosis"].startswith("conv: ") and "N = #" in diag[0]["diagnosis"]

@@ -34,7 +34,7 @@ def test_correct_file_exits_0_and_writes_json_in_the_issue_format(tmp_path, caps
     assert set(d["summary"]) == {"total", *STATUSES}
     assert d["summary"]["total"] == len(d["cases"]) == d["summary"]["pass"]
     keys = {"id", "layer", "phase", "output", "variant", "status", "max_abs_err",
-            "err_over_bound", "diagnosis"}
+            "err_over_bound", "diagnosis", "diagnoses"}
     assert all(set(c) == keys and c["status"] in STATUSES for c in d["cases"])
     assert "softmax" in capsys.readouterr().out
 

@@ -129,7 +129,8 @@ class StudentReport:
             "cases": [{"id": r.id, "layer": r.layer, "phase": r.phase, "output": r.output,
                        "variant": r.variant, "status": r.status,
                        "max_abs_err": _finite(r.max_abs_err),
-                       "err_over_bound": _finite(r.err_over_bound), "diagnosis": r.diagnosis}
+                       "err_over_bound": _finite(r.err_over_bound), "diagnosis": r.diagnosis,
+                       "diagnoses": [d.to_json() for d in r.diagnoses]}
                       for r in self.results],
         }
 
