@@ -280,15 +280,33 @@ def conv_forward_naive(x, w, b, conv_param):
 '''
 
 
+ONE_CLASS = """import numpy as np
+
+
+class Pooling:
+    def __init__(self, pool_h, pool_w, stride=1, pad=0):
+        self.pool_h, self.pool_w, self.stride, self.pad = pool_h, pool_w, stride, pad
+
+    def forward(self, x):
+        return x
+"""
+
+
 def test_a_file_offering_both_apis_offers_both_and_stubs_never_shrink_it(tmp_path) -> None:
     f = tmp_path / "hw.py"
     f.write_text(RELU)
     assert load(f).apis == ("class",)
-    f.write_text(RELU + FUNCTIONAL)  # more functional names than classes: still both
+    f.write_text(RELU + FUNCTIONAL)
     sub = load(f)
-    assert set(sub.apis) == {"class", "functional"} and sub.api == sub.apis[0]
-    assert sub.for_api("class").layers() == sub.layers("class")
-    assert {"conv", "relu"} <= set(sub.layers("class"))
+    assert sub.apis == ("class", "functional") and sub.api == "class"
+    assert sub.for_api("functional").layers() == sub.layers("functional")
+    assert set(sub.layers("functional")) == {"conv", "affine", "relu"}
+    # the red team's shape: one class, then functional wrappers and stubs outnumbering it
+    f.write_text(ONE_CLASS + FUNCTIONAL)
+    sub = load(f)
+    assert sub.api == "functional" and sub.apis == ("functional", "class"), (
+        "the class the file defines is still graded")
+    assert sub.layers("class") == ["pool"]
     assert load(f, api="class").apis == ("class",), "an API the configuration names is the one"
     with pytest.raises(ValueError, match="unknown API"):
         load(f, api="torch")
