@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -218,3 +219,51 @@ def test_empty_frame_is_not_reported_as_passing(tmp_path):
     paths = write_all(to_frame([]), tmp_path, plots=False)
     assert "all passed" not in paths["md"].read_text()
     assert json.loads(paths["json"].read_text())["summary"]["all_passed"] is False
+
+
+def _goals(*met: bool | None) -> list[dict]:
+    return [{"goal": f"goal {i}", "value": 2.0 if m is False else 0.5, "limit": 1.0, "met": m}
+            for i, m in enumerate(met)]
+
+
+def test_summary_counts_missed_speed_goals_when_every_output_passed(frame, bench,
+                                                                   monkeypatch):
+    ok = frame[frame["id"] != FAKE_ID]
+    monkeypatch.setattr(bench, "goals", lambda: _goals(True, False, True, False, None))
+    md = render_markdown(ok, "t", speed=bench)
+    summary_part = md[md.index("## Summary"):md.index("## Errors per layer")]
+    assert "**all passed**" in summary_part
+    assert "**2 of 5 speed goals missed**; 1 not measured: goal 1; goal 3" in summary_part
+    page = render_html(ok, "t", speed=bench, plots=False)
+    speed_line = re.search(r"<p class='([\w-]+)'>Speed: ", page)
+    assert speed_line and speed_line.group(1) == "verdict-fail", "a miss is never green"
+    monkeypatch.setattr(bench, "goals", lambda: _goals(True, True))
+    assert "Speed: **2 of 2 speed goals met**" in render_markdown(ok, "t", speed=bench)
+    assert re.search(r"<p class='verdict-pass'>Speed: ",
+                     render_html(ok, "t", speed=bench, plots=False))
+
+
+def test_speed_tables_carry_their_units(written):
+    md = written["md"].read_text()
+    speed = md[md.index("## Speed"):]
+    assert "impl forward, ms median [IQR]" in speed and "PyTorch backward, ms median [IQR]" in speed
+    assert "time ratio fwd+bwd, impl/PyTorch" in speed
+    assert "| goal" in speed and "measured ratio" in speed
+    assert "geomean fwd+bwd time ratio, impl/PyTorch" in speed
+    assert "impl GFLOP/s" in speed and "PyTorch GFLOP/s" in speed
+
+
+def test_the_page_explains_its_terms(frame, bench):
+    sections = [("## Training\n\nnear-kinks met: 3\n", "<h2>Training</h2>")]
+    keep = frame.iloc[:1].assign(layer="dropout", output="keep", id="dropout-keep-case")
+    df = pd.concat([frame, keep])
+    md = render_markdown(df, "t", speed=bench, extra_sections=sections)
+    terms = md[md.index("## Terms"):]
+    for term in ("err/bound", "near-kinks", "keep (dropout)", "time ratio", "ms, median [IQR]",
+                 "fastest blocks"):
+        assert f"**{term}" in terms, term
+    page = render_html(df, "t", speed=bench, extra_sections=[(s[0], s[1]) for s in sections],
+                       plots=False)
+    assert "<h2 id='terms'>Terms</h2>" in page and "<dt>near-kinks</dt>" in page
+    assert "near-kinks" not in render_markdown(frame, "t").split("## Terms")[1], (
+        "a term the page does not use is not listed")
