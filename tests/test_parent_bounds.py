@@ -32,6 +32,7 @@ from layercheck.cases.sandbox.wire import (
     HEADER,
     MAX_ARRAY,
     MAX_REPLY,
+    MAX_STAND_INS,
     StandIn,
     WireError,
     decode,
@@ -164,6 +165,15 @@ def test_what_entries_decode_to_is_counted_against_the_cap() -> None:
     assert size == 96 and msg["b"].shape == (6,)
     with pytest.raises(WireError, match="decode to more than 95 bytes"):
         decode_counted(body, bytes(100), 95)
+
+
+def test_objects_that_are_not_arrays_are_few_per_frame() -> None:
+    """Each becomes a class of its own in the grader (a kilobyte or so): a frame of 50,000
+    cost 140 MiB and 2.5 s; a reply has at most a few."""
+    entry = {"$obj": ["m", "q"]}
+    assert len(decode(_body({"o": [entry] * MAX_STAND_INS}), b"")["o"]) == MAX_STAND_INS
+    with pytest.raises(WireError, match="objects that are not arrays"):
+        decode(_body({"o": [entry] * 50_000}), b"")
 
 
 @pytest.mark.parametrize("shape", [[-1], [10**30, 0], [0, (1 << 31) + 1], [1] * 33,

@@ -30,6 +30,7 @@ MAX_BINARY = 256 << 20
 MAX_REPLY = 64 << 20
 MAX_ARRAY = MAX_REPLY // 8  # one result larger than this travels as its size only
 MAX_NDIM = 32
+MAX_STAND_INS = 64  # objects that are not arrays, in one frame (each becomes a class)
 MAX_DIM = 1 << 31  # any one axis, zero-sized arrays included
 _KINDS = "biuf"
 _DTYPES = frozenset(np.dtype(t).newbyteorder(o).str
@@ -169,6 +170,7 @@ class _Spend:
     cap: int
     bytes: int = 0
     end: int = 0
+    stand_ins: int = 0
 
     def take(self, at: Any, n: int, size: int) -> int:
         """The offset of an entry of `n` bytes, counted before anything is allocated."""
@@ -218,6 +220,9 @@ def _untag(v: Any, binary: bytes, spend: _Spend) -> Any:
         d = v["$obj"]
         if type(d) is not list or len(d) != 2:
             raise WireError("malformed object entry")
+        spend.stand_ins += 1
+        if spend.stand_ins > MAX_STAND_INS:
+            raise WireError(f"more than {MAX_STAND_INS} objects that are not arrays")
         return _stand_in(clean_name(str(d[0]), MAX_NAME), clean_name(str(d[1]), MAX_NAME))
     if len(v) == 1 and "$float" in v and v["$float"] in ("nan", "inf", "-inf"):
         return float(v["$float"])
