@@ -6,6 +6,7 @@ import numpy as np
 from layercheck.cases.case import Case
 from layercheck.cases.inputs import make_inputs
 from layercheck.reference.compare import compare
+from layercheck.reference.diagnosis import render
 from layercheck.reference.oracle import reference
 
 AFFINE32 = Case("affine", N=3, C=8, H=6, W=6, F=5, dtype="f32")
@@ -103,3 +104,29 @@ def test_max_pool_nan_output_matches_nan_truth() -> None:
     a, truth = _truth(case)
     assert np.isnan(truth["out"].value).any()
     assert compare(case, "out", truth["out"].value.copy(), truth["out"], a).passed
+
+
+def test_failures_carry_their_findings_as_codes_and_the_words_render_them() -> None:
+    arrays, truth = _truth(AFFINE64)
+    exp = truth["out"]
+    wrong_shape = compare(AFFINE64, "out", exp.value[:, :2].copy(), exp, arrays)
+    wrong_dtype = compare(AFFINE64, "out", exp.value.astype(np.float32), exp, arrays)
+    none = compare(AFFINE64, "out", None, exp, arrays)
+    no_bias = compare(AFFINE64, "out", exp.value - arrays["b"][None, :], exp, arrays)
+    assert wrong_shape.codes == ("shape",) and wrong_shape.diagnoses[0].facts["got"] == (3, 2)
+    assert wrong_dtype.codes == ("dtype",) and none.codes == ("returned_none",)
+    assert no_bias.codes == ("values", "bias_missing") and no_bias.causes == ("bias_missing",)
+    for res in (wrong_shape, wrong_dtype, none, no_bias):
+        assert res.diagnosis and res.diagnosis == render(res.diagnoses)
+        assert res.row()["codes"] == " ".join(res.codes)
+
+
+def test_an_unrecognised_difference_names_no_cause_only_where() -> None:
+    arrays, truth = _truth(POOL)
+    exp = truth["out"]
+    got = exp.value.copy()
+    got[:, 1] += 0.5  # one channel off, for no known reason
+    res = compare(POOL, "out", got, exp, arrays)
+    assert res.status == "fail" and res.causes == ()
+    assert res.diagnoses[0].pattern == "some_channels"
+    assert res.diagnoses[0].facts["channels"] == [1]
