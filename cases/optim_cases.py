@@ -225,7 +225,8 @@ def run_book(mod: ModuleType, case: OptimCase, inputs: OptimInputs) -> OptimRun:
     try:
         opt = cls(**case.passed_hyperparameters())
         for step, grads in enumerate(inputs.grads, start=1):
-            out = opt.update(params, {k: g.copy() for k, g in grads.items()})
+            with np.errstate(all="ignore"):  # its NaNs are judged, not warned about
+                out = opt.update(params, {k: g.copy() for k, g in grads.items()})
             if out is not None:
                 run.returned.append((step, type(out).__name__))
             for k in held:
@@ -254,7 +255,8 @@ def run_cs231n(mod: ModuleType, case: OptimCase, inputs: OptimInputs) -> OptimRu
         state: dict[str, dict[str, Any]] = {}
         try:
             for k in w:
-                result = f(w[k], grads[k].copy(), configs[k])
+                with np.errstate(all="ignore"):  # its NaNs are judged, not warned about
+                    result = f(w[k], grads[k].copy(), configs[k])
                 if not isinstance(result, tuple | list) or len(result) != 2:
                     raise TypeError(f"{FUNCTION_NAMES[case.rule]} must return (next_w, config),"
                                     f" got {type(result).__name__}")

@@ -98,31 +98,47 @@ def compare_value(actual: object, exp: Expected, dtype: str, integer: bool = Fal
     return False, m, f"{m['mismatched']}/{m['size']} values outside the bound"
 
 
-def _follows(case: OptimCase, run: OptimRun, traj: list[StepTruth], upto: int) -> bool:
-    """Whether the run's parameters follow `traj` (within its bounds) for steps 1..upto."""
+def _worst(case: OptimCase, run: OptimRun, traj: list[StepTruth], upto: int) -> float:
+    """How far the run's parameters stray from `traj` over steps 1..upto, in units of its
+    bounds (inf where a value has the wrong type, shape or dtype)."""
+    worst = 0.0
     for i in range(upto):
         for k, exp in traj[i].params.items():
-            ok, _, _ = compare_value(run.params[i].get(k), exp, case.np_dtype)
-            if not ok:
-                return False
-    return True
+            ok, m, _ = compare_value(run.params[i].get(k), exp, case.np_dtype)
+            if not m:
+                return 0.0 if ok else np.inf
+            worst = max(worst, m["err_over_bound"])
+    return worst
+
+
+def _unchanged(inputs: OptimInputs, run: OptimRun, step: int) -> bool:
+    before = inputs.params if step == 1 else run.params[step - 2]
+    now = run.params[step - 1]
+    return all(isinstance(now.get(k), np.ndarray) and np.shape(now[k]) == np.shape(v)
+               and np.array_equal(now[k], v) for k, v in before.items())
 
 
 def explain(case: OptimCase, inputs: OptimInputs, run: OptimRun, step: int) -> str:
-    """The cause of a failure first seen at `step`: a rebinding, or the variant followed."""
+    """The cause of a failure first seen at `step`: a rebinding, no change at all, or the
+    formula variant whose values the run follows (the closest one where several do)."""
     rebound = [k for s, k in run.rebound if s == step]
     if rebound:
         return (f"update() put new arrays into params{rebound} instead of updating them in "
                 f"place: the network's layers keep the old arrays, which did not change")
-    if run.returned and all(np.array_equal(run.params[step - 1][k], v)
-                            for k, v in inputs.params.items()) and step == 1:
-        return (f"update() returned a {run.returned[0][1]} and left params unchanged: the "
-                f"notes' update changes the arrays in params in place")
+    if _unchanged(inputs, run, step):
+        if run.returned:
+            return (f"update() returned a {run.returned[0][1]} and left params unchanged: the "
+                    f"notes' update changes the arrays in params in place")
+        return f"no parameter changed at step {step}: the update is not applied (or not returned)"
+    fits = []
     for name in RULE_VARIANTS[case.rule]:
         if name in ("torch_eps", "book_eps") and (name == "torch_eps") != (case.api == "book"):
             continue  # the curriculum's own placement
-        if _follows(case, run, formula_trajectory(case, inputs, name), step):
-            return VARIANTS[name]
+        worst = _worst(case, run, formula_trajectory(case, inputs, name), step)
+        if worst <= 1:
+            fits.append((worst, name))
+    if fits:
+        return VARIANTS[min(fits)[1]]
     if case.rule == "adam" and not np.isfinite(
             np.concatenate([np.ravel(v) for v in run.params[step - 1].values()
                             if isinstance(v, np.ndarray)] or [np.zeros(0)])).all():
