@@ -24,11 +24,13 @@ Where a curriculum differs, its own formula (evaluated here in float64) is the t
                            eps is added to the *uncorrected* sqrt(v): this is torch's Adam with
                            eps_t = 1e-7/sqrt(1-b2^t) at step t (31.6x larger at t=1 with
                            b2 = 0.999), not with eps = 1e-7. With gradients of size 1e-5 the two
-                           differ by a third of the first step (tests check both statements).
+                           differ by a large fraction of the first step (tests check both).
 - Nesterov (the notes):    v = momentum*v - lr*g, then with that new v,
                            p += momentum^2*v - (1+momentum)*lr*g. torch's nesterov=True (and the
-                           Bengio et al. form) uses the *old* v there; the two differ from step 2
-                           on, by momentum^3*v_old - momentum^2*... (the notes' order is judged).
+                           Bengio et al. form) uses the *old* v there: the two differ by
+                           momentum^2*(v_new - v_old) from step 1 on (the notes move by
+                           (1 + m + m^2)*lr*g at step 1, torch by (1 + m)*lr*g); the notes'
+                           order is judged, torch's is the variant "old_v".
 
 Bounds. u is the unit roundoff of the case's dtype (float64 cases: the truth rounds as often,
 which SAFETY covers). Every hyperparameter or constant meets the arrays rounded to the dtype
