@@ -473,7 +473,7 @@ def as_fast(res: Result) -> Result:
     the case's), diagnosis names the function."""
     fwd, bwd = _fast_names(res.layer) or ("?", "?")
     res.variant = FAST
-    res.diagnosis = f"{res.diagnosis} [{fwd if res.phase == 'forward' else bwd}]".strip()
+    res.add(Diagnosis("variant", {"name": fwd if res.phase == "forward" else bwd}))
     return res
 
 
