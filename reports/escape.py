@@ -73,8 +73,10 @@ _MD = re.compile(
     r"|(?P<www>(?<=[wW]{3})\.)"          # bare www.example.org
     r"|(?P<at>@(?=[\w-]+\.\w))")          # bare name@example.org
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-# what starts a block only at the start of a line: a list item, a setext underline
-_LINE_START = re.compile(r"^(?:([+\-=])|(\d{1,9})([.)]))")
+# what opens a block only at the start of a line: a list item's marker and its space
+# ("- x", "+ x", "1. x", "1) x"), a line of - or = alone (a setext underline, a break)
+_MARKER = re.compile(r"([ \t]*)(?:([+-])(?=[ \t]|$)|([-=])(?=[-= \t]*$)"
+                     r"|(\d{1,9})([.)])(?=[ \t]|$))")
 
 
 def _md_sub(m: re.Match) -> str:
@@ -96,8 +98,13 @@ def md_text(v: Any) -> str:
     cell or math opens), and bare URLs, www. names and e-mail addresses broken so that no
     autolink forms."""
     s = _MD.sub(_md_sub, printable(valid_text(str(v))) or "")
-    return _LINE_START.sub(lambda m: f"\\{m.group(1)}" if m.group(1)
-                           else f"{m.group(2)}\\{m.group(3)}", s, count=1)
+    m = _MARKER.match(s)
+    if m is None:
+        return s
+    lead, rest = m.group(1), s[m.end(1):]
+    if m.group(4):  # "1." or "1)": escape the dot or parenthesis
+        return f"{lead}{m.group(4)}\\{rest[len(m.group(4)):]}"
+    return f"{lead}\\{rest}"
 
 
 def md_code(v: Any) -> str:

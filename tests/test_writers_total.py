@@ -78,7 +78,30 @@ def test_student_text_in_markdown_has_no_live_syntax(text: str) -> None:
     md = md_text(text)
     assert not _live(md), (text, md)
     assert "\n" not in md, "a line break would end a table row or start a block"
-    assert not re.match(r"\s*([#>=+-]|\d+[.)])", md), "a line start would open a block"
+    assert not _opens_a_block(md), "at a line's start it would open a block"
+
+
+def _opens_a_block(md: str) -> bool:
+    """Whether `md` at the start of a line opens a list, a heading, a quote or a break."""
+    return bool(re.match(r"[ \t]*([-+*]|\d+[.)]|#+|>)([ \t]|$)", md)
+                or re.fullmatch(r"[ \t]*[-=_*][-=_* \t]*", md))
+
+
+LINE_STARTS = ["- item", "+ item", "* item", "1. item", "12) item", "---", "===", "- - -",
+               "# x", "> quoted"]
+
+
+@pytest.mark.parametrize("text", LINE_STARTS)
+def test_student_text_at_a_line_start_opens_no_block(text: str) -> None:
+    assert not _opens_a_block(md_text(text)), md_text(text)
+    cmarkgfm = pytest.importorskip("cmarkgfm")
+    page = cmarkgfm.github_flavored_markdown_to_html(f"para\n\n{md_text(text)}\n")
+    assert not re.search(r"<(ul|ol|hr|h\d|blockquote)\b", page), page
+
+
+def test_numbers_stay_as_written_in_markdown_tables() -> None:
+    assert [md_text(v) for v in ("-0.5", "1.5e-3", "-inf", "3")] == [
+        "-0.5", "1.5e-3", "-inf", "3"]
 
 
 @pytest.mark.parametrize("text", INJECTIONS.values(), ids=INJECTIONS.keys())
