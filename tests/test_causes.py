@@ -5,6 +5,7 @@ students with ties, zeros, overlapping windows and padding pass with no cause na
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from functools import cache
@@ -12,7 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from layercheck.cases.case import Case
+from layercheck.reference.diagnose import findings
 from layercheck.reference.diagnosis import KIND, PATTERNS, TEMPLATES, Diagnosis, render
+from layercheck.reference.expected import Expected
 from layercheck.reference.result import Result
 from layercheck.reports.grading.checker import check_submission
 
@@ -151,12 +155,6 @@ def test_input_modified_in_place_leads_the_words() -> None:
 
 
 def test_facts_stay_plain_json_values() -> None:
-    import json
-
-    from layercheck.cases.case import Case
-    from layercheck.reference.diagnose import findings
-    from layercheck.reference.expected import Expected
-
     want = np.arange(6.0).reshape(1, 1, 2, 3)
     got = want.copy()
     got[0, 0, 1, 2] += 1

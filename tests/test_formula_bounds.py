@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from layercheck.cases.case import Case
+from layercheck.cases.inputs import make_inputs
 from layercheck.reference.bounds import SAFETY, UNIT_ROUNDOFF, gamma
+from layercheck.reference.oracle import reference
 from layercheck.reference.oracle_curricula import stat_errors
 
 RNG = np.random.default_rng(7)
@@ -60,3 +63,26 @@ def test_tanh_sigmoid_within_the_sigmoid_bound_and_float32_is_not() -> None:
     in_f32 = (1 / (1 + np.exp(-x.astype(np.float32)))).astype(np.float64)
     assert (np.abs(in_f32 - y) > f64_bound).any(), "float32 arithmetic passed a float64 bound"
     assert UNIT_ROUNDOFF["f32"] > 1e8 * UNIT_ROUNDOFF["f64"]
+
+
+@pytest.mark.parametrize("kind", ["normal", "onehot"])
+@pytest.mark.parametrize("N,C", [(2, 10), (5, 3), (16, 100)])
+def test_unshifted_softmax_within_the_softmax_bound_where_exp_does_not_overflow(
+        kind: str, N: int, C: int) -> None:
+    """softmax(x) = exp(x) / sum exp(x), no max subtracted: exp's argument is exact, so p
+    keeps the relative error gamma_C the log-sum-exp analysis gives, and the loss's log S is
+    max + log sum exp(x - max): the |max| and |log S| terms of the bound cover it."""
+    case = Case("softmax", N=N, C=C, dtype="f32", kind=kind)
+    a = make_inputs(case)
+    truth = reference(case, a)
+    x = a["x"]
+    labels = a["t"].argmax(axis=1) if a["t"].ndim == 2 else a["t"]
+    e = np.exp(x)
+    p = e / e.sum(axis=1, keepdims=True)
+    loss = -np.log(p[np.arange(N), labels]).mean()
+    dx = p.copy()
+    dx[np.arange(N), labels] -= 1
+    dx = dx * (np.float32(a["dout"]) / N)
+    for name, got in (("loss", loss), ("dx", dx)):
+        err = np.abs(np.float64(got) - truth[name].value)
+        assert (err <= truth[name].bound).all(), f"{name}: {(err / truth[name].bound).max()}"
