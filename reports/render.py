@@ -178,27 +178,45 @@ def speed_tables(speed: Bench) -> dict[str, pd.DataFrame]:
         for phase in PHASES:
             for side in SIDES:
                 sel = t[(t["phase"] == phase) & (t["side"] == side)].set_index("shape")
-                rows[f"{side} {phase}, ms median [IQR]"] = [
+                rows[f"{side} {phase}, ms"] = [
                     _ms(sel["median_ms"].get(k), sel["iqr_ms"].get(k)) for k in keys]
         for phase in PHASES:
             sel = r[r["phase"] == phase].set_index("shape")["ratio"]
-            rows[f"time ratio {phase}, impl/PyTorch"] = [_ratio(sel.get(k)) for k in keys]
+            rows[f"ratio {phase}"] = [_ratio(sel.get(k)) for k in keys]
         sel = r[r["phase"] == "fwd+bwd"].set_index("shape")["ratio_min"]
-        rows["time ratio fwd+bwd, fastest blocks"] = [_ratio(sel.get(k)) for k in keys]
+        rows["ratio fwd+bwd, fastest blocks"] = [_ratio(sel.get(k)) for k in keys]
         t_layer = pd.DataFrame.from_dict(rows, orient="index", columns=cols)
-        t_layer.index.name = "per call · shape →"
+        t_layer.index.name = SPEED_UNITS
         out[layer] = t_layer
     return out
+
+
+# the header over a speed table's row labels: what its cells are, in which unit
+SPEED_UNITS = "ms per call: median [IQR]; ratio: impl / PyTorch time"
+
+
+def _plain(v: float, digits: int) -> str:
+    """`v` to `digits` significant digits, never in exponent form (1234, not 1.2e+03)."""
+    if v == 0 or not np.isfinite(v):
+        return fmt(float(v))
+    if abs(v) >= 10 ** digits:
+        return f"{v:.0f}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(v))))
+    return f"{v:.{decimals}f}"
 
 
 def _ms(med: Any, iqr: Any) -> str:
     if med is None or not np.isfinite(med):
         return "—"
-    return f"{med:.3g} [{iqr:.2g}]"
+    spread = _plain(float(iqr), 2) if iqr is not None and np.isfinite(iqr) else "—"
+    return f"{_plain(float(med), 3)} [{spread}]"
 
 
 def _ratio(v: Any) -> str:
-    return "—" if v is None or not np.isfinite(v) else f"{v:.2f}×"
+    """A time ratio with its ×: two decimals, two significant digits below 0.1."""
+    if v is None or not np.isfinite(v):
+        return "—"
+    return f"{_plain(float(v), 2)}×" if v < 0.1 else f"{v:.2f}×"
 
 
 GOAL_COLUMNS = ["goal", "measured ratio", "limit", "result"]
@@ -462,7 +480,7 @@ max-width:1200px;padding:0 1em;color:#222;line-height:1.4}
 h1{border-bottom:2px solid #444}h2{border-bottom:1px solid #ccc;margin-top:1.6em}
 table{border-collapse:collapse;margin:.6em 0;font-size:13px}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;vertical-align:top}
-th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}
+th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}tbody th{white-space:nowrap}
 tr.fail td{background:#fde2e2}.verdict-pass{color:#176317}.verdict-fail{color:#b00000}
 td.miss{background:#fde2e2}td.ok{background:#e3f4e3}td.txt{text-align:left}
 img{max-width:100%;display:block;margin:.5em 0}.note{color:#555;font-size:13px}

@@ -246,8 +246,12 @@ def test_summary_counts_missed_speed_goals_when_every_output_passed(frame, bench
 def test_speed_tables_carry_their_units(written):
     md = written["md"].read_text()
     speed = md[md.index("## Speed"):]
-    assert "impl forward, ms median [IQR]" in speed and "PyTorch backward, ms median [IQR]" in speed
-    assert "time ratio fwd+bwd, impl/PyTorch" in speed
+    header = "| ms per call: median [IQR]; ratio: impl / PyTorch time"
+    assert header in speed, "the unit heads each layer's speed table"
+    assert "| impl forward, ms " in speed and "| PyTorch backward, ms " in speed
+    assert "| ratio fwd+bwd " in speed
+    assert not re.search(r"\d\.?\d*e[+-]\d", speed.split("### Shapes")[0].split(
+        "### Convolution GFLOP/s")[0].split("Speed goals:")[1]), "times read as plain numbers"
     assert "| goal" in speed and "measured ratio" in speed
     assert "geomean fwd+bwd time ratio, impl/PyTorch" in speed
     assert "impl GFLOP/s" in speed and "PyTorch GFLOP/s" in speed
