@@ -47,17 +47,17 @@ FLOAT_INDEX = ("cannot be interpreted as an integer", "must be an integer",
                "expected a sequence of integers", "'float' object cannot be")
 
 
-def locate(tb: str | None, root: str | Path | None) -> str:
-    """' at FILE line N: CODE' for the last traceback frame in the student's own code, or ''.
+def frame(tb: str | None, root: str | Path | None) -> dict:
+    """{'file', 'line', 'code'} of the last traceback frame in the student's own code, or {}.
 
     With `root`, only frames inside that folder count (never layercheck's or NumPy's); without
     it, the last frame outside layercheck and site-packages.
     """
     if not tb:
-        return ""
+        return {}
     lines = tb.rstrip().splitlines()
     base = Path(root).resolve() if root is not None else None
-    best = None
+    best: dict = {}
     for i, line in enumerate(lines):
         m = FRAME.match(line)
         if not m:
@@ -74,8 +74,17 @@ def locate(tb: str | None, root: str | Path | None) -> str:
                 shown = str(path.resolve().relative_to(base))
             except ValueError:
                 shown = path.name
-        best = f" at {shown} line {m.group(2)}" + (f": {code}" if code else "")
-    return best or ""
+        best = {"file": shown, "line": int(m.group(2)), "code": code}
+    return best
+
+
+def locate(tb: str | None, root: str | Path | None) -> str:
+    """' at FILE line N: CODE' for the last traceback frame in the student's own code, or ''
+    (`frame` in words)."""
+    f = frame(tb, root)
+    if not f:
+        return ""
+    return f" at {f['file']} line {f['line']}" + (f": {f['code']}" if f["code"] else "")
 
 
 def _own(path: Path, base: Path | None) -> bool:
@@ -195,16 +204,6 @@ def _hint(case: Case, phase: str | None, error: str) -> tuple[str, dict]:
     if "zero-size array to reduction" in error:
         return "empty_window", {}
     return "", {}
-
-
-def frame(tb: str | None, root: str | Path | None) -> dict:
-    """{'file', 'line', 'code'} of the last traceback frame in the student's own code, or {}
-    (the facts `locate` puts in words)."""
-    where = locate(tb, root)
-    m = re.match(r" at (.*?) line (\d+)(?:: (.*))?$", where, re.S)
-    if not m:
-        return {}
-    return {"file": m.group(1), "line": int(m.group(2)), "code": m.group(3) or ""}
 
 
 def error_diagnosis(case: Case, phase: str | None, error: str, tb: str | None,
