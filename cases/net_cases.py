@@ -1,0 +1,232 @@
+"""Network cases: a student's whole network at seeded parameters, judged by its loss and every
+gradient (and, for CS231n, the scores of `loss(X)`).
+
+Only numpy and the standard library are imported here: the adapters run inside the sandbox.
+Networks covered so far (no normalization, no dropout):
+
+- the notes' ``TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01)``:
+  ``params`` W1 (D, H), b1, W2 (H, C), b2; ``loss(x, t)``; ``gradient(x, t)`` -> dict.
+  Its layers hold references to the params arrays, so values are set *in place*.
+- CS231n's ``TwoLayerNet(input_dim, hidden_dim, num_classes, weight_scale, reg)`` and
+  ``FullyConnectedNet(hidden_dims, input_dim, num_classes, ..., reg, weight_scale, dtype)``:
+  ``params`` W1.., b1..; ``loss(X)`` -> scores; ``loss(X, y)`` -> (loss, grads), with the L2
+  term 0.5 * reg * sum(W**2) in the loss and reg * W in the grads. The model reads its
+  params dict at every call, so values are set by assignment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import traceback
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+NETS = {("twolayernet", "book"): "TwoLayerNet", ("twolayernet", "cs231n"): "TwoLayerNet",
+        ("fcnet", "cs231n"): "FullyConnectedNet"}
+DTYPES = {"f32": "float32", "f64": "float64"}
+
+
+@dataclass(frozen=True)
+class NetCase:
+    """One network through one API: N samples of D features, hidden widths, C classes."""
+
+    net: str
+    api: str = "book"
+    N: int = 4
+    D: int = 5
+    hidden: tuple[int, ...] = (6,)
+    C: int = 3
+    reg: float = 0.0
+    dtype: str = "f64"
+
+    def __post_init__(self) -> None:
+        if (self.net, self.api) not in NETS:
+            raise ValueError(f"no {self.net!r} in the {self.api!r} API; known: {sorted(NETS)}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {tuple(DTYPES)}, got {self.dtype!r}")
+        if self.net == "twolayernet" and len(self.hidden) != 1:
+            raise ValueError(f"a TwoLayerNet has one hidden layer, got hidden={self.hidden}")
+        if self.api == "book" and (self.reg or self.dtype != "f64"):
+            raise ValueError("the notes' TwoLayerNet has no reg and works in float64")
+        if self.api == "cs231n" and self.net == "twolayernet" and self.dtype != "f64":
+            raise ValueError("CS231n's TwoLayerNet has no dtype argument (float64)")
+        if min(self.N, self.D, self.C, *self.hidden) < 1:
+            raise ValueError(f"sizes must be >= 1: {self}")
+
+    @property
+    def layer(self) -> str:
+        return self.net
+
+    @property
+    def id(self) -> str:
+        """Readable id, e.g. ``fcnet-cs231n-N4-D5-H6x5-C3-reg0.1-f32``."""
+        parts = [self.net, self.api, f"N{self.N}", f"D{self.D}",
+                 "H" + "x".join(map(str, self.hidden)), f"C{self.C}"]
+        if self.reg:
+            parts.append(f"reg{self.reg:g}")
+        parts.append(self.dtype)
+        return "-".join(parts)
+
+    @property
+    def seed(self) -> int:
+        return int.from_bytes(hashlib.sha256(self.id.encode()).digest()[:8], "little")
+
+    @property
+    def np_dtype(self) -> str:
+        return DTYPES[self.dtype]
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return (self.D, *self.hidden, self.C)
+
+    def param_names(self) -> list[str]:
+        """W1, b1, W2, b2, ... in layer order."""
+        return [f"{p}{i}" for i in range(1, len(self.widths)) for p in ("W", "b")]
+
+    def params(self) -> dict[str, object]:
+        return {"net": self.net, "api": self.api, "N": self.N, "D": self.D,
+                "hidden": "x".join(map(str, self.hidden)), "C": self.C, "reg": self.reg,
+                "dtype": self.dtype}
+
+    def __str__(self) -> str:
+        return self.id
+
+
+@dataclass
+class NetInputs:
+    x: np.ndarray
+    y: np.ndarray
+    params: dict[str, np.ndarray]
+
+
+def make_inputs(case: NetCase) -> NetInputs:
+    """x ~ N(0, 1), labels, weights ~ N(0, 1/fan_in) and biases ~ N(0, 0.1): every ReLU
+    sees both signs, the scores are of order 1. Drawn in float64, rounded once."""
+    rng = np.random.default_rng(case.seed)
+    dt = case.np_dtype
+    x = rng.standard_normal((case.N, case.D)).astype(dt)
+    y = rng.integers(0, case.C, size=case.N)
+    params = {}
+    w = case.widths
+    for i in range(1, len(w)):
+        params[f"W{i}"] = (rng.standard_normal((w[i - 1], w[i])) / np.sqrt(w[i - 1])).astype(dt)
+        params[f"b{i}"] = (0.1 * rng.standard_normal(w[i])).astype(dt)
+    return NetInputs(x, y, params)
+
+
+@dataclass
+class NetRun:
+    """What the network returned (raw objects): loss, grads by name, CS231n's scores."""
+
+    loss: Any = None
+    grads: Any = None
+    scores: Any = None
+    error: str | None = None
+    error_type: str | None = None
+    error_phase: str | None = None  # construct | set | scores | loss | gradient
+    traceback: str | None = None
+    missing: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def record_error(self, phase: str, e: BaseException) -> None:
+        self.error_phase, self.error_type = phase, type(e).__name__
+        self.error = f"{type(e).__name__}: {e}"
+        self.traceback = "".join(traceback.format_exception(e, limit=-16))
+
+
+def _set_in_place(params: dict, values: dict[str, np.ndarray]) -> list[str]:
+    """Write the case's values into the net's own arrays; the names that could not be."""
+    bad = []
+    for k, v in values.items():
+        have = params.get(k)
+        if not isinstance(have, np.ndarray) or have.shape != v.shape:
+            bad.append(k)
+            continue
+        have[...] = v
+    return bad
+
+
+def run_book(mod: ModuleType, case: NetCase, inputs: NetInputs) -> NetRun:
+    """The notes' TwoLayerNet: construct, set params in place, loss(x, t), gradient(x, t)."""
+    run = NetRun()
+    cls = getattr(mod, NETS[(case.net, case.api)], None)
+    if cls is None:
+        run.missing = True
+        return run
+    phase = "construct"
+    try:
+        net = cls(input_size=case.D, hidden_size=case.hidden[0], output_size=case.C)
+        phase = "set"
+        bad = _set_in_place(net.params, inputs.params)
+        if bad:
+            raise ValueError(f"params {bad} missing or of another shape than expected")
+        phase = "loss"
+        x, t = inputs.x.copy(), inputs.y.copy()
+        loss = net.loss(x, t)
+        run.loss = loss.copy() if isinstance(loss, np.ndarray) else loss
+        phase = "gradient"
+        run.grads = net.gradient(x, t)
+    except Exception as e:  # the implementation's own failure, reported as data
+        run.record_error(phase, e)
+    return run
+
+
+def run_cs231n(mod: ModuleType, case: NetCase, inputs: NetInputs) -> NetRun:
+    """CS231n's nets: construct, assign params, loss(X) for scores, loss(X, y)."""
+    run = NetRun()
+    cls = getattr(mod, NETS[(case.net, case.api)], None)
+    if cls is None:
+        run.missing = True
+        return run
+    phase = "construct"
+    try:
+        if case.net == "twolayernet":
+            model = cls(input_dim=case.D, hidden_dim=case.hidden[0], num_classes=case.C,
+                        reg=case.reg)
+        else:
+            kw: dict[str, Any] = {"input_dim": case.D, "num_classes": case.C, "reg": case.reg,
+                                  "dtype": np.dtype(case.np_dtype).type}
+            model = cls(list(case.hidden), **kw)
+        phase = "set"
+        names = case.param_names()
+        extra = sorted(set(model.params) - set(names))
+        if extra:
+            run.notes.append(f"params beyond {names}: {extra}")
+        for k, v in inputs.params.items():
+            model.params[k] = v.copy()
+        phase = "scores"
+        scores = model.loss(inputs.x.copy())
+        run.scores = scores.copy() if isinstance(scores, np.ndarray) else scores
+        phase = "loss"
+        out = model.loss(inputs.x.copy(), inputs.y.copy())
+        if not isinstance(out, tuple | list) or len(out) != 2:
+            raise TypeError(f"loss(X, y) must return (loss, grads), got {type(out).__name__}")
+        run.loss, run.grads = out
+    except Exception as e:  # the implementation's own failure, reported as data
+        run.record_error(phase, e)
+    return run
+
+
+def run(mod: ModuleType, case: NetCase, inputs: NetInputs | None = None) -> NetRun:
+    inputs = make_inputs(case) if inputs is None else inputs
+    return (run_book if case.api == "book" else run_cs231n)(mod, case, inputs)
+
+
+def grid() -> list[NetCase]:
+    """Small nets of both APIs (milliseconds each)."""
+    return [
+        NetCase("twolayernet", "book"),
+        NetCase("twolayernet", "book", N=3, D=7, hidden=(4,), C=5),
+        NetCase("twolayernet", "book", D=4, hidden=(4,), C=4),  # square: swapped grads show
+        NetCase("twolayernet", "cs231n"),
+        NetCase("twolayernet", "cs231n", reg=0.1),
+        NetCase("fcnet", "cs231n", hidden=(6, 5)),
+        NetCase("fcnet", "cs231n", hidden=(6, 5), reg=0.1),
+        NetCase("fcnet", "cs231n", hidden=(6, 5), reg=0.1, dtype="f32"),
+        NetCase("fcnet", "cs231n", hidden=(4,), dtype="f32"),
+        NetCase("fcnet", "cs231n", N=3, hidden=(5, 4, 3), reg=0.05),
+        NetCase("fcnet", "cs231n", D=5, hidden=(5, 5), C=5),  # square weights
+    ]

@@ -1,0 +1,248 @@
+"""PyTorch twins of the curricula's fully connected networks, built from a case's spec and
+seeded parameters (never from the student's own layers), and the judge of a network run.
+
+The twin is nn.Sequential(Linear, ReLU, ..., Linear) in float64 with each Linear's
+weight the curriculum's W transposed. `layercheck.reference.convnet.net_truth` gives the mean
+cross-entropy loss and every gradient with its whole-network bound (derivation there).
+On top of it, CS231n's L2 term (assignment 2's convention):
+
+  loss = data_loss + 0.5 * reg * sum_l sum(W_l**2),   dW_l = dW_l(data) + reg * W_l.
+
+Bounds of the added terms (u of the case's dtype, SAFETY as everywhere):
+- 0.5*reg*sum(W_l**2): n_l squares, n_l - 1 additions, two products: positive terms, so
+  gamma_{n_l + 2} of the term; the L terms and the data loss add up with L roundings:
+  e_loss += SAFETY * (gamma_{n_max + 2} R + gamma_{L} (|data_loss| + R)), R the reg total.
+- reg * W_l: reg rounded, one product, one addition to the data gradient:
+  e_dW += SAFETY * (gamma_2 reg |W| + gamma_1 (|dW_data| + reg |W|)).
+The scores of CS231n's loss(X) are the logits, with convnet's forward bound, re-derived here
+for the affine/ReLU chain: e_{l+1} = |W|^T e_l + SAFETY gamma_{D_l + 1} (|W|^T (|a_l| + e_l)
++ |b|) (ReLU passes e, and 0 where a + e < 0).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from layercheck.cases.net_cases import NetCase, NetInputs, NetRun
+from layercheck.reference.bounds import SAFETY, gamma
+from layercheck.reference.convnet import Names, net_truth
+from layercheck.reference.expected import Expected
+from torch import nn
+
+F64 = torch.float64
+
+
+@dataclass
+class NetExpected:
+    """The truth of one network case: loss, grads by name, scores (logits)."""
+
+    loss: Expected
+    grads: dict[str, Expected]
+    scores: Expected
+    reg_term: float = 0.0  # 0.5 * reg * sum(W**2), for diagnoses
+    data_grads: dict[str, np.ndarray] = field(default_factory=dict)  # without reg * W
+
+
+def twin(case: NetCase, params: dict[str, np.ndarray]) -> tuple[nn.Sequential, Names]:
+    """nn.Sequential twin (float64) with the case's parameter values."""
+    mods: list[nn.Module] = []  # x is (N, D) already; net_truth needs a first module with weights
+    names: Names = {}
+    w = case.widths
+    for i in range(1, len(w)):
+        lin = nn.Linear(w[i - 1], w[i], dtype=F64)
+        with torch.no_grad():
+            lin.weight.copy_(torch.tensor(np.asarray(params[f"W{i}"], np.float64).T))
+            lin.bias.copy_(torch.tensor(np.asarray(params[f"b{i}"], np.float64)))
+        names[len(mods)] = (f"W{i}", f"b{i}")
+        mods.append(lin)
+        if i < len(w) - 1:
+            mods.append(nn.ReLU())
+    return nn.Sequential(*mods), names
+
+
+def _scores(case: NetCase, inputs: NetInputs) -> Expected:
+    """Logits in float64 and the forward bound of the module docstring."""
+    a = np.asarray(inputs.x, np.float64)
+    e = np.zeros_like(a)
+    L = len(case.widths) - 1
+    for i in range(1, L + 1):
+        W = np.asarray(inputs.params[f"W{i}"], np.float64)
+        b = np.asarray(inputs.params[f"b{i}"], np.float64)
+        z = a @ W + b
+        e = e @ np.abs(W) + SAFETY * gamma(W.shape[0] + 1, case.dtype) * (
+            (np.abs(a) + e) @ np.abs(W) + np.abs(b))
+        if i < L:
+            e = np.where(z + e < 0, 0.0, e)
+            z = np.maximum(z, 0.0)
+        a = z
+    return Expected("forward", a, e)
+
+
+def truth(case: NetCase, inputs: NetInputs) -> NetExpected:
+    """Loss, every gradient and the scores, in float64, with bounds for the case's dtype."""
+    model, names = twin(case, inputs.params)
+    nt = net_truth(model, names, np.asarray(inputs.x, np.float64), inputs.y, case.dtype)
+    loss, grads = nt.loss, dict(nt.grads)
+    data_grads = {k: v.value.copy() for k, v in grads.items()}
+    R = 0.0
+    if case.reg:
+        d, r = case.dtype, case.reg
+        Ws = [np.asarray(inputs.params[f"W{i}"], np.float64) for i in range(1, len(case.widths))]
+        R = sum(0.5 * r * float((W * W).sum()) for W in Ws)
+        n_max = max(W.size for W in Ws)
+        data = float(loss.value)
+        e = float(loss.bound) + SAFETY * (gamma(n_max + 2, d) * R
+                                          + gamma(len(Ws), d) * (abs(data) + R))
+        loss = Expected("forward", np.asarray(data + R), np.asarray(e))
+        for i, W in enumerate(Ws, start=1):
+            g = grads[f"W{i}"]
+            eb = g.bound + SAFETY * (gamma(2, d) * r * np.abs(W)
+                                     + gamma(1, d) * (np.abs(g.value) + r * np.abs(W)))
+            grads[f"W{i}"] = Expected("backward", g.value + r * W, eb)
+    return NetExpected(loss, grads, _scores(case, inputs), R, data_grads)
+
+
+# --- the judge ---------------------------------------------------------------------------
+
+
+@dataclass
+class NetVerdict:
+    """One judged output of a network case: 'loss', 'scores' or 'grads[<name>]'."""
+
+    case_id: str
+    layer: str
+    output: str
+    status: str  # pass | fail | error | missing
+    err_over_bound: float | None = None
+    worst_index: tuple[int, ...] | None = None
+    diagnosis: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+def _compare(actual: object, exp: Expected, dtype: str, scalar: bool = False
+             ) -> tuple[bool, float | None, tuple[int, ...] | None, str]:
+    if scalar and isinstance(actual, numbers.Real | np.ndarray) and np.size(actual) == 1:
+        a = np.asarray(actual, dtype=np.float64).reshape(())
+    elif not isinstance(actual, np.ndarray):
+        kind = type(actual)
+        return False, None, None, f"is a {kind.__module__}.{kind.__qualname__}, expected " \
+                                  f"a numpy.ndarray"
+    else:
+        if actual.shape != exp.value.shape:
+            return False, None, None, f"has shape {actual.shape}, expected {exp.value.shape}"
+        if actual.dtype != np.dtype(dtype):
+            return False, None, None, f"has dtype {actual.dtype}, expected {dtype}"
+        a = actual.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        err = np.abs(a - exp.value)
+        err = np.where(np.isnan(err), np.inf, err)
+        ratio = np.where(err == 0, 0.0, err / exp.bound)
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(ratio)), ratio.shape))
+    ok = bool((ratio <= 1).all())
+    return ok, float(ratio.max()), worst, "" if ok else "values outside the bound"
+
+
+def _close(a: object, want: np.ndarray, bound: np.ndarray) -> bool:
+    if not isinstance(a, np.ndarray | numbers.Real) or np.shape(a) != np.shape(want):
+        return False
+    with np.errstate(invalid="ignore"):
+        return bool((np.abs(np.asarray(a, np.float64) - want) <= bound).all())
+
+
+def _layer_of(case: NetCase, name: str) -> str:
+    i = int(name[1:])
+    return f"Affine{i}" if case.api == "book" else f"affine layer {i}"
+
+
+def _grad_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, name: str, got: object,
+                loss_ok: bool) -> str:
+    """Why grads[name] is wrong, where a known pattern fits."""
+    want = exp.grads[name]
+    for other, oexp in exp.grads.items():
+        if other != name and _close(got, oexp.value, oexp.bound):
+            return (f"grads['{name}'] holds {other}'s gradient (the gradient of "
+                    f"{_layer_of(case, other)})")
+    if name.startswith("W") and case.reg:
+        W = np.asarray(inputs.params[name], np.float64)
+        data = exp.data_grads[name]
+        if _close(got, data, want.bound):
+            return (f"the reg term is missing from grads['{name}']"
+                    + (" (loss includes it)" if loss_ok else ""))
+        if _close(got, data + 2 * case.reg * W, want.bound):
+            return (f"grads['{name}'] adds 2 * reg * W: the loss's 0.5 * reg * sum(W**2) "
+                    f"gives reg * W")
+    if _close(got, want.value * case.N, want.bound * case.N):
+        return f"grads['{name}'] is N = {case.N} times too large (not divided by the batch size)"
+    if _close(got, -want.value, want.bound):
+        return f"grads['{name}'] has the wrong sign"
+    return ""
+
+
+def _loss_cause(case: NetCase, exp: NetExpected, got: object) -> str:
+    value, b = exp.loss.value, exp.loss.bound
+    if _close(got, value * case.N, b * case.N):
+        return f"the loss is N = {case.N} times too large (summed, not averaged over the batch)"
+    if not case.reg:
+        return ""
+    if _close(got, value - exp.reg_term, b):
+        return "the reg term 0.5 * reg * sum(W**2) is missing from the loss"
+    if _close(got, value + exp.reg_term, b):
+        return "the loss adds reg * sum(W**2): CS231n's L2 term is 0.5 * reg * sum(W**2)"
+    return ""
+
+
+def judge(case: NetCase, inputs: NetInputs, run: NetRun, exp: NetExpected | None = None
+          ) -> list[NetVerdict]:
+    """Verdicts for the scores (CS231n), the loss and every gradient. Gradients are listed
+    from the last layer to the first (backpropagation order): the first failing one is where
+    the gradient first goes wrong."""
+    cid, L = case.id, case.layer
+    if run.missing:
+        return [NetVerdict(cid, L, "*", "missing", diagnosis="the network is not defined")]
+    if run.error and run.error_phase in ("construct", "set"):
+        return [NetVerdict(cid, L, "*", "error", diagnosis=f"{run.error_phase}: {run.error}")]
+    exp = truth(case, inputs) if exp is None else exp
+    out = []
+    if case.api == "cs231n":
+        ok, r, w, why = _compare(run.scores, exp.scores, case.np_dtype)
+        out.append(NetVerdict(cid, L, "scores", "pass" if ok else "fail", r, w,
+                              "" if ok else f"scores {why}"))
+    if run.error and run.error_phase in ("scores", "loss"):
+        out.append(NetVerdict(cid, L, "loss", "error", diagnosis=run.error))
+        return out
+    ok, r, w, why = _compare(run.loss, exp.loss, case.np_dtype, scalar=True)
+    cause = "" if ok else _loss_cause(case, exp, run.loss)
+    out.append(NetVerdict(cid, L, "loss", "pass" if ok else "fail", r, w,
+                          "" if ok else "; ".join(filter(None, [f"loss {why}", cause]))))
+    loss_ok = ok
+    if run.error:
+        out.append(NetVerdict(cid, L, "grads", "error", diagnosis=run.error))
+        return out
+    if not isinstance(run.grads, dict):
+        out.append(NetVerdict(cid, L, "grads", "fail",
+                              diagnosis=f"grads is a {type(run.grads).__name__}, expected a dict"))
+        return out
+    order = sorted(exp.grads, key=lambda k: (-int(k[1:]), k))  # W3, b3, W2, b2, ...
+    for name in order:
+        got = run.grads.get(name)
+        if got is None:
+            out.append(NetVerdict(cid, L, f"grads[{name}]", "fail",
+                                  diagnosis=f"grads['{name}'] is missing ({_layer_of(case, name)}"
+                                            f" gets no gradient)"))
+            continue
+        ok, r, w, why = _compare(got, exp.grads[name], case.np_dtype)
+        cause = "" if ok else _grad_cause(case, inputs, exp, name, got, loss_ok)
+        text = "" if ok else "; ".join(filter(None, [
+            f"grads['{name}'] ({_layer_of(case, name)}) {why}", cause]))
+        out.append(NetVerdict(cid, L, f"grads[{name}]", "pass" if ok else "fail", r, w, text))
+    return out
+
+
+def first_failure(verdicts: list[NetVerdict]) -> NetVerdict | None:
+    return next((v for v in verdicts if not v.passed), None)

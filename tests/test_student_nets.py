@@ -1,0 +1,160 @@
+"""Students' whole networks (tests/students/nets/) against PyTorch twins built from the case's
+spec and seeded parameters: loss, scores and every gradient; correct files pass, each
+single-bug file is flagged at the right output (the layer where the gradient first goes
+wrong) with its cause where one is known."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+from layercheck.cases import net_cases as nc
+from layercheck.reference import net_twins as nt
+
+FOLDER = Path(__file__).parent / "students" / "nets"
+CORRECT = {"good_book_twolayernet.py": "book", "good_cs231n_nets.py": "cs231n"}
+
+SQUARE_BOOK = nc.NetCase("twolayernet", "book", D=4, hidden=(4,), C=4)
+SQUARE_FC = nc.NetCase("fcnet", "cs231n", D=5, hidden=(5, 5), C=5)
+FC_REG = nc.NetCase("fcnet", "cs231n", hidden=(6, 5), reg=0.1)
+# file: (case, first failing output, words of the diagnosis)
+WRONG = {
+    "bad_book_twolayer_relu_passthrough.py": (nc.NetCase("twolayernet"), "grads[W1]",
+                                              "grads['W1'] (Affine1)"),
+    "bad_book_twolayer_no_batch_mean.py": (nc.NetCase("twolayernet"), "grads[W2]",
+                                           "N = 4 times too large"),
+    "bad_book_twolayer_db_not_summed.py": (nc.NetCase("twolayernet"), "grads[b2]",
+                                           "has shape (4, 3), expected (3,)"),
+    "bad_book_twolayer_grads_swapped.py": (SQUARE_BOOK, "grads[W2]",
+                                           "grads['W2'] holds W1's gradient"),
+    "bad_book_twolayer_loss_summed.py": (nc.NetCase("twolayernet"), "loss",
+                                         "summed, not averaged"),
+    "bad_cs231n_fcnet_reg_grad_missing.py": (FC_REG, "grads[W3]",
+                                             "reg term is missing from grads['W3'] (loss "
+                                             "includes it)"),
+    "bad_cs231n_fcnet_reg_loss_full.py": (FC_REG, "loss", "0.5 * reg * sum(W**2)"),
+    "bad_cs231n_fcnet_reg_loss_missing.py": (FC_REG, "loss", "missing from the loss"),
+    "bad_cs231n_fcnet_grads_shifted.py": (SQUARE_FC, "grads[W3]",
+                                          "grads['W3'] holds W2's gradient"),
+    "bad_cs231n_fcnet_relu_on_scores.py": (FC_REG, "scores", "scores values outside"),
+    "bad_cs231n_twolayer_reg_grad_doubled.py": (nc.NetCase("twolayernet", "cs231n", reg=0.1),
+                                                "grads[W2]", "adds 2 * reg * W"),
+    "bad_cs231n_relu_backward_passthrough.py": (nc.NetCase("fcnet", "cs231n", hidden=(4,),
+                                                           dtype="f32"), "grads[W1]",
+                                                "grads['W1'] (affine layer 1)"),
+}
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"net_student_{name[:-3]}", FOLDER / name)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _verdicts(mod: ModuleType, case: nc.NetCase) -> list[nt.NetVerdict]:
+    inputs = nc.make_inputs(case)
+    return nt.judge(case, inputs, nc.run(mod, case, inputs))
+
+
+def test_catalogue_lists_every_file_and_each_is_labelled() -> None:
+    files = {p.name for p in FOLDER.glob("*.py")}
+    assert files == set(CORRECT) | set(WRONG)
+    for name in files:
+        doc = ast.get_docstring(ast.parse((FOLDER / name).read_text()))
+        assert doc and doc.startswith("Correct" if name in CORRECT else "Wrong"), name
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_correct_student_net_passes_every_case_of_its_api(name: str) -> None:
+    mod = _load(name)
+    cases = [c for c in nc.grid() if c.api == CORRECT[name]]
+    assert cases
+    for case in cases:
+        vs = _verdicts(mod, case)
+        bad = [v.diagnosis for v in vs if not v.passed]
+        assert not bad, (case.id, bad)
+        want = 1 + (case.api == "cs231n") + 2 * (len(case.widths) - 1)
+        assert len(vs) == want
+
+
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_wrong_student_net_is_flagged_where_and_why(name: str) -> None:
+    case, output, words = WRONG[name]
+    v = nt.first_failure(_verdicts(_load(name), case))
+    assert v is not None, "not flagged"
+    assert (v.output, v.status) == (output, "fail"), v
+    assert words in v.diagnosis, v.diagnosis
+
+
+# --- the twin itself --------------------------------------------------------------------
+
+
+def _numpy_forward(case: nc.NetCase, inputs: nc.NetInputs) -> tuple[float, np.ndarray]:
+    a = inputs.x.astype(np.float64)
+    P = {k: v.astype(np.float64) for k, v in inputs.params.items()}
+    L = len(case.widths) - 1
+    for i in range(1, L + 1):
+        a = a @ P[f"W{i}"] + P[f"b{i}"]
+        if i < L:
+            a = np.maximum(a, 0)
+    z = a - a.max(1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    loss = -logp[np.arange(case.N), inputs.y].mean()
+    loss += 0.5 * case.reg * sum((P[f"W{i}"] ** 2).sum() for i in range(1, L + 1))
+    return float(loss), a
+
+
+@pytest.mark.parametrize("case", nc.grid(), ids=str)
+def test_twin_loss_and_scores_match_a_plain_numpy_forward(case: nc.NetCase) -> None:
+    inputs = nc.make_inputs(case)
+    exp = nt.truth(case, inputs)
+    loss, scores = _numpy_forward(case, inputs)
+    np.testing.assert_allclose(exp.loss.value, loss, rtol=1e-13)
+    np.testing.assert_allclose(exp.scores.value, scores, rtol=1e-12, atol=1e-14)
+
+
+def test_twin_gradient_matches_central_differences() -> None:
+    case = nc.NetCase("fcnet", "cs231n", N=3, hidden=(4, 3), reg=0.2)
+    inputs = nc.make_inputs(case)
+    exp = nt.truth(case, inputs)
+    h = 1e-6
+    for k, p in inputs.params.items():
+        num = np.zeros_like(p)
+        for idx in np.ndindex(p.shape):
+            old = p[idx]
+            p[idx] = old + h
+            up = _numpy_forward(case, inputs)[0]
+            p[idx] = old - h
+            down = _numpy_forward(case, inputs)[0]
+            p[idx] = old
+            num[idx] = (up - down) / (2 * h)
+        np.testing.assert_allclose(exp.grads[k].value, num, rtol=1e-5, atol=1e-8)
+
+
+def test_float32_arithmetic_fails_a_float64_net_case() -> None:
+    mod = _load("good_cs231n_nets.py")
+    case = nc.NetCase("fcnet", "cs231n", hidden=(6, 5), reg=0.1)
+    inputs = nc.make_inputs(case)
+    c32 = dataclasses.replace(case, dtype="f32")
+    in32 = nc.NetInputs(inputs.x.astype(np.float32), inputs.y,
+                        {k: v.astype(np.float32) for k, v in inputs.params.items()})
+    run = nc.run(mod, c32, in32)
+    run.scores = run.scores.astype(np.float64)
+    run.grads = {k: v.astype(np.float64) for k, v in run.grads.items()}
+    v = nt.first_failure(nt.judge(case, inputs, run))
+    assert v is not None and v.output == "scores"
+
+
+def test_net_case_ids_and_rejections() -> None:
+    assert nc.NetCase("fcnet", "cs231n", hidden=(6, 5), reg=0.1, dtype="f32").id == \
+        "fcnet-cs231n-N4-D5-H6x5-C3-reg0.1-f32"
+    for bad in (dict(net="fcnet", api="book"), dict(net="twolayernet", hidden=(3, 3)),
+                dict(net="twolayernet", reg=0.1), dict(net="twolayernet", dtype="f32")):
+        with pytest.raises(ValueError):
+            nc.NetCase(**bad)
