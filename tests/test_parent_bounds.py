@@ -448,3 +448,10 @@ def test_shipped_file_names_with_invalid_bytes_are_cleaned_in_the_evidence(tmp_p
     (shipped,) = [v for v in w.violations if "native code" in v]
     assert "fast\ufffd[2J.so" in shipped and _clean(shipped, newlines=False)
 
+
+
+def test_a_load_error_quoting_a_file_name_with_controls_is_clean(tmp_path) -> None:
+    f = tmp_path / "lay\x1b[2J\u202eers.py"
+    f.write_text("x = 1\n")  # defines no layer: a load error that names the file
+    r = check_submission(f, layers=("relu",), do_shrink=False)
+    assert r.exit_code() == 2 and "lay[2Jers.py" in r.load_error and _clean(r.load_error)

@@ -36,6 +36,7 @@ from layercheck.cases.adapters import CLASS_NAMES, FUNCTION_NAMES
 from layercheck.cases.submission.names import CLASS_ALIASES, normal
 from layercheck.cases.submission.notebook import Cell, NotebookError, cells_module, read_cells
 from layercheck.cases.submission.py2 import python2_hint
+from layercheck.cases.text import clean_text
 
 # ---------------------------------------------------------------- file rules
 
@@ -80,6 +81,9 @@ def own_module(name: str) -> bool:
 class LoadError(Exception):
     """The submission cannot be loaded at all (no file, syntax error, too much source, ...):
     always the student's error, never the grader's."""
+
+    def __init__(self, message: str) -> None:  # its text quotes the student's: made clean
+        super().__init__(clean_text(message))
 
 
 class VolumeError(LoadError):

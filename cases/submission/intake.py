@@ -65,6 +65,7 @@ from layercheck.cases.submission.graph import (
     parse_any,
     wanted_files,
 )
+from layercheck.cases.text import clean_name
 
 __all__ = ["BYTECODE_SUFFIXES", "MAX_NOTEBOOK_BYTES", "MAX_SOURCE_BYTES", "NATIVE_SUFFIXES",
            "SKIP_DIRS", "SOURCE_SUFFIXES", "TOPS", "Digest", "Intake", "IntakeError",
@@ -104,8 +105,8 @@ def utf8_name(name: str) -> bool:
 
 
 def shown(name: str) -> str:
-    """A file name safe to print (bytes that are not UTF-8 replaced)."""
-    return os.fsencode(name).decode("utf-8", "replace")
+    """A file name safe to print (bytes that are not UTF-8 replaced, controls removed)."""
+    return clean_name(os.fsencode(name).decode("utf-8", "replace"), 4096)
 
 
 @dataclass
