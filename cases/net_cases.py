@@ -7,6 +7,9 @@ Networks covered so far (no normalization, no dropout):
 - the notes' ``TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01)``:
   ``params`` W1 (D, H), b1, W2 (H, C), b2; ``loss(x, t)``; ``gradient(x, t)`` -> dict.
   Its layers hold references to the params arrays, so values are set *in place*.
+- the notes' ``SimpleConvNet(input_dim, conv_param, hidden_size, output_size,
+  weight_init_std)``: conv - relu - pool(2x2, stride 2) - affine - relu - affine - softmax;
+  ``params`` W1 (F, C, k, k), b1, W2 (F*ph*pw, H), b2, W3 (H, C), b3; set in place too.
 - CS231n's ``TwoLayerNet(input_dim, hidden_dim, num_classes, weight_scale, reg)`` and
   ``FullyConnectedNet(hidden_dims, input_dim, num_classes, ..., reg, weight_scale, dtype)``:
   ``params`` W1.., b1..; ``loss(X)`` -> scores; ``loss(X, y)`` -> (loss, grads), with the L2
@@ -24,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-NETS = {("twolayernet", "book"): "TwoLayerNet", ("twolayernet", "cs231n"): "TwoLayerNet",
-        ("fcnet", "cs231n"): "FullyConnectedNet"}
+NETS = {("twolayernet", "book"): "TwoLayerNet", ("simpleconvnet", "book"): "SimpleConvNet",
+        ("twolayernet", "cs231n"): "TwoLayerNet", ("fcnet", "cs231n"): "FullyConnectedNet"}
 DTYPES = {"f32": "float32", "f64": "float64"}
 
 
@@ -41,13 +44,15 @@ class NetCase:
     C: int = 3
     reg: float = 0.0
     dtype: str = "f64"
+    image: tuple[int, int, int] = (1, 6, 6)  # simpleconvnet: input_dim (C, H, W)
+    conv: tuple[int, int, int, int] = (3, 3, 0, 1)  # simpleconvnet: filters, size, pad, stride
 
     def __post_init__(self) -> None:
         if (self.net, self.api) not in NETS:
             raise ValueError(f"no {self.net!r} in the {self.api!r} API; known: {sorted(NETS)}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {tuple(DTYPES)}, got {self.dtype!r}")
-        if self.net == "twolayernet" and len(self.hidden) != 1:
+        if self.net in ("twolayernet", "simpleconvnet") and len(self.hidden) != 1:
             raise ValueError(f"a TwoLayerNet has one hidden layer, got hidden={self.hidden}")
         if self.api == "book" and (self.reg or self.dtype != "f64"):
             raise ValueError("the notes' TwoLayerNet has no reg and works in float64")
@@ -62,9 +67,15 @@ class NetCase:
 
     @property
     def id(self) -> str:
-        """Readable id, e.g. ``fcnet-cs231n-N4-D5-H6x5-C3-reg0.1-f32``."""
-        parts = [self.net, self.api, f"N{self.N}", f"D{self.D}",
-                 "H" + "x".join(map(str, self.hidden)), f"C{self.C}"]
+        """Readable id, e.g. ``fcnet-cs231n-N4-D5-H6x5-C3-reg0.1-f32`` or
+        ``simpleconvnet-book-N2-in1x6x6-F3k3p0s1-H5-C3-f64``."""
+        parts = [self.net, self.api, f"N{self.N}"]
+        if self.net == "simpleconvnet":
+            F, k, p, s = self.conv
+            parts += ["in" + "x".join(map(str, self.image)), f"F{F}k{k}p{p}s{s}"]
+        else:
+            parts.append(f"D{self.D}")
+        parts += ["H" + "x".join(map(str, self.hidden)), f"C{self.C}"]
         if self.reg:
             parts.append(f"reg{self.reg:g}")
         parts.append(self.dtype)
@@ -79,12 +90,38 @@ class NetCase:
         return DTYPES[self.dtype]
 
     @property
+    def pooled(self) -> tuple[int, int, int]:
+        """simpleconvnet: (F, ph, pw) after the convolution and the 2x2 pooling."""
+        F, k, p, s = self.conv
+        oh, ow = ((n + 2 * p - k) // s + 1 for n in self.image[1:])
+        return F, oh // 2, ow // 2
+
+    @property
     def widths(self) -> tuple[int, ...]:
-        return (self.D, *self.hidden, self.C)
+        """Affine layers' widths (simpleconvnet: from the pooled features on)."""
+        first = int(np.prod(self.pooled)) if self.net == "simpleconvnet" else self.D
+        return (first, *self.hidden, self.C)
+
+    @property
+    def x_shape(self) -> tuple[int, ...]:
+        return (self.N, *self.image) if self.net == "simpleconvnet" else (self.N, self.D)
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's shape, in layer order."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        w, off = self.widths, 0
+        if self.net == "simpleconvnet":
+            F, k, _, _ = self.conv
+            shapes.update({"W1": (F, self.image[0], k, k), "b1": (F,)})
+            off = 1
+        for i in range(1, len(w)):
+            shapes[f"W{i + off}"] = (w[i - 1], w[i])
+            shapes[f"b{i + off}"] = (w[i],)
+        return shapes
 
     def param_names(self) -> list[str]:
         """W1, b1, W2, b2, ... in layer order."""
-        return [f"{p}{i}" for i in range(1, len(self.widths)) for p in ("W", "b")]
+        return list(self.param_shapes())
 
     def params(self) -> dict[str, object]:
         return {"net": self.net, "api": self.api, "N": self.N, "D": self.D,
@@ -107,13 +144,15 @@ def make_inputs(case: NetCase) -> NetInputs:
     sees both signs, the scores are of order 1. Drawn in float64, rounded once."""
     rng = np.random.default_rng(case.seed)
     dt = case.np_dtype
-    x = rng.standard_normal((case.N, case.D)).astype(dt)
+    x = rng.standard_normal(case.x_shape).astype(dt)
     y = rng.integers(0, case.C, size=case.N)
     params = {}
-    w = case.widths
-    for i in range(1, len(w)):
-        params[f"W{i}"] = (rng.standard_normal((w[i - 1], w[i])) / np.sqrt(w[i - 1])).astype(dt)
-        params[f"b{i}"] = (0.1 * rng.standard_normal(w[i])).astype(dt)
+    for k, shape in case.param_shapes().items():
+        if k.startswith("W"):
+            fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]
+            params[k] = (rng.standard_normal(shape) / np.sqrt(fan_in)).astype(dt)
+        else:
+            params[k] = (0.1 * rng.standard_normal(shape)).astype(dt)
     return NetInputs(x, y, params)
 
 
@@ -150,7 +189,7 @@ def _set_in_place(params: dict, values: dict[str, np.ndarray]) -> list[str]:
 
 
 def run_book(mod: ModuleType, case: NetCase, inputs: NetInputs) -> NetRun:
-    """The notes' TwoLayerNet: construct, set params in place, loss(x, t), gradient(x, t)."""
+    """The notes' nets: construct, set params in place, loss(x, t), gradient(x, t)."""
     run = NetRun()
     cls = getattr(mod, NETS[(case.net, case.api)], None)
     if cls is None:
@@ -158,7 +197,12 @@ def run_book(mod: ModuleType, case: NetCase, inputs: NetInputs) -> NetRun:
         return run
     phase = "construct"
     try:
-        net = cls(input_size=case.D, hidden_size=case.hidden[0], output_size=case.C)
+        if case.net == "simpleconvnet":
+            F, k, p, s = case.conv
+            net = cls(input_dim=case.image, hidden_size=case.hidden[0], output_size=case.C,
+                      conv_param={"filter_num": F, "filter_size": k, "pad": p, "stride": s})
+        else:
+            net = cls(input_size=case.D, hidden_size=case.hidden[0], output_size=case.C)
         phase = "set"
         bad = _set_in_place(net.params, inputs.params)
         if bad:
@@ -221,6 +265,9 @@ def grid() -> list[NetCase]:
         NetCase("twolayernet", "book"),
         NetCase("twolayernet", "book", N=3, D=7, hidden=(4,), C=5),
         NetCase("twolayernet", "book", D=4, hidden=(4,), C=4),  # square: swapped grads show
+        NetCase("simpleconvnet", "book", N=2, hidden=(5,)),
+        NetCase("simpleconvnet", "book", N=2, hidden=(4,), C=4, image=(2, 8, 8),
+                conv=(2, 3, 1, 1)),
         NetCase("twolayernet", "cs231n"),
         NetCase("twolayernet", "cs231n", reg=0.1),
         NetCase("fcnet", "cs231n", hidden=(6, 5)),

@@ -41,22 +41,38 @@ class NetExpected:
 
     loss: Expected
     grads: dict[str, Expected]
-    scores: Expected
+    scores: Expected | None  # CS231n's loss(X); None for the notes' nets
     reg_term: float = 0.0  # 0.5 * reg * sum(W**2), for diagnoses
     data_grads: dict[str, np.ndarray] = field(default_factory=dict)  # without reg * W
 
 
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    return torch.tensor(np.asarray(a, np.float64), dtype=F64)
+
+
 def twin(case: NetCase, params: dict[str, np.ndarray]) -> tuple[nn.Sequential, Names]:
-    """nn.Sequential twin (float64) with the case's parameter values."""
-    mods: list[nn.Module] = []  # x is (N, D) already; net_truth needs a first module with weights
+    """nn.Sequential twin (float64) with the case's parameter values: [Conv2d, ReLU,
+    MaxPool2d(2, 2), Flatten,] Linear, ReLU, ..., Linear (x of an MLP is (N, D) already,
+    and convnet.net_truth needs a first module with weights, so no leading Flatten)."""
+    mods: list[nn.Module] = []
     names: Names = {}
+    off = 0
+    if case.net == "simpleconvnet":
+        F, k, p, s = case.conv
+        conv = nn.Conv2d(case.image[0], F, k, stride=s, padding=p, dtype=F64)
+        with torch.no_grad():
+            conv.weight.copy_(_tensor(params["W1"]))
+            conv.bias.copy_(_tensor(params["b1"]))
+        names[0] = ("W1", "b1")
+        mods += [conv, nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten()]
+        off = 1
     w = case.widths
     for i in range(1, len(w)):
         lin = nn.Linear(w[i - 1], w[i], dtype=F64)
         with torch.no_grad():
-            lin.weight.copy_(torch.tensor(np.asarray(params[f"W{i}"], np.float64).T))
-            lin.bias.copy_(torch.tensor(np.asarray(params[f"b{i}"], np.float64)))
-        names[len(mods)] = (f"W{i}", f"b{i}")
+            lin.weight.copy_(_tensor(params[f"W{i + off}"]).T)
+            lin.bias.copy_(_tensor(params[f"b{i + off}"]))
+        names[len(mods)] = (f"W{i + off}", f"b{i + off}")
         mods.append(lin)
         if i < len(w) - 1:
             mods.append(nn.ReLU())
@@ -102,7 +118,8 @@ def truth(case: NetCase, inputs: NetInputs) -> NetExpected:
             eb = g.bound + SAFETY * (gamma(2, d) * r * np.abs(W)
                                      + gamma(1, d) * (np.abs(g.value) + r * np.abs(W)))
             grads[f"W{i}"] = Expected("backward", g.value + r * W, eb)
-    return NetExpected(loss, grads, _scores(case, inputs), R, data_grads)
+    scores = _scores(case, inputs) if case.api == "cs231n" else None
+    return NetExpected(loss, grads, scores, R, data_grads)
 
 
 # --- the judge ---------------------------------------------------------------------------
@@ -157,6 +174,8 @@ def _close(a: object, want: np.ndarray, bound: np.ndarray) -> bool:
 
 def _layer_of(case: NetCase, name: str) -> str:
     i = int(name[1:])
+    if case.net == "simpleconvnet":
+        return "Conv1" if i == 1 else f"Affine{i - 1}"
     return f"Affine{i}" if case.api == "book" else f"affine layer {i}"
 
 

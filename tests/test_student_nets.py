@@ -14,14 +14,18 @@ from types import ModuleType
 import numpy as np
 import pytest
 from layercheck.cases import net_cases as nc
+from layercheck.impl import SimpleConvNet
 from layercheck.reference import net_twins as nt
 
 FOLDER = Path(__file__).parent / "students" / "nets"
-CORRECT = {"good_book_twolayernet.py": "book", "good_cs231n_nets.py": "cs231n"}
+CORRECT = {"good_book_twolayernet.py": ("book", "twolayernet"),
+           "good_book_simpleconvnet.py": ("book", "simpleconvnet"),
+           "good_cs231n_nets.py": ("cs231n", None)}
 
 SQUARE_BOOK = nc.NetCase("twolayernet", "book", D=4, hidden=(4,), C=4)
 SQUARE_FC = nc.NetCase("fcnet", "cs231n", D=5, hidden=(5, 5), C=5)
 FC_REG = nc.NetCase("fcnet", "cs231n", hidden=(6, 5), reg=0.1)
+CONVNET = nc.NetCase("simpleconvnet", "book", N=2, hidden=(5,))
 # file: (case, first failing output, words of the diagnosis)
 WRONG = {
     "bad_book_twolayer_relu_passthrough.py": (nc.NetCase("twolayernet"), "grads[W1]",
@@ -34,6 +38,10 @@ WRONG = {
                                            "grads['W2'] holds W1's gradient"),
     "bad_book_twolayer_loss_summed.py": (nc.NetCase("twolayernet"), "loss",
                                          "summed, not averaged"),
+    "bad_book_convnet_pool_grad_first.py": (CONVNET, "grads[W1]", "grads['W1'] (Conv1)"),
+    "bad_book_convnet_db_wrong_axis.py": (CONVNET, "grads[b1]",
+                                          "grads['b1'] (Conv1) has shape (32,), expected (3,)"),
+    "bad_book_convnet_dw_no_transpose.py": (CONVNET, "grads[W1]", "grads['W1'] (Conv1)"),
     "bad_cs231n_fcnet_reg_grad_missing.py": (FC_REG, "grads[W3]",
                                              "reg term is missing from grads['W3'] (loss "
                                              "includes it)"),
@@ -72,15 +80,14 @@ def test_catalogue_lists_every_file_and_each_is_labelled() -> None:
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
 def test_correct_student_net_passes_every_case_of_its_api(name: str) -> None:
-    mod = _load(name)
-    cases = [c for c in nc.grid() if c.api == CORRECT[name]]
+    mod, (api, net) = _load(name), CORRECT[name]
+    cases = [c for c in nc.grid() if c.api == api and net in (None, c.net)]
     assert cases
     for case in cases:
         vs = _verdicts(mod, case)
         bad = [v.diagnosis for v in vs if not v.passed]
         assert not bad, (case.id, bad)
-        want = 1 + (case.api == "cs231n") + 2 * (len(case.widths) - 1)
-        assert len(vs) == want
+        assert len(vs) == 1 + (case.api == "cs231n") + len(case.param_names())
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
@@ -110,13 +117,31 @@ def _numpy_forward(case: nc.NetCase, inputs: nc.NetInputs) -> tuple[float, np.nd
     return float(loss), a
 
 
-@pytest.mark.parametrize("case", nc.grid(), ids=str)
+@pytest.mark.parametrize("case", [c for c in nc.grid() if c.net != "simpleconvnet"], ids=str)
 def test_twin_loss_and_scores_match_a_plain_numpy_forward(case: nc.NetCase) -> None:
     inputs = nc.make_inputs(case)
     exp = nt.truth(case, inputs)
     loss, scores = _numpy_forward(case, inputs)
     np.testing.assert_allclose(exp.loss.value, loss, rtol=1e-13)
-    np.testing.assert_allclose(exp.scores.value, scores, rtol=1e-12, atol=1e-14)
+    if case.api == "cs231n":
+        np.testing.assert_allclose(exp.scores.value, scores, rtol=1e-12, atol=1e-14)
+    else:
+        assert exp.scores is None
+
+
+@pytest.mark.parametrize("case", [c for c in nc.grid() if c.net == "simpleconvnet"], ids=str)
+def test_convnet_twin_agrees_with_impl_simpleconvnet(case: nc.NetCase) -> None:
+    inputs = nc.make_inputs(case)
+    F, k, p, s = case.conv
+    net = SimpleConvNet(input_dim=case.image, hidden_size=case.hidden[0], output_size=case.C,
+                        conv_param={"filter_num": F, "filter_size": k, "pad": p, "stride": s})
+    for name, v in inputs.params.items():
+        net.params[name][...] = v
+    exp = nt.truth(case, inputs)
+    assert abs(net.loss(inputs.x, inputs.y) - exp.loss.value) <= exp.loss.bound
+    grads = net.gradient(inputs.x, inputs.y)
+    for name, e in exp.grads.items():
+        assert np.all(np.abs(grads[name] - e.value) <= e.bound), name
 
 
 def test_twin_gradient_matches_central_differences() -> None:
@@ -154,6 +179,8 @@ def test_float32_arithmetic_fails_a_float64_net_case() -> None:
 def test_net_case_ids_and_rejections() -> None:
     assert nc.NetCase("fcnet", "cs231n", hidden=(6, 5), reg=0.1, dtype="f32").id == \
         "fcnet-cs231n-N4-D5-H6x5-C3-reg0.1-f32"
+    assert CONVNET.id == "simpleconvnet-book-N2-in1x6x6-F3k3p0s1-H5-C3-f64"
+    assert nc.make_inputs(CONVNET).params["W2"].shape == (3 * 2 * 2, 5)
     for bad in (dict(net="fcnet", api="book"), dict(net="twolayernet", hidden=(3, 3)),
                 dict(net="twolayernet", reg=0.1), dict(net="twolayernet", dtype="f32")):
         with pytest.raises(ValueError):
