@@ -139,8 +139,9 @@ def map_strings(obj: Any, fn: Callable[[str], str], depth: int = 0) -> Any:
             v = getattr(obj, f.name, None)
             if isinstance(v, str | list | dict | tuple) or dataclasses.is_dataclass(v):
                 new = map_strings(v, fn, depth + 1)
-                if isinstance(v, tuple) and all(isinstance(x, str) for x in v):
-                    new = tuple(fn(x) for x in v)
+                if isinstance(v, tuple) and v and all(isinstance(x, str) for x in v):
+                    mapped = tuple(fn(x) for x in v)
+                    new = v if mapped == v else mapped
                 if new is not v:
                     try:
                         setattr(obj, f.name, new)
