@@ -6,6 +6,8 @@ earns its share when every output of that phase passes. So:
 
 - a graded layer the submission does not define scores 0 (its cases are 'missing');
 - a phase with no case run (a layer the API lacks, a submission not loaded) scores 0;
+- a submission not loaded, or one the grader failed on, scores 0 of the same maximum
+  (`Score.status` says which; PrairieLearn then reports it as not gradable);
 - the policy item earns POLICY_POINTS with no violation, 0 with one;
 - hidden cases are a split of each item into visible and hidden cases (`Hidden`): the
   totals do not depend on which cases are hidden, only what is shown does;
@@ -45,6 +47,7 @@ class StudentReport(Protocol):
     required: tuple[str, ...]
     undefined: dict[str, tuple[str, tuple[str, ...]]]
     score: Score | None
+
 
 POLICY = "policy"
 POLICY_POINTS = 10.0  # the policy item: as much as one layer
