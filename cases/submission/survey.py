@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,7 @@ class Submission:
     local_imports: list[Path] = field(default_factory=list)  # own modules it imports
     apis: tuple[str, ...] = ()  # every API the file offers, `api` first
     graph: Graph | None = None  # its own files, as read once (see graph.py)
+    read_seconds: float = 0.0  # time taken to read it here (parsing, the graph)
 
     def __post_init__(self) -> None:
         if not self.apis:
@@ -345,11 +347,14 @@ def load(target: str | Path, api: str | None = None, file: str | None = None,
     """
     if api is not None and api not in APIS:
         raise ValueError(f"unknown API {api!r}: one of {', '.join(APIS)}")
+    t0 = time.monotonic()
     try:
-        return _load(Path(target), api, file, names, Budget())
+        sub = _load(Path(target), api, file, names, Budget())
     except (RecursionError, MemoryError) as e:
         raise LoadError(f"{Path(target).name} cannot be read: {type(e).__name__} (imports "
                         f"or expressions nested too deeply, or too much source)") from None
+    sub.read_seconds = time.monotonic() - t0
+    return sub
 
 
 def _load(target: Path, api: str | None, file: str | None, names: dict[str, str] | None,
