@@ -8,7 +8,6 @@ report is scored once (layercheck.reports.grading.scoring), and every output ren
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -202,12 +201,11 @@ def _defines(layer: str, api: str, has: set[str]) -> str | None:
     return None if name in has else name
 
 
-def _key(res: Result) -> tuple[str, str, str]:
-    """What makes two failures 'the same bug': layer, status and the diagnosis sans numbers."""
-    words = res.diagnosis.split("; worst at")[0]
-    words = re.sub(r"^\d+ of \d+ elements \([\d.]+%\) exceed the error bound:? ?", "", words)
-    words = re.sub(r"\b(dx|dW|db|out|loss)\b", "_", words)
-    return res.layer, res.status, re.sub(r"[-+]?\d[\d.e+-]*", "#", words)
+def _key(res: Result) -> tuple[str, str, tuple[tuple[str, str | None], ...]]:
+    """What makes two failures 'the same bug': layer, status, and the findings' codes and
+    patterns (their confirmed causes where there are some; never their words or numbers)."""
+    found = [d for d in res.diagnoses if d.is_cause] or list(res.diagnoses)
+    return res.layer, res.status, tuple((d.code, d.pattern) for d in found)
 
 
 class Checker:
