@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+import layercheck
 import pytest
 from layercheck.reference.result import Result
 from layercheck.reports.cli import main
@@ -165,3 +166,17 @@ def test_a_file_offering_both_apis_is_graded_on_both_and_the_worse_stands(tmp_pa
     assert detected.api == "class" and set(detected.offered) == {"class", "functional"}
     assert detected.score.fraction == pytest.approx(as_class.score.fraction)
     assert any("both APIs" in w for w in detected.warnings)
+
+
+def test_check_file_gives_the_same_score_as_the_report(tmp_path) -> None:
+    path = tmp_path / "tie.py"
+    path.write_text(inlined("bad_pool_tie_last.py"))
+    r = layercheck.check_file(path, layers=("pool", "relu"), shrink=False)
+    assert 0 < r.score.fraction < 1
+    assert r.score.possible == pytest.approx(
+        sum(p for layer in ("pool", "relu") for _, p in phase_points(layer)) + POLICY_POINTS)
+    assert r.score.text() in r._repr_html_() and r.score.text() in repr(r)
+    rows = {(x["layer"], x["phase"]): x for x in r.rows()}
+    assert rows[("pool", "backward")]["points"] < rows[("pool", "backward")]["max_points"]
+    assert sum(x["points"] for x in rows.values()) + POLICY_POINTS == pytest.approx(
+        r.score.earned)
