@@ -318,7 +318,7 @@ class Worker:
             self.kill()
             self._note_forbidden(error)
             return {"ok": False, "error": error, "traceback": hello.traceback}
-        return {"ok": True, "error": None, "traceback": None}
+        return {"ok": True, "error": None, "traceback": None, "notes": hello.notes}
 
     def _note_forbidden(self, error: str | None) -> None:
         """A framework, or the grader's own code, whose import failed in the worker (neither

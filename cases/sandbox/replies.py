@@ -23,7 +23,8 @@ from layercheck.cases.text import MAX_TEXT, clean_name, clean_text
 
 KINDS = ("ready", "hint", "hello", "note", "reply")
 MAX_OUTPUTS = 16  # outputs in one reply (a layer has at most 8)
-MAX_HINT = 500  # characters of one refused-attempt hint
+MAX_HINT = 500  # characters of one refused-attempt hint (or of one loading note)
+MAX_NOTES = 20  # a notebook's skipped statements reported in the hello
 MAX_ERROR_TYPE = 100
 SLACK_SECONDS = 1.0  # a case's own time may exceed its limit by this much (clocks differ)
 _OUTPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
@@ -31,7 +32,7 @@ _INT64 = 1 << 63
 _FIELDS = {
     "ready": ({"type"}, set()),
     "hint": ({"type", "text"}, set()),
-    "hello": ({"type", "ok"}, {"has", "error", "traceback"}),
+    "hello": ({"type", "ok"}, {"has", "error", "traceback", "notes"}),
     "note": ({"type", "phase", "outputs"}, set()),
     "reply": ({"type", "outputs", "error_phase", "error", "error_type", "traceback",
                "missing", "modified", "seconds"}, set()),
@@ -50,6 +51,7 @@ class Hello:
     has: set[str] = field(default_factory=set)
     error: str | None = None
     traceback: str | None = None
+    notes: list[str] = field(default_factory=list)  # a notebook's statements skipped
 
 
 def kind(msg: dict) -> str:
@@ -81,7 +83,12 @@ def hello(msg: dict, layer_names: Collection[str]) -> Hello:
         raise Malformed("hello: 'has' is not a list of the layer names asked for")
     if ok and ("error" in msg or "traceback" in msg):
         raise Malformed("hello: an error with a successful import")
-    return Hello(ok, set(has), _text(msg, "error", MAX_TEXT), _text(msg, "traceback", MAX_TEXT))
+    notes = msg.get("notes", [])
+    if (type(notes) is not list or len(notes) > MAX_NOTES
+            or any(type(n) is not str for n in notes)):
+        raise Malformed(f"hello: 'notes' is not a list of at most {MAX_NOTES} texts")
+    return Hello(ok, set(has), _text(msg, "error", MAX_TEXT), _text(msg, "traceback", MAX_TEXT),
+                 [clean_text(n, MAX_HINT) for n in notes])
 
 
 def note(msg: dict) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import numpy as np
 from layercheck.cases.adapters import run_class
 from layercheck.cases.functional import run_functional
 from layercheck.cases.sandbox.inside.guard import install_guard, install_seccomp
-from layercheck.cases.sandbox.inside.importing import load_student
+from layercheck.cases.sandbox.inside.importing import SKIPPED, load_student
 from layercheck.cases.sandbox.wire import (
     MAX_TEXT,
     case_from_dict,
@@ -172,7 +172,7 @@ def main() -> None:
               "traceback": _cut("".join(traceback.format_exception(e, limit=-6)))})
         return
     has = sorted(n for n in cfg.get("layer_names", ()) if hasattr(mod, n))
-    send({"type": "hello", "ok": True, "has": has})
+    send({"type": "hello", "ok": True, "has": has, "notes": [_cut(n) for n in SKIPPED[:20]]})
     while True:
         msg = read()
         if msg is None or msg.get("type") != "case":
