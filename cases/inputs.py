@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 from typing import NamedTuple
 
@@ -86,14 +88,27 @@ def _x(case: Case, rng: np.random.Generator) -> np.ndarray:
     return x
 
 
-def make_inputs(case: Case) -> dict[str, np.ndarray | None]:
-    """x, W, b, t and the upstream gradient dout, in the case's dtype.
+def draw_seed(case: Case, key: bytes = b"") -> int:
+    """The seed of a case's arrays. Without a key it is `case.seed`, from the public id:
+    anyone with layercheck draws the same arrays. With a key (a course's secret; for hidden
+    cases the secret and a fresh draw of the grader's) it is an HMAC-SHA256 of the id, so
+    the arrays cannot be predicted without the key, and a table of answers made offline
+    with the public tool matches nothing. The id stays the same either way."""
+    if not key:
+        return case.seed
+    digest = hmac.new(key, case.id.encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def make_inputs(case: Case, seed: int | None = None) -> dict[str, np.ndarray | None]:
+    """x, W, b, t and the upstream gradient dout, in the case's dtype, drawn from `seed`
+    (default `case.seed`; see `draw_seed`).
 
     Values are drawn in float64 and rounded once to the dtype, so the float64 truth
     sees exactly the values the implementation sees. dout is None where the output
     shape is invalid (an error case).
     """
-    rng = np.random.default_rng(case.seed)
+    rng = np.random.default_rng(case.seed if seed is None else seed)
     dt = case.np_dtype
     x = _x(case, rng)
     W = b = t = None

@@ -140,8 +140,12 @@ def compute(case: Case, arrays: dict) -> Truth:
     return reference(case, arrays)
 
 
-def truth(case: Case, arrays: dict) -> Truth:
-    """The case's truth for these arrays: from memory, from disk, or computed and stored."""
+def truth(case: Case, arrays: dict, keep: bool = True) -> Truth:
+    """The case's truth for these arrays: from memory, from disk, or computed and stored
+    (`keep` False: computed and never stored, for arrays drawn once, as hidden cases are)."""
+    if not keep:
+        _stats["miss"] += 1
+        return compute(case, arrays)
     digest = arrays_digest(arrays)
     key = f"{case.id}-{digest}"
     if key in _memory:

@@ -15,6 +15,7 @@ import argparse
 import io
 import json
 import re
+import secrets
 import sys
 import time
 import zipfile
@@ -113,7 +114,8 @@ def config(args: argparse.Namespace) -> dict[str, Any]:
     options = GradingOptions(layers=args.layers, dtypes=tuple(args.dtype), api=args.api,
                              timeout=args.timeout, budget=args.budget,
                              allow_torch=args.allow_torch,
-                             unsafe_no_isolation=args.unsafe_no_isolation)
+                             unsafe_no_isolation=args.unsafe_no_isolation,
+                             secret=secrets.token_hex(16))  # this autograder's own draws
     return {**options.to_config(), "grading": grading.to_json(),
             "python": sys.version.split()[0],
             "built": time.strftime("%Y-%m-%d %H:%M:%S")}

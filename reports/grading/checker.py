@@ -32,6 +32,7 @@ from layercheck.reference.patterns import pattern_lines
 from layercheck.reference.result import Result
 from layercheck.reference.verdicts import verdicts
 from layercheck.reports.grading import scoring
+from layercheck.reports.grading.draws import PUBLIC, Draws
 from layercheck.reports.grading.options import GradingOptions
 from layercheck.reports.grading.scoring import Hidden, Score
 from layercheck.reports.grading.shrink import reproducer, shrink
@@ -138,11 +139,12 @@ def _finite(v: float | None) -> float | None:
     return v if v is not None and math.isfinite(v) else None
 
 
-def inputs_and_truth(case: Case, api: str) -> tuple[dict, Truth]:
-    """The case's arrays as the API is judged on, and the float64 truth for them (cached on
-    disk by layercheck.reference.truth_cache: PyTorch is imported only on a cache miss)."""
-    arrays = convention_inputs(case, make_inputs(case))  # a loss layer's dx at dout = 1
-    return arrays, truths.truth(case, arrays)
+def inputs_and_truth(case: Case, api: str, draws: Draws = PUBLIC) -> tuple[dict, Truth]:
+    """The case's arrays as the API is judged on, drawn as `draws` says, and the float64
+    truth for them (cached on disk by layercheck.reference.truth_cache, except for a fresh
+    draw: PyTorch is imported only on a cache miss)."""
+    arrays = convention_inputs(case, make_inputs(case, draws.seed(case)))  # loss dx: dout 1
+    return arrays, truths.truth(case, arrays, keep=not draws.fresh(case))
 
 
 def judge(case: Case, arrays: dict, truth: Truth, run: Run,
@@ -212,8 +214,10 @@ class Checker:
     """Runs cases for one submission through one sandboxed worker."""
 
     def __init__(self, sub: Submission, timeout: float, budget: float,
-                 allow_torch: bool = False, isolate: bool = True) -> None:
+                 allow_torch: bool = False, isolate: bool = True,
+                 draws: Draws = PUBLIC) -> None:
         self.sub = sub
+        self.draws = draws
         self.worker = Worker(sub.path, sub.root, sub.api, timeout=timeout,
                              names=sub.names | set(sub.name_map), allow_torch=allow_torch,
                              isolate=isolate)
@@ -226,7 +230,7 @@ class Checker:
 
     def run(self, case: Case, variant: int = 0) -> list[Result]:
         """Verdicts for one case; `variant` 1 runs the functional API's *_fast pair."""
-        arrays, truth = inputs_and_truth(case, self.sub.api)
+        arrays, truth = inputs_and_truth(case, self.sub.api, self.draws)
         if time.monotonic() > self.deadline:
             run = Run(error_type="Budget",
                       error=f"not run: the total budget of {self.budget:g} s was used up")
@@ -246,7 +250,7 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
                      file: str | None = None,
                      names: dict[str, str] | None = None,
                      unsafe_no_isolation: bool = False, hidden_share: float = 0.0,
-                     hidden_patterns: tuple[str, ...] = ()) -> StudentReport:
+                     hidden_patterns: tuple[str, ...] = (), secret: str = "") -> StudentReport:
     """Check one submission (a file, a notebook or a folder) over the student grid, and
     score it once (`report.score`, see layercheck.reports.grading.scoring).
 
@@ -257,10 +261,13 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
     code, the report is a grader error (exit code 3) unless `unsafe_no_isolation`; any
     other failure of the grader itself is this submission's grader error too, never an
     exception. `hidden_share` / `hidden_patterns`: which cases are hidden (scoring.Hidden).
+    `secret`: the course's secret, from which the arrays are drawn (hidden cases afresh for
+    this submission: layercheck.reports.grading.draws).
     """
     hidden = Hidden(hidden_share, tuple(hidden_patterns))
+    draws = Draws(secret.encode(), hidden)
     rest = (layers, dtypes, timeout, budget, allow_torch, do_shrink, progress, file, names,
-            unsafe_no_isolation)
+            unsafe_no_isolation, draws)
     report = _guarded(target, api, *rest)
     report.score = scoring.compute(report, hidden)
     if api is not None or not report.score.gradable or len(report.offered) < 2:
@@ -317,7 +324,8 @@ def _check(report: StudentReport, target: str | Path, layers: tuple[str, ...] | 
            dtypes: tuple[str, ...], api: str | None, timeout: float, budget: float,
            allow_torch: bool, do_shrink: bool,
            progress: Callable[[int, int], None] | None, file: str | None,
-           names: dict[str, str] | None, unsafe: bool, t0: float) -> StudentReport:
+           names: dict[str, str] | None, unsafe: bool, draws: Draws,
+           t0: float) -> StudentReport:
     if not unsafe:
         reason = isolation.probe()
         if reason is not None:
@@ -339,7 +347,8 @@ def _check(report: StudentReport, target: str | Path, layers: tuple[str, ...] | 
                            "detail": f"{d} (a framework that would do the work is not "
                                      f"allowed)", "hint": "--allow-torch lifts this"}
                           for d in sub.forbidden_imports]
-    checker = Checker(sub, timeout, budget, allow_torch=allow_torch, isolate=not unsafe)
+    checker = Checker(sub, timeout, budget, allow_torch=allow_torch, isolate=not unsafe,
+                      draws=draws)
     try:
         hello = checker.worker.start()
         if hello.get("grader"):
@@ -523,7 +532,7 @@ def _shrink_failures(report: StudentReport, checker: Checker) -> None:
         try:
             small = shrink(cases[res.id], still_fails, checker.sub.api)
             final = next((r for r in checker.run(small) if r.output == res.output), res)
-            text = reproducer(small, checker.sub, res.output)
+            text = reproducer(small, checker.sub, res.output, checker.draws.seed(small))
         except Exception as e:  # shrinking is a courtesy: drop this reproducer, keep the report
             report.warnings.append(f"no reproducer for {res.layer} {res.output} ({res.id}): "
                                    f"shrinking failed with {type(e).__name__}: {e}")

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from layercheck.cases import registry
 
-LAYERS = registry.names()  # the --layers choices (the registry imports only the stdlib)
+# the --layers choices: layers, networks, optimizers (the registry imports only the stdlib)
+LAYERS = registry.names(None)
 DTYPES = ("f32", "f64")
 
 
@@ -29,6 +31,7 @@ def csv_of(allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
 
 
 APIS = ("class", "functional")
+SECRET_ENV = "LAYERCHECK_SECRET"  # the course's secret for `layercheck check` (never a flag)
 
 
 @dataclass(frozen=True)
@@ -40,9 +43,12 @@ class GradingOptions(Mapping[str, Any]):
     `api`: the course's API ("class" or "functional"); None: detected, and a file offering
     both APIs is graded on both (the worse score stands). `hidden_share` and
     `hidden_patterns` choose the hidden cases (see layercheck.reports.grading.scoring).
-    `each` and `climb` are the intake's (which files a submission's copy holds); the rest
-    are `check_submission`'s. It reads as a mapping of its fields too (`dict(options)`), for
-    callers written against the older dict of options.
+    `secret`: the course's secret; with one, the cases' arrays are drawn from it (and hidden
+    cases afresh for each submission: layercheck.reports.grading.draws), so they cannot be
+    predicted from the public tool; it is never shown. `each` and `climb` are the intake's
+    (which files a submission's copy holds); the rest are `check_submission`'s. It reads
+    as a mapping of its fields too (`dict(options)`), for callers written against the
+    older dict of options.
     """
 
     layers: tuple[str, ...] | None = None
@@ -57,6 +63,7 @@ class GradingOptions(Mapping[str, Any]):
     unsafe_no_isolation: bool = False
     hidden_share: float = 0.0
     hidden_patterns: tuple[str, ...] = ()
+    secret: str = field(default="", repr=False)
     each: tuple[str, ...] = ()
     climb: bool = True
 
@@ -124,7 +131,7 @@ class GradingOptions(Mapping[str, Any]):
         return {"layers": list(self.layers) if self.layers else None,
                 "dtypes": list(self.dtypes), "api": self.api, "timeout": self.timeout,
                 "budget": self.budget, "allow_torch": self.allow_torch,
-                "unsafe_no_isolation": self.unsafe_no_isolation}
+                "unsafe_no_isolation": self.unsafe_no_isolation, "secret": self.secret}
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> GradingOptions:
@@ -139,7 +146,7 @@ class GradingOptions(Mapping[str, Any]):
                    unsafe_no_isolation=bool(cfg.get("unsafe_no_isolation", False)),
                    hidden_share=float(grading.get("hidden_share", 0.0)),
                    hidden_patterns=tuple(grading.get("hidden_patterns", ())),
-                   climb=False)
+                   secret=str(cfg.get("secret") or ""), climb=False)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> GradingOptions:
@@ -150,6 +157,7 @@ class GradingOptions(Mapping[str, Any]):
                    do_shrink=not args.no_shrink, file=getattr(args, "file", None),
                    names=names or None,
                    unsafe_no_isolation=getattr(args, "unsafe_no_isolation", False),
+                   secret=os.environ.get(SECRET_ENV, ""),
                    each=tuple(getattr(args, "each", None) or ()),
                    climb=not getattr(args, "no_climb", False))
 

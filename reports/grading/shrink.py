@@ -139,7 +139,7 @@ def case_source(case: Case) -> str:
     return f"Case({', '.join(fields)})"
 
 
-def reproducer(case: Case, sub: Any, output: str) -> str:
+def reproducer(case: Case, sub: Any, output: str, seed: int | None = None) -> str:
     """A few lines that recompute the case and print the error, run from the submission's
     root (the folder its imports resolve from: `import common.layers as m`)."""
     line, own = import_line(sub, case)
@@ -157,7 +157,9 @@ def reproducer(case: Case, sub: Any, output: str) -> str:
         "from layercheck.reference.oracle import reference",
         line,
         f"case = {case_source(case)}",
-        "a = convention_inputs(case, make_inputs(case))  # a loss layer's dx at dout = 1",
+        "a = convention_inputs(case, make_inputs(case))  # a loss layer's dx at dout = 1"
+        if seed in (None, case.seed) else
+        f"a = convention_inputs(case, make_inputs(case, seed={seed}))  # the arrays graded",
         *call,
         *(() if "truth = judge" in call[-1] else ("truth = reference(case, a)",)),
         *(_KEEP_LINES if output == "keep" else (
