@@ -19,8 +19,14 @@ Queries: `unit(name)` gives a record; `names()`, `default_layers(api)`, `layers_
 `family(name)` and `where(**attrs)` the sets of layers that share a trait. Each is a method
 of `Registry` too, so `REGISTRY.with_unit(unit)` derives them all for one more unit.
 
-Units today are layers (``kind="layer"``). A network or an optimizer can be added later as
-a unit of another kind, with its own phases (the keys of its `points`).
+Units are layers (``kind="layer"``), whole networks (``kind="net"``: phases 'loss', the
+scores and the loss, and 'grad', every parameter's gradient) and optimizers
+(``kind="optimizer"``: phase 'update', the parameters and state after each step). The layer
+queries above (`names()` by default, `class_names()`, `function_names()`, `default_layers()`,
+...) list layers only; `names(None)` is every unit (the `--layers` choices), `units_of(kind)`
+the records of one kind and `unit_names()` the class or function names networks and optimizers
+are called by. Networks and optimizers are never graded by default: only when `--layers`
+names them. Each is worth 10 points (a net: 5 'loss' + 5 'grad'; an optimizer: 10 'update').
 """
 
 from __future__ import annotations
@@ -29,15 +35,19 @@ from dataclasses import dataclass
 
 PHASES = ("forward", "backward")
 APIS = ("class", "functional")
-KINDS = ("layer",)  # kinds of unit; networks and optimizers may join later
+KINDS = ("layer", "net", "optimizer")  # kinds of unit
 FAMILIES = ("core", "curricula")  # the classic layers, and the curricula's other layers
 # What a layer does: "map" is shape-preserving and parameter-free (relu, sigmoid, lrn);
 # "pool" is max or average pooling; "norm" takes gamma and beta; "loss" ends in a scalar.
-ROLES = ("conv", "pool", "affine", "map", "loss", "norm", "dropout")
+ROLES = ("conv", "pool", "affine", "map", "loss", "norm", "dropout", "net", "optimizer")
 GRIDS = ("windowed", "dense", "curricula")  # which generator in cases/grids.py makes its cases
+# The grids of networks and optimizers: cases/net_cases.grid and cases/optim_cases.grid.
+UNIT_GRIDS = ("nets", "optim")
 # Outputs judged in the forward phase; every other output is a gradient (backward).
 FORWARD_OUTPUTS = ("out", "loss", "running_mean", "running_var", "keep")
 POINTS = (("forward", 5.0), ("backward", 5.0))  # per phase; 10 per layer
+NET_POINTS = (("loss", 5.0), ("grad", 5.0))  # a network: scores and loss; every gradient
+OPTIMIZER_POINTS = (("update", 10.0),)  # an optimizer: every value after every step
 # The functions that run a unit, per adapter key and API ("module:function"). The adapters
 # stay numpy-only (they run inside the sandbox), so the registry names them, not imports them.
 ADAPTERS = {
@@ -45,6 +55,11 @@ ADAPTERS = {
              "functional": "layercheck.cases.functional:run_core_functional"},
     "curricula": {"class": "layercheck.cases.curricula:run_class",
                   "functional": "layercheck.cases.curricula:run_functional"},
+    # networks and optimizers: the notes' classes under "class", CS231n's under "functional"
+    "nets": {"class": "layercheck.cases.net_cases:run_book",
+             "functional": "layercheck.cases.net_cases:run_cs231n"},
+    "optim": {"class": "layercheck.cases.optim_cases:run_book",
+              "functional": "layercheck.cases.optim_cases:run_cs231n"},
 }
 
 
@@ -89,12 +104,20 @@ class Unit:
     eps: float | None = None  # the curriculum's eps where a case sets none (normalizations)
     points: tuple[tuple[str, float], ...] = POINTS  # (phase, points) pairs
     kind: str = "layer"  # one of KINDS
+    # networks and optimizers: (api, name) pairs, the class or function a student defines
+    # under each API it is graded in ("class": the notes'; "functional": CS231n's)
+    called: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        for value, allowed in ((self.role, ROLES), (self.grid, GRIDS), (self.kind, KINDS),
+        grids = GRIDS if self.kind == "layer" else UNIT_GRIDS
+        for value, allowed in ((self.role, ROLES), (self.grid, grids), (self.kind, KINDS),
                                (self.family, FAMILIES), (self.adapter, tuple(ADAPTERS))):
             if value not in allowed:
                 raise ValueError(f"{self.name}: {value!r} is not one of {allowed}")
+        if (self.kind == "layer") == bool(self.called) or any(
+                a not in APIS for a, _ in self.called):
+            raise ValueError(f"{self.name}: networks and optimizers (only) name what they "
+                             f"call per API in `called` (one of {APIS})")
 
     @property
     def phases(self) -> tuple[str, ...]:
@@ -103,18 +126,23 @@ class Unit:
 
     def apis(self) -> tuple[str, ...]:
         """The APIs a student may be graded on it under."""
+        if self.called:
+            return tuple(dict.fromkeys(a for a, _ in self.called))
         return tuple(a for a, ok in (("class", self.student_class),
                                      ("functional", bool(self.functions))) if ok)
 
     def adapter_ref(self, api: str) -> str | None:
         """'module:function' that runs the unit's cases in the API, None where it has none
         (impl/'s class API runs every unit, so 'class' always has one)."""
-        if api == "functional" and not self.functions:
+        if (api == "functional" and not self.functions and not self.called) or (
+                self.called and api not in self.apis()):
             return None
         return ADAPTERS[self.adapter][api]
 
     def called_names(self, api: str) -> tuple[str, ...]:
         """The names a case of the unit calls in the API (its class; its main pair)."""
+        if self.called:
+            return tuple(n for a, n in self.called if a == api)
         return (self.class_name,) if api == "class" else self.functions[0].names
 
     def variant(self, name: str) -> Functions | None:
@@ -202,6 +230,38 @@ UNITS: tuple[Unit, ...] = (
 )
 
 
+def _net(name: str, class_name: str, *called: tuple[str, str]) -> Unit:
+    """A whole network: judged by its scores, loss and every gradient."""
+    return Unit(name, class_name, "net", "nets", (), ("scores", "loss", "grads"),
+                family="curricula", adapter="nets", student_class=False,
+                points=NET_POINTS, kind="net", called=called)
+
+
+def _optimizer(name: str, class_name: str, *called: tuple[str, str]) -> Unit:
+    """An update rule: judged by the parameters (and CS231n's config) after each step."""
+    return Unit(name, class_name, "optimizer", "optim", (), ("params", "state"),
+                family="curricula", adapter="optim", student_class=False,
+                points=OPTIMIZER_POINTS, kind="optimizer", called=called)
+
+
+# Networks and optimizers: graded only when --layers names them. `class_name` is the
+# notes' class where there is one, else CS231n's; `called` what each API's student defines.
+UNITS += (
+    _net("simpleconvnet", "SimpleConvNet", ("class", "SimpleConvNet")),
+    _net("twolayernet", "TwoLayerNet", ("class", "TwoLayerNet"), ("functional", "TwoLayerNet")),
+    _net("multilayernet", "MultiLayerNet", ("class", "MultiLayerNet"),
+         ("class", "MultiLayerNetExtend")),
+    _net("fcnet", "FullyConnectedNet", ("functional", "FullyConnectedNet")),
+    _net("convnet3", "ThreeLayerConvNet", ("functional", "ThreeLayerConvNet")),
+    _optimizer("sgd", "SGD", ("class", "SGD"), ("functional", "sgd")),
+    _optimizer("momentum", "Momentum", ("class", "Momentum"), ("functional", "sgd_momentum")),
+    _optimizer("nesterov", "Nesterov", ("class", "Nesterov")),
+    _optimizer("adagrad", "AdaGrad", ("class", "AdaGrad")),
+    _optimizer("rmsprop", "RMSprop", ("class", "RMSprop"), ("functional", "rmsprop")),
+    _optimizer("adam", "Adam", ("class", "Adam"), ("functional", "adam")),
+)
+
+
 class Registry:
     """Queries over a tuple of units; `REGISTRY` holds `UNITS`. Every derived table is a
     method here, so a copy with another unit (`with_unit`) derives all of them anew."""
@@ -212,6 +272,7 @@ class Registry:
             raise ValueError(f"unit names must be unique, got {names}")
         self.units = units
         self._by_name = {u.name: u for u in units}
+        self.layers = tuple(u for u in units if u.kind == "layer")
 
     def with_unit(self, unit: Unit) -> Registry:
         """A copy holding one more unit (tests; a course's own unit)."""
@@ -229,13 +290,22 @@ class Registry:
         """The --layers names, registry order (every kind when `kind` is None)."""
         return tuple(u.name for u in self.units if kind is None or u.kind == kind)
 
+    def units_of(self, kind: str) -> tuple[Unit, ...]:
+        """The records of one kind ("layer", "net", "optimizer"), registry order."""
+        return tuple(u for u in self.units if u.kind == kind)
+
+    def unit_names(self, api: str | None = None) -> dict[str, str]:
+        """{class or function name: unit} of the networks and optimizers (one API's, or
+        every API's with None): the names a submission defines for them."""
+        return {n: u.name for u in self.units for a, n in u.called if api in (None, a)}
+
     def where(self, **attrs: object) -> tuple[str, ...]:
         """Names of the units whose attributes equal `attrs`, e.g. where(role="norm")."""
-        return tuple(u.name for u in self.units
+        return tuple(u.name for u in self.layers
                      if all(getattr(u, k) == v for k, v in attrs.items()))
 
     def with_role(self, *roles: str) -> tuple[str, ...]:
-        return tuple(u.name for u in self.units if u.role in roles)
+        return tuple(u.name for u in self.layers if u.role in roles)
 
     def windowed(self) -> tuple[str, ...]:
         """Layers sliding a window over H and W: conv, pool, avgpool."""
@@ -246,7 +316,7 @@ class Registry:
 
     def weighted(self) -> tuple[str, ...]:
         """Layers taking W and b (their outputs include dW, db): conv, affine."""
-        return tuple(u.name for u in self.units if u.has_weights)
+        return tuple(u.name for u in self.layers if u.has_weights)
 
     def losses(self) -> tuple[str, ...]:
         """Terminal losses: forward returns a scalar loss, dx is judged at dout = 1."""
@@ -257,7 +327,7 @@ class Registry:
 
     def batch_norms(self) -> tuple[str, ...]:
         """Normalizations with running statistics and a train/test mode."""
-        return tuple(u.name for u in self.units if u.role == "norm" and u.test_forward_only)
+        return tuple(u.name for u in self.layers if u.role == "norm" and u.test_forward_only)
 
     def dropouts(self) -> tuple[str, ...]:
         return self.with_role("dropout")
@@ -271,38 +341,38 @@ class Registry:
         return self.where(family=name)
 
     def default_eps(self) -> dict[str, float]:
-        return {u.name: u.eps for u in self.units if u.eps is not None}
+        return {u.name: u.eps for u in self.layers if u.eps is not None}
 
     def input_kinds(self) -> dict[str, tuple[str, ...]]:
-        return {u.name: u.kinds for u in self.units}
+        return {u.name: u.kinds for u in self.layers}
 
     # --- names of the two APIs -----------------------------------------------------------
 
     def class_names(self, students: bool = True) -> dict[str, str]:
         """{layer: class name}: those a student is graded on, or (students=False) impl/'s all."""
-        return {u.name: u.class_name for u in self.units if u.student_class or not students}
+        return {u.name: u.class_name for u in self.layers if u.student_class or not students}
 
     def function_names(self) -> dict[str, tuple[tuple[str, str | None], ...]]:
         """{layer: ((forward, backward), ...)}, the main pair first (CS231n's API)."""
         return {u.name: tuple((f.forward, f.backward) for f in u.functions)
-                for u in self.units if u.functions}
+                for u in self.layers if u.functions}
 
     def aliases(self) -> dict[str, tuple[str, ...]]:
         """{layer: accepted class spellings} (as cases/submission/names.normal writes them)."""
-        return {u.name: u.aliases for u in self.units if u.aliases}
+        return {u.name: u.aliases for u in self.layers if u.aliases}
 
     def all_names(self) -> tuple[str, ...]:
         """Every name an adapter calls, either API: the classes, then the functions."""
-        fns = (n for u in self.units for f in u.functions for n in f.names)
+        fns = (n for u in self.layers for f in u.functions for n in f.names)
         return tuple(dict.fromkeys((*self.class_names().values(), *fns)))
 
     def layers_for(self, api: str) -> tuple[str, ...]:
         """The layers a student may be graded on under the API."""
-        return tuple(u.name for u in self.units if api in u.apis())
+        return tuple(u.name for u in self.layers if api in u.apis())
 
     def default_layers(self, api: str) -> tuple[str, ...]:
         """The layers graded when --layers is not given, under the API."""
-        return tuple(u.name for u in self.units if u.default and api in u.apis())
+        return tuple(u.name for u in self.layers if u.default and api in u.apis())
 
     # --- points --------------------------------------------------------------------------
 
@@ -336,6 +406,14 @@ def names(kind: str | None = "layer") -> tuple[str, ...]:
 
 def where(**attrs: object) -> tuple[str, ...]:
     return REGISTRY.where(**attrs)
+
+
+def units_of(kind: str) -> tuple[Unit, ...]:
+    return REGISTRY.units_of(kind)
+
+
+def unit_names(api: str | None = None) -> dict[str, str]:
+    return REGISTRY.unit_names(api)
 
 
 def with_role(*roles: str) -> tuple[str, ...]:

@@ -15,7 +15,16 @@ from pathlib import Path
 
 import pytest
 from layercheck import impl
-from layercheck.cases import adapters, case, curricula, functional, grids, registry
+from layercheck.cases import (
+    adapters,
+    case,
+    curricula,
+    functional,
+    grids,
+    net_cases,
+    optim_cases,
+    registry,
+)
 from layercheck.cases.grids import grid
 from layercheck.cases.inputs import outputs
 from layercheck.cases.registry import PHASES, REGISTRY, Functions, Unit
@@ -29,7 +38,8 @@ from layercheck.reports.grading import checker, options, shrink
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENTS = Path(__file__).resolve().parent / "students"
-UNITS = registry.UNITS
+UNITS = registry.units_of("layer")  # the layers (networks and optimizers: tests below)
+OTHERS = registry.units_of("net") + registry.units_of("optimizer")
 
 
 def _defined_in_fixtures() -> set[str]:
@@ -160,7 +170,8 @@ def test_the_graded_defaults_are_the_curricula_classic_layers() -> None:
 
 def test_the_tables_other_modules_import_are_the_registrys() -> None:
     every = {u.name for u in UNITS}
-    assert case.LAYERS == options.LAYERS == registry.names() == tuple(u.name for u in UNITS)
+    assert case.LAYERS == registry.names() == tuple(u.name for u in UNITS)
+    assert options.LAYERS == registry.names(None) == tuple(u.name for u in registry.UNITS)
     assert set(case.CORE_LAYERS) | set(case.CURRICULA_LAYERS) == every
     assert set(curricula.CLASS_NAMES) == set(case.CURRICULA_LAYERS)
     assert adapters.CLASS_NAMES == names.CLASS_NAMES == {
@@ -173,7 +184,7 @@ def test_the_tables_other_modules_import_are_the_registrys() -> None:
     assert names.CLASS_ALIASES == {u.name: u.aliases for u in UNITS if u.aliases}
     assert set(survey.LAYER_NAMES) == {
         *adapters.CLASS_NAMES.values(), *(n for u in UNITS for f in u.functions
-                                          for n in f.names)}
+                                          for n in f.names), *registry.unit_names()}
     assert set(adapters.LOSS_LAYERS) == {u.name for u in UNITS if u.role == "loss"}
     assert set(case.DEFAULT_EPS) == {u.name for u in UNITS if u.eps is not None}
     assert grids.WINDOWED == registry.windowed() == ("conv", "pool", "avgpool")
@@ -183,14 +194,14 @@ def test_the_tables_other_modules_import_are_the_registrys() -> None:
 @pytest.mark.parametrize("command", ["check", "gradescope-autograder"])
 def test_the_clis_layers_choices_are_the_registrys_names(command: str) -> None:
     parser = build_parser(command)
-    every = ",".join(registry.names())
+    every = ",".join(registry.names(None))
     args = parser.parse_args([command, "--layers", every])
-    assert tuple(args.layers) == registry.names()
+    assert tuple(args.layers) == registry.names(None)
     err = io.StringIO()
     with contextlib.redirect_stderr(err), pytest.raises(SystemExit):
         parser.parse_args([command, "--layers", "nonesuch"])
     choices = err.getvalue().rsplit("choose from", 1)[1].split("\n")[0]
-    assert tuple(x.strip() for x in choices.split(",")) == registry.names()
+    assert tuple(x.strip() for x in choices.split(",")) == registry.names(None)
 
 
 def test_the_reproducer_calls_the_names_the_record_gives() -> None:
@@ -284,3 +295,58 @@ def test_a_unit_installed_before_import_shows_up_in_every_modules_tables() -> No
     assert got["grid"] and all(i.startswith("fake-") for i in got["grid"])
     assert got["student"] > 0
     assert got["cli"] == ["fake"]
+
+
+# --- networks and optimizers ---------------------------------------------------------------
+
+VOCABULARY = {"simpleconvnet": "net", "twolayernet": "net", "multilayernet": "net",
+              "fcnet": "net", "convnet3": "net", "sgd": "optimizer", "momentum": "optimizer",
+              "nesterov": "optimizer", "adagrad": "optimizer", "rmsprop": "optimizer",
+              "adam": "optimizer"}  # the --layers vocabulary of networks and optimizers
+
+
+def test_networks_and_optimizers_are_units_of_their_own_kind() -> None:
+    assert {u.name: u.kind for u in OTHERS} == VOCABULARY
+    assert not set(VOCABULARY) & set(registry.names())  # the layer queries list layers only
+    for u in OTHERS:
+        assert not u.default and u.name not in registry.default_layers("class")
+        assert registry.max_points((u.name,)) == 10.0
+    assert registry.unit("fcnet").phases == ("loss", "grad")
+    assert registry.unit("adam").phases == ("update",)
+
+
+def test_each_api_calls_the_curriculums_own_names() -> None:
+    assert registry.unit_names("class") == {
+        "SimpleConvNet": "simpleconvnet", "TwoLayerNet": "twolayernet",
+        "MultiLayerNet": "multilayernet", "MultiLayerNetExtend": "multilayernet",
+        "SGD": "sgd", "Momentum": "momentum", "Nesterov": "nesterov", "AdaGrad": "adagrad",
+        "RMSprop": "rmsprop", "Adam": "adam"}
+    assert registry.unit_names("functional") == {
+        "TwoLayerNet": "twolayernet", "FullyConnectedNet": "fcnet",
+        "ThreeLayerConvNet": "convnet3", "sgd": "sgd", "sgd_momentum": "momentum",
+        "rmsprop": "rmsprop", "adam": "adam"}
+    assert registry.unit("momentum").called_names("functional") == ("sgd_momentum",)
+    assert registry.unit("nesterov").apis() == ("class",)
+    assert registry.unit("nesterov").adapter_ref("functional") is None
+
+
+@pytest.mark.parametrize("unit", OTHERS, ids=lambda u: u.name)
+def test_every_network_and_optimizer_runs_through_the_adapters_its_record_names(
+        unit: Unit) -> None:
+    module = net_cases if unit.kind == "net" else optim_cases
+    for api, fn in (("class", "run_book"), ("functional", "run_cs231n")):
+        ref = unit.adapter_ref(api)
+        if api in unit.apis():
+            assert _resolve(ref) is getattr(module, fn)
+        else:
+            assert ref is None
+
+
+def test_a_unit_of_another_kind_must_say_what_it_calls() -> None:
+    adam = registry.unit("adam")
+    with pytest.raises(ValueError, match="called"):
+        dataclasses.replace(adam, called=())
+    with pytest.raises(ValueError, match="called"):
+        dataclasses.replace(registry.unit("relu"), called=(("class", "X"),))
+    with pytest.raises(ValueError, match="is not one of"):
+        dataclasses.replace(adam, grid="dense")

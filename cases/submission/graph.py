@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from layercheck.cases import registry
 from layercheck.cases.adapters import CLASS_NAMES, FUNCTION_NAMES
 from layercheck.cases.submission.names import CLASS_ALIASES, normal
 from layercheck.cases.submission.notebook import Cell, NotebookError, cells_module, read_cells
@@ -64,8 +65,10 @@ FORBIDDEN = ("torch", "tensorflow", "jax", "keras", "mxnet", "paddle", "cupy")
 TAKEN = {"cases", "numpy", "reference", "impl", "reports", "tests", "layercheck"}
 NOT_OWN = frozenset(set(sys.stdlib_module_names) | set(FORBIDDEN) | TAKEN | {"numpy", "scipy"})
 
+# the layers' names, then the networks' and optimizers' (SGD, Adam, sgd_momentum, ...)
 LAYER_NAMES = (*CLASS_NAMES.values(),
-               *(n for pairs in FUNCTION_NAMES.values() for pair in pairs for n in pair if n))
+               *(n for pairs in FUNCTION_NAMES.values() for pair in pairs for n in pair if n),
+               *registry.unit_names())
 _ALIASES = frozenset(a for v in CLASS_ALIASES.values() for a in v)
 
 # Private copies now in use (see intake): nothing above one of these is the student's.
