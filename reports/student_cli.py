@@ -127,7 +127,8 @@ def _name_hints(report: StudentReport) -> list[tuple[str, str]]:
     """(layer, "X is not defined; did you mean Y? ...") for missing layers with a near name."""
     out = {}
     for r in report.results:
-        if r.status == "missing" and "did you mean" in r.diagnosis:
+        near = [d for d in r.diagnoses if d.code == "missing_named" and d.facts.get("near")]
+        if r.status == "missing" and near:
             out.setdefault(r.layer, r.diagnosis)
     return list(out.items())
 

@@ -190,11 +190,18 @@ def _none_words(output: str, stub_forward: bool, stub_backward: bool, n_grads: i
     return f"{output} is None after backward: store it (self.{output} = ...)"
 
 
-def missing_results(case: Case, why: str) -> list[Result]:
-    """'missing' rows for a case of a layer the submission does not define."""
-    return [Result(case.id, case.layer, "forward" if o in ("out", "loss") else "backward", o,
-                   "missing", diagnosis=why, params=case.params())
-            for o in curricula.student_outputs(case)]
+def missing_results(case: Case, why: str, name: str = "",
+                    near: tuple[str, ...] = ()) -> list[Result]:
+    """'missing' rows for a case of a layer the submission does not define: the missing
+    name and its near names as data (`missing_named`), `why` as their words."""
+    out = []
+    for o in curricula.student_outputs(case):
+        r = Result(case.id, case.layer, "forward" if o in ("out", "loss") else "backward", o,
+                   "missing", params=case.params())
+        r.diagnose([Diagnosis("missing_named", {"words": why, "name": name,
+                                                "near": list(near)})])
+        out.append(r)
+    return out
 
 
 def _defines(layer: str, api: str, has: set[str]) -> str | None:
@@ -367,6 +374,7 @@ def _check(report: StudentReport, target: str | Path, layers: tuple[str, ...] | 
                                      f"({where.strip()}). {hint}" if where else
                                      f"{report.load_error}. {hint}")
             return report
+        report.warnings += list(hello.get("notes", ()))  # a notebook's statements skipped
         report.layers = report.required = graded_layers(layers, sub.api)
         _run_grid(report, checker, dtypes, progress)
         report.warnings += dout_warnings(report, checker.dout_changed)
@@ -443,7 +451,8 @@ def _run_grid(report: StudentReport, checker: Checker, dtypes: tuple[str, ...],
             if name not in hints:
                 hints[name] = sub.missing_hint(name)
                 report.undefined.setdefault(case.layer, (name, near_names(sub, name)))
-            report.results += missing_results(case, f"{name} is not defined" + hints[name])
+            report.results += missing_results(case, f"{name} is not defined" + hints[name],
+                                              name, report.undefined[case.layer][1])
         else:
             report.results += _run_counted(checker, case, 0, timeouts)
         if progress:
