@@ -168,6 +168,7 @@ class NetRun:
     error_phase: str | None = None  # construct | set | scores | loss | gradient
     traceback: str | None = None
     missing: bool = False
+    seconds: float | None = None  # the run's own time (set by the grader's worker)
     notes: list[str] = field(default_factory=list)
 
     def record_error(self, phase: str, e: BaseException) -> None:
@@ -277,3 +278,62 @@ def grid() -> list[NetCase]:
         NetCase("fcnet", "cs231n", N=3, hidden=(5, 4, 3), reg=0.05),
         NetCase("fcnet", "cs231n", D=5, hidden=(5, 5), C=5),  # square weights
     ]
+
+
+# --- the worker's wire format ----------------------------------------------------------
+# A network case travels as its fields; its run comes back as outputs named 'loss',
+# 'scores' and 'grads:<name>' for each parameter the case has (or 'grads' itself when it is
+# not a dict), plus notes (layercheck.cases.sandbox.replies holds every field to these).
+ERROR_PHASES = ("construct", "set", "scores", "loss", "gradient")
+
+
+def case_fields(case: NetCase) -> dict[str, Any]:
+    """The case as plain fields (what `case_from_fields` reads back)."""
+    return {"net": case.net, "api": case.api, "N": case.N, "D": case.D,
+            "hidden": list(case.hidden), "C": case.C, "reg": case.reg, "dtype": case.dtype,
+            "image": list(case.image), "conv": list(case.conv)}
+
+
+def case_from_fields(d: dict[str, Any]) -> NetCase:
+    return NetCase(d["net"], d["api"], int(d["N"]), int(d["D"]),
+                   tuple(int(h) for h in d["hidden"]), int(d["C"]), float(d["reg"]),
+                   d["dtype"], tuple(int(i) for i in d["image"]),  # type: ignore[arg-type]
+                   tuple(int(c) for c in d["conv"]))  # type: ignore[arg-type]
+
+
+def input_arrays(inputs: NetInputs) -> dict[str, Any]:
+    return {"x": inputs.x, "y": inputs.y, "params": inputs.params}
+
+
+def inputs_from_arrays(arrays: dict[str, Any]) -> NetInputs:
+    return NetInputs(arrays["x"], arrays["y"], dict(arrays["params"]))
+
+
+def output_names(case: NetCase) -> set[str]:
+    """Every name a run of the case may send back."""
+    return {"loss", "scores", "grads", *(f"grads:{k}" for k in case.param_names())}
+
+
+def run_outputs(case: NetCase, run: NetRun) -> dict[str, Any]:
+    """The run's values under their wire names: only the case's own parameters' gradients
+    travel (a dict's other entries are never judged)."""
+    out: dict[str, Any] = {"loss": run.loss}
+    if case.api == "cs231n":
+        out["scores"] = run.scores
+    if isinstance(run.grads, dict):
+        out.update({f"grads:{k}": run.grads[k] for k in case.param_names() if k in run.grads})
+    elif run.grads is not None:
+        out["grads"] = run.grads
+    return out
+
+
+def run_from_outputs(case: NetCase, outputs: dict[str, Any], gradient_ran: bool) -> NetRun:
+    """A `NetRun` back from `run_outputs` (grads a dict when any gradient came back, or
+    `gradient_ran` says the network's gradient returned a dict)."""
+    run = NetRun(loss=outputs.get("loss"), scores=outputs.get("scores"))
+    grads = {k: outputs[f"grads:{k}"] for k in case.param_names() if f"grads:{k}" in outputs}
+    if "grads" in outputs:
+        run.grads = outputs["grads"]
+    elif grads or gradient_ran:
+        run.grads = grads
+    return run

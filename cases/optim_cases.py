@@ -195,6 +195,7 @@ class OptimRun:
     error_step: int | None = None
     traceback: str | None = None
     missing: bool = False
+    seconds: float | None = None  # the run's own time (set by the grader's worker)
 
     def record_error(self, step: int, e: BaseException) -> None:
         """Keep the implementation's own exception as data (step, type, text, traceback)."""
@@ -298,3 +299,65 @@ def grid(dtypes: tuple[str, ...] = ("f64", "f32"), kinds: tuple[str, ...] = KIND
                     cases.append(OptimCase(rule, api, P, steps, dtype, kind))
                 cases.append(OptimCase(rule, api, P, steps, dtype, "normal", settable))
     return cases
+
+
+# --- the worker's wire format ----------------------------------------------------------
+# An optimizer case travels as its fields; its run comes back as flat outputs named
+# 's<step>:<param>' (the parameter after the step) and 's<step>:<param>:<entry>' (CS231n's
+# config entry), plus the rebound and returned marks (layercheck.cases.sandbox.replies
+# holds every field to these names and types).
+
+
+def case_fields(case: OptimCase) -> dict[str, Any]:
+    """The case as plain fields (what `case_from_fields` reads back)."""
+    return {"rule": case.rule, "api": case.api, "P": case.P, "steps": case.steps,
+            "dtype": case.dtype, "kind": case.kind, "hyper": [list(h) for h in case.hyper]}
+
+
+def case_from_fields(d: dict[str, Any]) -> OptimCase:
+    return OptimCase(d["rule"], d["api"], int(d["P"]), int(d["steps"]), d["dtype"], d["kind"],
+                     tuple((str(k), float(v)) for k, v in d["hyper"]))
+
+
+def input_arrays(inputs: OptimInputs) -> dict[str, Any]:
+    return {"params": inputs.params, "grads": inputs.grads}
+
+
+def inputs_from_arrays(arrays: dict[str, Any]) -> OptimInputs:
+    return OptimInputs(dict(arrays["params"]), [dict(g) for g in arrays["grads"]])
+
+
+def output_names(case: OptimCase) -> set[str]:
+    """Every name a run of the case may send back."""
+    params = param_shapes(case.P)
+    keys = STATE_KEYS[case.rule] if case.api == "cs231n" else ()
+    return {f"s{s}:{k}{suffix}" for s in range(1, case.steps + 1) for k in params
+            for suffix in ("", *(f":{e}" for e in keys))}
+
+
+def run_outputs(run: OptimRun) -> dict[str, Any]:
+    """The run's values under their wire names (raw objects; the wire converts them)."""
+    out: dict[str, Any] = {}
+    for s, values in enumerate(run.params, start=1):
+        for k, v in values.items():
+            out[f"s{s}:{k}"] = v
+    for s, state in enumerate(run.state, start=1):
+        for k, entries in state.items():
+            for e, v in entries.items():
+                out[f"s{s}:{k}:{e}"] = v
+    return out
+
+
+def run_from_outputs(case: OptimCase, outputs: dict[str, Any]) -> OptimRun:
+    """An `OptimRun` back from `run_outputs` (steps in order, while any value came back)."""
+    run = OptimRun()
+    params = list(param_shapes(case.P))
+    keys = STATE_KEYS[case.rule] if case.api == "cs231n" else ()
+    for s in range(1, case.steps + 1):
+        if not any(f"s{s}:{k}" in outputs for k in params):
+            break
+        run.params.append({k: outputs.get(f"s{s}:{k}") for k in params})
+        if case.api == "cs231n":
+            run.state.append({k: {e: outputs.get(f"s{s}:{k}:{e}") for e in keys}
+                              for k in params})
+    return run

@@ -23,16 +23,17 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from layercheck.cases.net_cases import NetCase, NetInputs, NetRun
 from layercheck.reference.bounds import SAFETY, gamma
-from layercheck.reference.convnet import Names, net_truth
 from layercheck.reference.expected import Expected
-from torch import nn
 
-F64 = torch.float64
+if TYPE_CHECKING:  # torch is imported where a truth is computed (cached truths need none)
+    import torch
+    from layercheck.reference.convnet import Names
+    from torch import nn
 
 
 @dataclass
@@ -47,13 +48,19 @@ class NetExpected:
 
 
 def _tensor(a: np.ndarray) -> torch.Tensor:
-    return torch.tensor(np.asarray(a, np.float64), dtype=F64)
+    import torch
+
+    return torch.tensor(np.asarray(a, np.float64), dtype=torch.float64)
 
 
 def twin(case: NetCase, params: dict[str, np.ndarray]) -> tuple[nn.Sequential, Names]:
     """nn.Sequential twin (float64) with the case's parameter values: [Conv2d, ReLU,
     MaxPool2d(2, 2), Flatten,] Linear, ReLU, ..., Linear (x of an MLP is (N, D) already,
     and convnet.net_truth needs a first module with weights, so no leading Flatten)."""
+    import torch
+    from torch import nn
+
+    F64 = torch.float64
     mods: list[nn.Module] = []
     names: Names = {}
     off = 0
@@ -99,6 +106,8 @@ def _scores(case: NetCase, inputs: NetInputs) -> Expected:
 
 def truth(case: NetCase, inputs: NetInputs) -> NetExpected:
     """Loss, every gradient and the scores, in float64, with bounds for the case's dtype."""
+    from layercheck.reference.convnet import net_truth  # imports torch: only on a cache miss
+
     model, names = twin(case, inputs.params)
     nt = net_truth(model, names, np.asarray(inputs.x, np.float64), inputs.y, case.dtype)
     loss, grads = nt.loss, dict(nt.grads)

@@ -78,14 +78,15 @@ The bounds are first order in u; the judged value is within SAFETY * (that bound
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from layercheck.cases.optim_cases import STATE_KEYS, OptimCase, OptimInputs
 from layercheck.reference.bounds import SAFETY, UNIT_ROUNDOFF, gamma
 from layercheck.reference.expected import Expected
 
-F64 = torch.float64
+if TYPE_CHECKING:
+    import torch
 U64 = UNIT_ROUNDOFF["f64"]
 PHASE = "update"
 
@@ -301,6 +302,8 @@ def formula_trajectory(case: OptimCase, inputs: OptimInputs, variant: str | None
 
 def torch_optimizer(case: OptimCase, tensors: list[torch.Tensor]) -> torch.optim.Optimizer | None:
     """torch.optim configured as the curriculum's rule, or None where they differ."""
+    import torch  # only where a truth is computed (cached truths are read without it)
+
     hp, rule = case.hyperparameters(), case.rule
     if rule == "sgd":
         return torch.optim.SGD(tensors, lr=hp["lr"])
@@ -331,6 +334,9 @@ def _torch_state(case: OptimCase, st: dict) -> dict[str, object]:
 def torch_values(case: OptimCase, inputs: OptimInputs) -> list[dict[str, dict]] | None:
     """Per step: {'params': {name: value}, 'state': {name: {entry: value}}} from torch.optim,
     or None where the curriculum differs from it."""
+    import torch
+
+    F64 = torch.float64
     tensors = {k: torch.tensor(np.asarray(p, dtype=np.float64), dtype=F64, requires_grad=True)
                for k, p in inputs.params.items()}
     opt = torch_optimizer(case, list(tensors.values()))

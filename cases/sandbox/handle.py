@@ -30,8 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from layercheck.cases import net_cases, optim_cases
 from layercheck.cases.adapters import Run
 from layercheck.cases.case import Case
+from layercheck.cases.net_cases import NetCase, NetRun
+from layercheck.cases.optim_cases import OptimCase, OptimRun
 from layercheck.cases.sandbox import isolation, replies
 from layercheck.cases.sandbox.replies import Malformed
 from layercheck.cases.sandbox.seccomp import worker_filter
@@ -373,6 +376,46 @@ class Worker:
         self._note_forbidden(run.error)
         return run
 
+    def run_unit(self, case: OptimCase | NetCase, arrays: dict,
+                 timeout: float | None = None) -> OptimRun | NetRun:
+        """Run one network or optimizer case (`arrays`: its inputs, as
+        optim_cases.input_arrays / net_cases.input_arrays give them); a hang, a crash or a
+        malformed reply becomes the run's error ('Timeout', 'WorkerCrash')."""
+        optim = isinstance(case, OptimCase)
+        if self.proc is None or self.proc.poll() is not None:
+            self.restarts += self.proc is not None
+            hello = self.start()
+            if not hello.get("ok"):
+                return _unit_failed(optim, "ImportError", str(hello.get("error")))
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        fields = (optim_cases.case_fields(case) if optim
+                  else net_cases.case_fields(case))  # type: ignore[arg-type]
+        kind = "message"
+        try:
+            self._send({"type": "unit", "kind": "optimizer" if optim else "net",
+                        "case": fields, "arrays": arrays}, deadline)
+            kind, msg = self._frame(deadline)
+            if kind != "unit_reply":
+                self.kill()
+                self._observe("sandbox: the worker sent a message out of turn")
+                return _unit_failed(optim, "WorkerCrash", "the worker sent a message out of turn")
+            run = replies.unit_reply(msg, case, limit)
+        except TimeoutError:
+            self.kill()
+            return _unit_failed(optim, "Timeout", f"timed out after {limit:g} s: no result "
+                                                  f"within the per-case limit (an endless "
+                                                  f"loop, or far too slow)")
+        except Malformed as e:
+            self.kill()
+            return _unit_failed(optim, "WorkerCrash", str(self._malformed(kind, e)))
+        except (WorkerError, BrokenPipeError, OSError) as e:
+            text = str(e) if isinstance(e, WorkerError) else self._death()
+            self.kill()
+            return _unit_failed(optim, "WorkerCrash", text)
+        self._note_forbidden(run.error)
+        return run
+
     # ------------------------------------------------------------ stop
 
     def kill(self) -> None:
@@ -416,3 +459,9 @@ class Worker:
 
 def _failed(kind: str, message: str, phase: str | None) -> Run:
     return Run(error_type=kind, error=message, error_phase=phase)
+
+
+def _unit_failed(optim: bool, kind: str, message: str) -> OptimRun | NetRun:
+    run: OptimRun | NetRun = OptimRun() if optim else NetRun()
+    run.error_type, run.error = kind, message
+    return run

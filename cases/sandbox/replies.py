@@ -16,16 +16,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from layercheck.cases import net_cases, optim_cases
 from layercheck.cases.adapters import Run
 from layercheck.cases.case import Case
+from layercheck.cases.net_cases import NetCase, NetRun
+from layercheck.cases.optim_cases import OptimCase, OptimRun
 from layercheck.cases.sandbox.wire import StandIn
 from layercheck.cases.text import MAX_TEXT, clean_name, clean_text
 
-KINDS = ("ready", "hint", "hello", "note", "reply")
+KINDS = ("ready", "hint", "hello", "note", "reply", "unit_reply")
 MAX_OUTPUTS = 16  # outputs in one reply (a layer has at most 8)
 MAX_HINT = 500  # characters of one refused-attempt hint (or of one loading note)
 MAX_NOTES = 20  # a notebook's skipped statements reported in the hello
 MAX_ERROR_TYPE = 100
+MAX_MARKS = 64  # an optimizer's rebound or returned marks in one reply
+MAX_UNIT_OUTPUTS = 512  # a network's or optimizer's values in one reply (named by its case)
 SLACK_SECONDS = 1.0  # a case's own time may exceed its limit by this much (clocks differ)
 _OUTPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 _INT64 = 1 << 63
@@ -36,6 +41,9 @@ _FIELDS = {
     "note": ({"type", "phase", "outputs"}, set()),
     "reply": ({"type", "outputs", "error_phase", "error", "error_type", "traceback",
                "missing", "modified", "seconds"}, set()),
+    "unit_reply": ({"type", "outputs", "error", "error_type", "error_phase", "error_step",
+                    "traceback", "missing", "rebound", "returned", "notes", "grads_dict",
+                    "seconds"}, set()),
 }
 
 
@@ -122,6 +130,70 @@ def reply(msg: dict, case: Case, inputs: Collection[str], limit: float) -> Run:
                      f"the case ran")
     if run.error is not None and run.error_type is None:
         run.error_type = "Error"
+    return run
+
+
+def unit_reply(msg: dict, case: OptimCase | NetCase, limit: float) -> OptimRun | NetRun:
+    """A network's or optimizer's reply as its run (`OptimRun` or `NetRun`): every output
+    one the case can have, every mark a (step, name) of the case, every text cleaned."""
+    optim = isinstance(case, OptimCase)
+    names = (optim_cases.output_names(case) if optim
+             else net_cases.output_names(case))  # type: ignore[arg-type]
+    values = msg["outputs"]
+    if type(values) is not dict or len(values) > min(len(names), MAX_UNIT_OUTPUTS):
+        raise Malformed("unit_reply: 'outputs' is not a mapping of the case's values")
+    for k in values:
+        if type(k) is not str or k not in names:
+            raise Malformed(f"unit_reply: an output named {_shown(k)}")
+    got = {k: _value(k, x) for k, x in values.items()}
+    for key in ("missing", "grads_dict"):
+        if type(msg[key]) is not bool:
+            raise Malformed(f"unit_reply: '{key}' is not true or false")
+    step = msg["error_step"]
+    steps = case.steps if optim else 0  # type: ignore[union-attr]
+    if not (step is None or (type(step) is int and 1 <= step <= steps)):
+        raise Malformed("unit_reply: 'error_step' is not a step of the case")
+    phase = msg["error_phase"]
+    if not (phase is None or (not optim and _is(phase, *net_cases.ERROR_PHASES))):
+        raise Malformed("unit_reply: 'error_phase' is not one of the network's phases")
+    params = set(case.param_names()) if not optim else set(  # type: ignore[union-attr]
+        optim_cases.param_shapes(case.P))  # type: ignore[union-attr]
+    marks = {}
+    for key in ("rebound", "returned"):
+        v = msg[key]
+        if type(v) is not list or len(v) > MAX_MARKS or (v and not optim) or any(
+                type(m) is not list or len(m) != 2 or type(m[0]) is not int
+                or not 1 <= m[0] <= steps or type(m[1]) is not str
+                or (key == "rebound" and m[1] not in params) for m in v):
+            raise Malformed(f"unit_reply: '{key}' is not a list of (step, name) of the case")
+        marks[key] = [(m[0], clean_name(m[1], MAX_ERROR_TYPE)) for m in v]
+    notes = msg["notes"]
+    if type(notes) is not list or len(notes) > MAX_NOTES or any(type(n) is not str
+                                                                for n in notes):
+        raise Malformed(f"unit_reply: 'notes' is not a list of at most {MAX_NOTES} texts")
+    error = _text(msg, "error", MAX_TEXT)
+    error_type = _text(msg, "error_type", MAX_ERROR_TYPE, name=True)
+    if error is not None and error_type is None:
+        error_type = "Error"
+    tb = _text(msg, "traceback", MAX_TEXT)
+    seconds = _seconds(msg["seconds"], limit + SLACK_SECONDS)
+    run: OptimRun | NetRun
+    if optim:
+        run = optim_cases.run_from_outputs(case, got)  # type: ignore[arg-type]
+        run.rebound, run.returned = marks["rebound"], marks["returned"]
+        run.error_step = step if error is not None else None
+    else:
+        run = net_cases.run_from_outputs(case, got, msg["grads_dict"])  # type: ignore[arg-type]
+        run.error_phase = phase if error is not None else None
+        run.notes = [clean_text(n, MAX_HINT) for n in notes]
+    run.error, run.error_type, run.traceback, run.seconds = error, error_type, tb, seconds
+    if msg["missing"]:  # the parent decided the name exists: a claim otherwise is an error
+        run.error_type = "NameError"
+        run.error = f"NameError: {case.layer} was not found in the module when the case ran"
+        if isinstance(run, OptimRun):
+            run.error_step = 1
+        else:
+            run.error_phase = "construct"
     return run
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from layercheck.cases import net_cases, optim_cases
 from layercheck.cases.adapters import run_class
 from layercheck.cases.functional import run_functional
 from layercheck.cases.sandbox.inside.guard import install_guard, install_seccomp
@@ -127,6 +128,31 @@ def _one_case(mod: Any, api: str, case: Any, arrays: dict, variant: int,
             "seconds": seconds}
 
 
+def _one_unit(mod: Any, msg: dict) -> dict:
+    """Run one network or optimizer case (message type 'unit') on the student's module."""
+    t0 = time.perf_counter()
+    if msg["kind"] == "optimizer":
+        case = optim_cases.case_from_fields(msg["case"])
+        run = optim_cases.run(mod, case, optim_cases.inputs_from_arrays(msg["arrays"]))
+        values = optim_cases.run_outputs(run)
+        step, phase, grads_dict = run.error_step, None, False
+        marks = {"rebound": run.rebound, "returned": run.returned, "notes": []}
+    else:
+        net = net_cases.case_from_fields(msg["case"])
+        nrun = net_cases.run(mod, net, net_cases.inputs_from_arrays(msg["arrays"]))
+        run, values = nrun, net_cases.run_outputs(net, nrun)
+        step, phase, grads_dict = None, nrun.error_phase, isinstance(nrun.grads, dict)
+        marks = {"rebound": [], "returned": [], "notes": nrun.notes}
+    seconds = time.perf_counter() - t0
+    return {"type": "unit_reply", "outputs": outputs(values), "error": _cut(run.error),
+            "error_type": _cut(run.error_type), "error_phase": phase, "error_step": step,
+            "traceback": _cut(run.traceback), "missing": run.missing,
+            "rebound": [[s, k] for s, k in marks["rebound"]][:64],
+            "returned": [[s, _cut(k)] for s, k in marks["returned"]][:64],
+            "notes": [_cut(n) for n in marks["notes"]][:20], "grads_dict": grads_dict,
+            "seconds": seconds}
+
+
 def _no_sourceless_bytecode() -> None:
     """Folders on sys.path import .py sources and extension modules, never a bare .pyc
     (a `layers.pyc` shipped without its source)."""
@@ -175,8 +201,19 @@ def main() -> None:
     send({"type": "hello", "ok": True, "has": has, "notes": [_cut(n) for n in SKIPPED[:20]]})
     while True:
         msg = read()
-        if msg is None or msg.get("type") != "case":
+        if msg is None or msg.get("type") not in ("case", "unit"):
             return
+        if msg["type"] == "unit":
+            try:
+                reply = _one_unit(mod, msg)
+            except BaseException as e:  # SystemExit or a failure in the adapter itself
+                reply = {"type": "unit_reply", "outputs": {}, "error_type": type(e).__name__,
+                         "error": _cut(f"{type(e).__name__}: {e}"), "error_phase": None,
+                         "error_step": None, "traceback": None, "missing": False,
+                         "rebound": [], "returned": [], "notes": [], "grads_dict": False,
+                         "seconds": None}
+            send(reply)
+            continue
         case = case_from_dict(msg["case"])
         try:
             reply = _one_case(mod, cfg["api"], case, msg["arrays"], msg["variant"], send)
