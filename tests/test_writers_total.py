@@ -349,3 +349,23 @@ def test_ctrl_c_keeps_what_was_finished_and_prints_the_command_that_goes_on(tmp_
     r = _cli(*command[1:])
     assert "2 of 3 submissions already checked" in r.stderr, r.stderr[-2000:]
     assert r.returncode == 0 and len(list((out / "md").glob("*.md"))) == 3
+
+
+def test_ctrl_c_without_a_json_folder_says_what_resuming_needs(tmp_path, monkeypatch,
+                                                               capsys) -> None:
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for n in ("alice", "bob"):
+        (subs / f"{n}.py").write_text("# a submission\n")
+
+    def stopped(todo, options, jobs, on_done, *rest, **kw):
+        on_done(todo[0], StudentReport(todo[0], api="class"))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(student_cli, "run_local", stopped)
+    rc = main(["check", "--each", str(subs), "--md", str(tmp_path / "md"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 130
+    assert "interrupted: 1 of 2 submissions checked, their reports are kept (--md " in err
+    assert "Nothing can be resumed without --json FOLDER" in err and "Traceback" not in err
+    assert [p.name for p in (tmp_path / "md").iterdir()] == ["alice.md"]
