@@ -498,7 +498,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Check student layer code against PyTorch over the student grid. The "
                     "code runs in a separate, resource-limited worker process. Exit code: 0 "
                     "every graded layer defined, all its cases pass and no policy violated, "
-                    "1 otherwise, 2 when a file cannot be loaded, 3 when the grader failed.")
+                    "1 otherwise, 2 when a file cannot be loaded, 3 when the grader failed, "
+                    "130 when stopped by Ctrl-C (finished reports are kept; the command that "
+                    "goes on is printed).")
     c.add_argument("targets", nargs="*", metavar="SUBMISSION",
                    help="each path is one submission: a .py file, a notebook (.ipynb) or a "
                         "folder (a repository, an extracted zip: the file defining the "
