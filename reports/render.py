@@ -127,6 +127,21 @@ def not_passed(df: pd.DataFrame) -> pd.DataFrame:
     return bad.sort_values("err_over_bound", ascending=False, na_position="first")
 
 
+ALIKE = ("phase", "output", "status", "diagnosis")  # what makes two rows the same finding
+
+
+def alike_grouped(bad: pd.DataFrame) -> pd.DataFrame:
+    """`not_passed` rows alike in phase, output, status and diagnosis as one row: the
+    worst one's id and numbers, and `outputs`, how many it stands for; worst first."""
+    if bad.empty or not set(ALIKE) <= set(bad.columns):
+        return bad
+    keys = list(ALIKE)
+    sizes = bad.groupby(keys, sort=False, dropna=False)["id"].transform("size")
+    out = bad.drop_duplicates(subset=keys, keep="first").copy()
+    out.insert(1, "outputs", sizes.loc[out.index].astype(int))
+    return out
+
+
 def layers_in(df: pd.DataFrame) -> list[str]:
     """Layers present, in the usual order, unknown ones last."""
     present = list(dict.fromkeys(df["layer"])) if not df.empty else []
@@ -342,21 +357,36 @@ def speed_headline(s: Mapping[str, Any]) -> str | None:
             f"{'; '.join(missed)} (see Speed goals below).")
 
 
-def _not_passed_note(n: int, all_rows: str | None) -> str:
-    """How many outputs did not pass, and how many are listed (worst first)."""
-    if n <= MAX_LISTED:
-        return f"{n} outputs did not pass (worst first)."
+def _not_passed_note(n: int, all_rows: str | None, rows: int | None = None) -> str:
+    """How many outputs did not pass, in how many rows (`rows`: alike outputs grouped),
+    and how many rows are listed (worst first)."""
+    grouped = "" if rows is None else (
+        f", {rows} distinct: outputs alike in phase, output, status and diagnosis share a "
+        f"row ('outputs' counts them, 'id' names the worst)")
+    shown = n if rows is None else rows
+    if shown <= MAX_LISTED:
+        return f"{n} outputs did not pass{grouped}; worst first."
     where = f"; all are in {all_rows}" if all_rows else ""
-    return f"{n} outputs did not pass; the {MAX_LISTED} worst are listed{where}."
+    return f"{n} outputs did not pass{grouped}; the {MAX_LISTED} worst are listed{where}."
+
+
+def _listed(df: pd.DataFrame, all_rows: str | None, group_alike: bool
+            ) -> tuple[pd.DataFrame, str]:
+    """The rows not passed a page lists, and the sentence above them."""
+    bad = not_passed(df)
+    rows = alike_grouped(bad) if group_alike else bad
+    note = _not_passed_note(len(bad), all_rows, len(rows) if group_alike else None)
+    return rows.head(MAX_LISTED), note
 
 
 def render_markdown(df: pd.DataFrame, title: str, speed: Bench | None = None,
                     env: Mapping[str, Any] | None = None,
                     extra_sections: Sequence[Section] = (),
                     lead_sections: Sequence[Section] = (),
-                    all_rows: str | None = ALL_ROWS) -> str:
-    """The report as Markdown: summary, lead sections, outputs not passed, errors per layer,
-    speed, extras, environment, terms."""
+                    all_rows: str | None = ALL_ROWS, group_alike: bool = False) -> str:
+    """The report as Markdown: summary, lead sections, outputs not passed (`group_alike`:
+    alike ones as one row, `alike_grouped`), errors per layer, speed, extras, environment,
+    terms."""
     s = summary_dict(df, speed)
     md = [f"# {title}", "", "## Summary", "", _headline(s), ""]
     if speed_headline(s):
@@ -370,10 +400,9 @@ def render_markdown(df: pd.DataFrame, title: str, speed: Bench | None = None,
     for sec_md, _ in lead_sections:
         if sec_md.strip():
             md += [sec_md.rstrip(), ""]
-    bad = not_passed(df)
-    if not bad.empty:
-        md += ["## Not passed", "", _not_passed_note(len(bad), all_rows), "",
-               md_table(bad.head(MAX_LISTED)), ""]
+    shown, note = _listed(df, all_rows, group_alike)
+    if not shown.empty:
+        md += ["## Not passed", "", note, "", md_table(shown), ""]
     md += ["## Errors per layer", "",
            "err/bound = max |error| / rounding-error bound; ≤ 1 passes (see Terms at the "
            "end). ✗n: n outputs not passed in that cell.", ""]
@@ -539,7 +568,7 @@ def _td(v: str) -> str:
 def render_html(df: pd.DataFrame, title: str, speed: Bench | None = None,
                 env: Mapping[str, Any] | None = None, extra_sections: Sequence[Section] = (),
                 plots: bool = True, lead_sections: Sequence[Section] = (),
-                all_rows: str | None = ALL_ROWS) -> str:
+                all_rows: str | None = ALL_ROWS, group_alike: bool = False) -> str:
     """The report as one self-contained HTML page (inline CSS, PNG plots as data URIs).
 
     Same sections as `render_markdown`; with plots, a heatmap of worst err_over_bound over
@@ -563,11 +592,9 @@ def render_html(df: pd.DataFrame, title: str, speed: Bench | None = None,
         h += [f"<p>Speed, geometric-mean time ratio impl/PyTorch per layer ({speed.threads} "
               f"threads; &lt; 1 means impl is faster):</p>", _html_table(g)]
     h += [sec_html for _, sec_html in lead_sections if sec_html.strip()]
-    bad = not_passed(df)
-    if not bad.empty:
-        shown = bad.head(MAX_LISTED)
-        h += ["<h2 id='not-passed'>Not passed</h2>",
-              f"<p>{e(_not_passed_note(len(bad), all_rows))}</p>",
+    shown, note = _listed(df, all_rows, group_alike)
+    if not shown.empty:
+        h += ["<h2 id='not-passed'>Not passed</h2>", f"<p>{e(note)}</p>",
               _html_table(shown, row_class=["fail"] * len(shown))]
     h += ["<h2 id='errors'>Errors per layer</h2>",
           "<p class='note'>err/bound = max |error| / rounding-error bound; ≤ 1 passes (see "

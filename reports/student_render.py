@@ -69,13 +69,14 @@ def _title(report: StudentReport) -> str:
 
 def student_markdown(report: StudentReport) -> str:
     """The report as Markdown: the summary, then the feedback, then the outputs not passed
-    and the errors per layer (the same renderer as `layercheck report`)."""
+    (alike ones as one row) and the errors per layer (the renderer of `layercheck
+    report`)."""
     section = _section(report)
     df = to_frame(report.results)
     if df.empty:
         return f"# {md_text(_title(report))}\n\n{section[0]}"
     return render_markdown(df, md_text(_title(report)), lead_sections=[section],
-                           all_rows=None)
+                           all_rows=None, group_alike=True)
 
 
 def student_html(report: StudentReport) -> str:
@@ -87,4 +88,5 @@ def student_html(report: StudentReport) -> str:
         return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
                 f"<title>{title}</title><style>{CSS}</style></head><body><h1>{title}</h1>"
                 f"{section[1]}</body></html>")
-    return render_html(df, _title(report), lead_sections=[section], all_rows=None)
+    return render_html(df, _title(report), lead_sections=[section], all_rows=None,
+                       group_alike=True)

@@ -177,7 +177,10 @@ def test_student_pages_give_the_feedback_before_the_table_and_name_no_missing_fi
     assert md.index("## Feedback") < md.index("## Not passed")
     assert page.index("id='feedback'") < page.index("id='not-passed'")
     assert "results.csv" not in md and "results.csv" not in page, "files it never writes"
-    assert "60 outputs did not pass; the 50 worst are listed" in md
+    assert "60 outputs did not pass, 1 distinct" in md, "60 alike errors are one row"
+    table = md[md.index("## Not passed"):md.index("## Errors per layer")]
+    rows = [ln for ln in table.splitlines() if ln.startswith("| pool-")]
+    assert len(rows) == 1 and rows[0].split("|")[2].strip() == "60", rows
 
 
 def _args(tmp_path: Path, **outputs: bool) -> Namespace:
