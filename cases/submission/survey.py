@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from layercheck.cases import registry
 from layercheck.cases.adapters import CLASS_NAMES, FUNCTION_NAMES
 from layercheck.cases.submission import graph as rules
 from layercheck.cases.submission import names as naming
@@ -169,6 +170,13 @@ def _present(api: str, names: set[str], explicit: dict[str, str] | None = None) 
     return sum((found.get(v) or v) in names for v in naming.canonical_names(api).values())
 
 
+def _units_present(api: str, names: set[str]) -> int:
+    """How many networks and optimizers the names hold under their names in this API only
+    (TwoLayerNet, a name of both, tells neither)."""
+    other = registry.unit_names("functional" if api == "class" else "class")
+    return sum(n in names for n in registry.unit_names(api) if n not in other)
+
+
 def detect_apis(names: set[str], explicit: dict[str, str] | None = None,
                 functions: set[str] = frozenset(),
                 classes: set[str] = frozenset()) -> tuple[str, ...]:
@@ -178,6 +186,9 @@ def detect_apis(names: set[str], explicit: dict[str, str] | None = None,
     a function)."""
     n_class = _present("class", names - functions, explicit)
     n_func = _present("functional", names - classes, explicit)
+    if not n_class and not n_func:  # no layer: the networks and optimizers tell the API
+        n_class, n_func = (_units_present(a, names - skip) for a, skip in
+                           (("class", functions), ("functional", classes)))
     offered = [a for a, n in (("class", n_class), ("functional", n_func)) if n]
     return tuple(sorted(offered, key=lambda a: a != ("class" if n_class >= n_func
                                                           else "functional")))

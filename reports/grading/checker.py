@@ -31,7 +31,7 @@ from layercheck.reference.explain import drift_hint, locate, located, with_shape
 from layercheck.reference.patterns import pattern_lines
 from layercheck.reference.result import Result
 from layercheck.reference.verdicts import verdicts
-from layercheck.reports.grading import scoring
+from layercheck.reports.grading import scoring, units
 from layercheck.reports.grading.draws import PUBLIC, Draws
 from layercheck.reports.grading.options import GradingOptions
 from layercheck.reports.grading.scoring import Hidden, Score
@@ -49,7 +49,8 @@ MAX_SHRINKS = 8
 MAX_SANDBOX_DETAILS = 5
 FAST = "fast"  # Result.variant of the functional API's *_fast results
 STATUSES = ("pass", "fail", "error", "timeout", "missing")
-PHASES_ORDER = ("forward", "backward")
+# forward, backward; then the networks' and optimizers' phases (loss, grad; update)
+PHASES_ORDER = tuple(dict.fromkeys(p for u in registry.UNITS for p in u.phases))
 
 
 @dataclass
@@ -377,6 +378,11 @@ def _check(report: StudentReport, target: str | Path, layers: tuple[str, ...] | 
         report.warnings += list(hello.get("notes", ()))  # a notebook's statements skipped
         report.layers = report.required = graded_layers(layers, sub.api)
         _run_grid(report, checker, dtypes, progress)
+        found = units.check_units(units.UnitCheck(  # networks and optimizers
+            checker.worker, sub, checker.deadline, checker.budget), report.layers, dtypes)
+        report.results += found.results
+        report.undefined.update(found.undefined)
+        report.shrunk += [Shrunk(*s) for s in found.smallest]
         report.warnings += dout_warnings(report, checker.dout_changed)
         if do_shrink:
             _shrink_failures(report, checker)
@@ -436,7 +442,7 @@ def _run_grid(report: StudentReport, checker: Checker, dtypes: tuple[str, ...],
     accepts = {layer: sub.accepts.get(CLASS_NAMES.get(layer, ""), set()) for layer in usable}
     cases = student_grid(tuple(usable), dtypes, sub.api, accepts)
     for layer in report.layers:
-        if layer not in usable:
+        if layer not in usable and registry.unit(layer).kind == "layer":
             report.results.append(Result(f"{layer}-not-in-{sub.api}-api", layer, "forward",
                                          "out", "missing",
                                          diagnosis=f"the {sub.api} API has no {layer} layer"))
