@@ -92,8 +92,8 @@ def test_folder_of_submissions_with_jobs_gives_a_table_and_one_report_each(tmp_p
     # self-contained: an --each entry never imports another entry
     (subs / "bad_relu_grad0.py").write_text(inlined("bad_relu_grad0.py"))
     out = tmp_path / "json"
-    r = subprocess.run([sys.executable, "-m", "layercheck.reports.cli", "check", "--each", str(subs),
-                        "--layers", "relu", "--jobs", "2", "--json", str(out), "--quiet",
+    r = subprocess.run([sys.executable, "-m", "layercheck.reports.cli", "check", "--each",
+                        str(subs), "--layers", "relu", "--jobs", "2", "--json", str(out), "--quiet",
                         "--no-shrink"],
                        capture_output=True, text=True, timeout=120,
                        cwd=Path(__file__).parent.parent)
