@@ -100,8 +100,8 @@ if __name__ == "__main__":
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"exit {code}; the grader process's peak RSS: {peak:.0f} MiB")
     for name, kind in kinds.items():
-        path = target / "json" / f"{name}.json"
-        d = json.loads(path.read_text()) if path.exists() else {}
+        found = sorted((target / "json").glob(f"{name}*.json"))
+        d = json.loads(found[0].read_text()) if found else {}
         score = d.get("score") or {}
         print(f"{name:28} {kind:6} exit {d.get('exit_code')} "
               f"score {score.get('earned')}/{score.get('possible')}")

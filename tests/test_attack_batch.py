@@ -34,7 +34,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[st
 
 def _report(out: Path, folder: str, name: str, suffix: str) -> Path:
     found = sorted((out / folder).glob(f"{name}*{suffix}"))
-    assert found, f"no {folder} report for {name}: {sorted(p.name for p in (out / folder).iterdir())}"
+    assert found, f"no {folder} report for {name}: {sorted((out / folder).iterdir())}"
     return found[0]
 
 
