@@ -19,7 +19,7 @@ documented):
   the window maximum of e for max pooling, the window mean of e for average pooling, and
   max sigma' over [a - e, a + e] times e for the sigmoid (plus gamma_4 relative rounding
   for exp, add and divide).
-* The loss adds the softmax/cross-entropy rounding bound of `layercheck.reference.oracle.softmax` and
+* The loss adds the softmax/cross-entropy rounding bound of `reference.oracle.softmax` and
   the logits' error to first order: |d loss_i| <= e_i,t + sum_j p_ij e_ij.
   The logits gradient g = (p - onehot)/N likewise: oracle bound + p (e + sum p e)/N.
 * Backward, with G = |g| + e_g, every gradient is a sum of products of a (possibly
@@ -28,7 +28,7 @@ documented):
   propagation terms (the sum on e_g and |a|, and on G and e). ReLU and max pooling route
   the gradient with the true mask / argmax; the sigmoid's s(1 - s) carries the error of s.
 
-All rounding terms carry SAFETY (layercheck.reference.bounds) once; the propagated terms are linear in
+All rounding terms carry SAFETY (reference.bounds) once; the propagated terms are linear in
 them, so the float64 truth's own rounding stays covered. The bound is first order in u
 (second-order terms, (K u)^2, are far below it). Kinks: where a ReLU input lies within
 its error bound of 0, or a max-pool window's largest values lie within their bounds of

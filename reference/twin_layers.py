@@ -1,7 +1,7 @@
 """Twin modules for local response normalization, dropout with injected masks and batch
 normalization, each with its part of the whole-network error bound.
 
-`layercheck.reference.convnet.twin` builds these from the notes-style layers; `layercheck.reference.convnet`'s
+`reference.convnet.twin` builds these from the notes-style layers; `reference.convnet`'s
 bound propagation calls `bound_forward(b, a, e)` (error bound of the output, given the
 input a and the bound e on its error) and `bound_backward(b, a, e, g, eg)` (bounds on dx
 and on the parameter gradients, given the upstream gradient g and its bound eg). `b.r(k,

@@ -150,7 +150,8 @@ def run(count: int, jobs: int, kind: str, out: Path, warm_runs: int = 3,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m layercheck.reports.grading_bench", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m layercheck.reports.grading_bench",
+                                description=__doc__)
     p.add_argument("--count", type=int, default=200, help="submissions (default 200)")
     p.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     p.add_argument("--kind", choices=("vectorised", "loops", "mixed"), default="vectorised")

@@ -312,7 +312,7 @@ def impl_net_side(mod: ModuleType, shape: BenchShape, a: dict[str, np.ndarray]) 
 
 
 def torch_net_side(mod: ModuleType, shape: BenchShape, a: dict[str, np.ndarray]) -> Side:
-    """The PyTorch twin (layercheck.reference.convnet.twin) of `mod`'s network, same weights and dtype,
+    """The PyTorch twin (reference.convnet.twin) of `mod`'s network, same weights and dtype,
     in training mode (dropout as nn.Dropout): forward is the loss (graph built, as in
     training); fwd+bwd zero_grad, loss, backward and torch.optim.SGD's step."""
     from layercheck.reference.convnet import twin

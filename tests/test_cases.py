@@ -82,7 +82,8 @@ def test_pairwise_grid_uses_every_new_parameter() -> None:
 
 def test_same_id_gives_same_arrays_in_another_process() -> None:
     case = QUICK[123]
-    code = ("from layercheck.cases.grids import grid; from layercheck.cases.inputs import make_inputs; "
+    code = ("from layercheck.cases.grids import grid; "
+            "from layercheck.cases.inputs import make_inputs; "
             "a = make_inputs(grid('quick')[123]); print(a['x'].tobytes().hex())")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True).stdout.strip()

@@ -10,10 +10,10 @@ imports `impl`, `cases`, `reference` or `reports` as top-level names.
 from __future__ import annotations
 
 import ast
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("impl", "cases", "reference", "reports")

@@ -1,5 +1,6 @@
 """The functional API's *_fast variants are checked too, as separate implementations of the
-same layers: Result.variant 'fast' (the case id unchanged), diagnoses naming the function, their own pattern lines."""
+same layers: Result.variant 'fast' (the case id unchanged), diagnoses naming the function,
+their own pattern lines."""
 
 from __future__ import annotations
 
