@@ -145,6 +145,7 @@ class NetVerdict:
     err_over_bound: float | None = None
     worst_index: tuple[int, ...] | None = None
     diagnosis: str = ""
+    max_abs_err: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -152,18 +153,19 @@ class NetVerdict:
 
 
 def _compare(actual: object, exp: Expected, dtype: str, scalar: bool = False
-             ) -> tuple[bool, float | None, tuple[int, ...] | None, str]:
+             ) -> tuple[bool, float | None, tuple[int, ...] | None, str, float | None]:
+    """(ok, err_over_bound, worst index, why, max_abs_err)."""
     if scalar and isinstance(actual, numbers.Real | np.ndarray) and np.size(actual) == 1:
         a = np.asarray(actual, dtype=np.float64).reshape(())
     elif not isinstance(actual, np.ndarray):
         kind = type(actual)
         return False, None, None, f"is a {kind.__module__}.{kind.__qualname__}, expected " \
-                                  f"a numpy.ndarray"
+                                  f"a numpy.ndarray", None
     else:
         if actual.shape != exp.value.shape:
-            return False, None, None, f"has shape {actual.shape}, expected {exp.value.shape}"
+            return False, None, None, f"has shape {actual.shape}, expected {exp.value.shape}", None
         if actual.dtype != np.dtype(dtype):
-            return False, None, None, f"has dtype {actual.dtype}, expected {dtype}"
+            return False, None, None, f"has dtype {actual.dtype}, expected {dtype}", None
         a = actual.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         err = np.abs(a - exp.value)
@@ -171,7 +173,8 @@ def _compare(actual: object, exp: Expected, dtype: str, scalar: bool = False
         ratio = np.where(err == 0, 0.0, err / exp.bound)
     worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(ratio)), ratio.shape))
     ok = bool((ratio <= 1).all())
-    return ok, float(ratio.max()), worst, "" if ok else "values outside the bound"
+    why = "" if ok else "values outside the bound"
+    return ok, float(ratio.max()), worst, why, float(err.max())
 
 
 def _close(a: object, want: np.ndarray, bound: np.ndarray) -> bool:
@@ -238,16 +241,16 @@ def judge(case: NetCase, inputs: NetInputs, run: NetRun, exp: NetExpected | None
     exp = truth(case, inputs) if exp is None else exp
     out = []
     if case.api == "cs231n":
-        ok, r, w, why = _compare(run.scores, exp.scores, case.np_dtype)
+        ok, r, w, why, e = _compare(run.scores, exp.scores, case.np_dtype)
         out.append(NetVerdict(cid, L, "scores", "pass" if ok else "fail", r, w,
-                              "" if ok else f"scores {why}"))
+                              "" if ok else f"scores {why}", e))
     if run.error and run.error_phase in ("scores", "loss"):
         out.append(NetVerdict(cid, L, "loss", "error", diagnosis=run.error))
         return out
-    ok, r, w, why = _compare(run.loss, exp.loss, case.np_dtype, scalar=True)
+    ok, r, w, why, e = _compare(run.loss, exp.loss, case.np_dtype, scalar=True)
     cause = "" if ok else _loss_cause(case, exp, run.loss)
     out.append(NetVerdict(cid, L, "loss", "pass" if ok else "fail", r, w,
-                          "" if ok else "; ".join(filter(None, [f"loss {why}", cause]))))
+                          "" if ok else "; ".join(filter(None, [f"loss {why}", cause])), e))
     loss_ok = ok
     if run.error:
         out.append(NetVerdict(cid, L, "grads", "error", diagnosis=run.error))
@@ -264,11 +267,12 @@ def judge(case: NetCase, inputs: NetInputs, run: NetRun, exp: NetExpected | None
                                   diagnosis=f"grads['{name}'] is missing ({_layer_of(case, name)}"
                                             f" gets no gradient)"))
             continue
-        ok, r, w, why = _compare(got, exp.grads[name], case.np_dtype)
+        ok, r, w, why, e = _compare(got, exp.grads[name], case.np_dtype)
         cause = "" if ok else _grad_cause(case, inputs, exp, name, got, loss_ok)
         text = "" if ok else "; ".join(filter(None, [
             f"grads['{name}'] ({_layer_of(case, name)}) {why}", cause]))
-        out.append(NetVerdict(cid, L, f"grads[{name}]", "pass" if ok else "fail", r, w, text))
+        out.append(NetVerdict(cid, L, f"grads[{name}]", "pass" if ok else "fail", r, w, text,
+                              e))
     return out
 
 

@@ -197,7 +197,8 @@ def results(case: UnitCase, inputs: OptimInputs | NetInputs, run: OptimRun | Net
             phases = registry.unit(case.net).phases if v.output == "*" else (
                 _net_phase(v.output),)
             rows += [Result(case.id, case.net, phase, v.output, v.status,
-                            err_over_bound=v.err_over_bound, worst_index=v.worst_index,
+                            max_abs_err=v.max_abs_err, err_over_bound=v.err_over_bound,
+                            worst_index=v.worst_index,
                             diagnosis=v.diagnosis, params=case.params()) for phase in phases]
         seen = {r.phase for r in rows}  # an error before the gradient: that phase fails too
         rows += [Result(case.id, case.net, phase, "grads", "error",
