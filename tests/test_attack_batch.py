@@ -72,8 +72,9 @@ def test_no_student_text_injects_markdown_or_html(graded) -> None:
 
 
 @pytest.mark.slow
-def test_the_grader_process_stays_under_one_gib(graded) -> None:
+def test_the_grader_process_stays_under_one_gib_and_hashing_is_counted(graded) -> None:
     _, stdout, _ = graded
+    assert "Reading and hashing the submissions took" in stdout, stdout[-2000:]
     peak = float(re.search(r"peak RSS: (\d+) MiB", stdout).group(1))
     assert peak < 1024, f"the grader process peaked at {peak:.0f} MiB"
 

@@ -111,7 +111,7 @@ def test_crashing_cheating_and_two_honest_with_jobs_2_write_four_correct_reports
                  for p in pl.glob("*.results.json")}
     assert pl_scores["good_loops"] == 1.0 and pl_scores["bad_crash_forward"] < 1.0
     for name, d in reports.items():
-        assert d["content_sha256"] == content_hash(subs / f"{name}.py")
+        assert d["content_sha256"] == content_hash(subs / f"{name}.py", entry=True)
     assert "4/4 [" in r.stderr and "<" in r.stderr, "a progress bar with an ETA on stderr"
     table = r.stdout
     assert "| file" in table and "cases passed / cases checked" in table
@@ -136,7 +136,7 @@ def test_resume_skips_unchanged_submissions_and_rechecks_changed_ones(tmp_path) 
     assert (out / "good_im2col.json").stat().st_mtime_ns == first["good_im2col.json"]
     redone = json.loads((out / "good_loops.json").read_text())
     assert redone["summary"]["fail"] > 0
-    assert redone["content_sha256"] == content_hash(subs / "good_loops.py")
+    assert redone["content_sha256"] == content_hash(subs / "good_loops.py", entry=True)
     assert "good_im2col.py" in r.stdout and "good_loops.py" in r.stdout  # both rows shown
 
 

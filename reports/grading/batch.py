@@ -18,7 +18,6 @@ import contextlib
 import dataclasses
 import hashlib
 import io
-import itertools
 import multiprocessing
 import os
 import shutil
@@ -48,7 +47,6 @@ from layercheck.reports.grading.scoring import Score, score_of
 CheckFn = Callable[[str, dict[str, Any]], StudentReport]
 DoneFn = Callable[[str, StudentReport], None]
 MAX_SHIPPED_BYTES = 64 * 2**20  # a submission sent to a Dask worker, zipped
-MAX_HASHED = intake.MAX_TOTAL_BYTES  # bytes of one file hashed (then its size stands in)
 GRADER_ERROR_EXIT = 3
 
 
@@ -162,42 +160,15 @@ def writable(report: StudentReport) -> StudentReport:
     return map_strings(report, valid_text)
 
 
-def content_hash(target: str | Path) -> str:
-    """sha256 over the submission's regular files (bytes in chunks, paths as bytes); links,
-    bytecode and skipped folders left out, as intake leaves them out. Never raises: where
-    the submission cannot be read, a value no report carries (so --resume checks it)."""
-    p = Path(target)
-    h = hashlib.sha256()
-    try:
-        if p.is_file():
-            _hash_file(h, p)
-        elif p.is_dir():
-            files = list(itertools.islice(_files(p), intake.MAX_ENTRIES + 1))
-            if len(files) > intake.MAX_ENTRIES:  # the intake refuses it: never walk it all
-                h.update(b"too many files")
-            for f in sorted(files):
-                h.update(os.fsencode(f.relative_to(p)) + b"\0")
-                _hash_file(h, f)
-        else:
-            h.update(b"missing:" + os.fsencode(p))
-    except (OSError, ValueError) as e:
-        return f"unreadable-{os.urandom(8).hex()} ({type(e).__name__})"
-    return h.hexdigest()
-
-
-def _hash_file(h: Any, f: Path) -> None:
-    """The file's sha256 into `h`, read in chunks (at most MAX_HASHED bytes, then its size)."""
-    inner = hashlib.sha256()
-    with open(f, "rb") as fh:
-        read = 0
-        while read < MAX_HASHED and (chunk := fh.read(1 << 20)):
-            inner.update(chunk)
-            read += len(chunk)
-        inner.update(str(os.fstat(fh.fileno()).st_size).encode())
-    h.update(inner.digest())
+def content_hash(target: str | Path, entry: bool = False, climb: bool = True) -> str:
+    """The sha256 of what the intake keeps of the submission (intake.content_digest: its
+    rules and caps, links and hard-linked files by name only). Never raises: where the
+    submission cannot be read, a value no report carries (so --resume checks it)."""
+    return intake.content_digest(target, entry=entry, climb=climb).sha256
 
 
 def _files(root: Path) -> Iterable[Path]:
+    """The regular files of a private copy (the Dask pack ships them)."""
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d not in intake.SKIP_DIRS]
         for name in filenames:
