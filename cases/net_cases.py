@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 
 NETS = {("twolayernet", "book"): "TwoLayerNet", ("simpleconvnet", "book"): "SimpleConvNet",
-        ("twolayernet", "cs231n"): "TwoLayerNet", ("fcnet", "cs231n"): "FullyConnectedNet"}
+        ("multilayernet", "book"): "MultiLayerNet",
+        ("twolayernet", "cs231n"): "TwoLayerNet", ("fcnet", "cs231n"): "FullyConnectedNet",
+        ("convnet3", "cs231n"): "ThreeLayerConvNet"}
+# The notes' MultiLayerNetExtend, without batch norm or dropout, is a MultiLayerNet.
+FALLBACK = {"MultiLayerNet": "MultiLayerNetExtend"}
+CONV_NETS = ("simpleconvnet", "convnet3")  # conv - relu - 2x2 max pool - affine - ...
+ONE_HIDDEN = ("twolayernet", *CONV_NETS)
 DTYPES = {"f32": "float32", "f64": "float64"}
 
 
@@ -52,10 +58,16 @@ class NetCase:
             raise ValueError(f"no {self.net!r} in the {self.api!r} API; known: {sorted(NETS)}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {tuple(DTYPES)}, got {self.dtype!r}")
-        if self.net in ("twolayernet", "simpleconvnet") and len(self.hidden) != 1:
-            raise ValueError(f"a TwoLayerNet has one hidden layer, got hidden={self.hidden}")
-        if self.api == "book" and (self.reg or self.dtype != "f64"):
-            raise ValueError("the notes' TwoLayerNet has no reg and works in float64")
+        if self.net in ONE_HIDDEN and len(self.hidden) != 1:
+            raise ValueError(f"a {self.net} has one hidden layer, got hidden={self.hidden}")
+        if self.api == "book" and ((self.reg and self.net != "multilayernet")
+                                   or self.dtype != "f64"):
+            raise ValueError("the notes' nets work in float64 (and only MultiLayerNet has a "
+                             "weight decay)")
+        if self.net == "convnet3" and (self.conv[3] != 1 or self.conv[2] != (self.conv[1] - 1)
+                                       // 2):
+            raise ValueError("ThreeLayerConvNet's convolution keeps the size: stride 1, "
+                             "pad (filter_size - 1) // 2")
         if self.api == "cs231n" and self.net == "twolayernet" and self.dtype != "f64":
             raise ValueError("CS231n's TwoLayerNet has no dtype argument (float64)")
         if min(self.N, self.D, self.C, *self.hidden) < 1:
@@ -70,7 +82,7 @@ class NetCase:
         """Readable id, e.g. ``fcnet-cs231n-N4-D5-H6x5-C3-reg0.1-f32`` or
         ``simpleconvnet-book-N2-in1x6x6-F3k3p0s1-H5-C3-f64``."""
         parts = [self.net, self.api, f"N{self.N}"]
-        if self.net == "simpleconvnet":
+        if self.convolutional:
             F, k, p, s = self.conv
             parts += ["in" + "x".join(map(str, self.image)), f"F{F}k{k}p{p}s{s}"]
         else:
@@ -90,6 +102,11 @@ class NetCase:
         return DTYPES[self.dtype]
 
     @property
+    def convolutional(self) -> bool:
+        """Whether the net starts with conv - relu - pool (SimpleConvNet, ThreeLayerConvNet)."""
+        return self.net in CONV_NETS
+
+    @property
     def pooled(self) -> tuple[int, int, int]:
         """simpleconvnet: (F, ph, pw) after the convolution and the 2x2 pooling."""
         F, k, p, s = self.conv
@@ -99,18 +116,18 @@ class NetCase:
     @property
     def widths(self) -> tuple[int, ...]:
         """Affine layers' widths (simpleconvnet: from the pooled features on)."""
-        first = int(np.prod(self.pooled)) if self.net == "simpleconvnet" else self.D
+        first = int(np.prod(self.pooled)) if self.convolutional else self.D
         return (first, *self.hidden, self.C)
 
     @property
     def x_shape(self) -> tuple[int, ...]:
-        return (self.N, *self.image) if self.net == "simpleconvnet" else (self.N, self.D)
+        return (self.N, *self.image) if self.convolutional else (self.N, self.D)
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Every parameter's shape, in layer order."""
         shapes: dict[str, tuple[int, ...]] = {}
         w, off = self.widths, 0
-        if self.net == "simpleconvnet":
+        if self.convolutional:
             F, k, _, _ = self.conv
             shapes.update({"W1": (F, self.image[0], k, k), "b1": (F,)})
             off = 1
@@ -189,10 +206,17 @@ def _set_in_place(params: dict, values: dict[str, np.ndarray]) -> list[str]:
     return bad
 
 
+def _class(mod: ModuleType, case: NetCase) -> Any:
+    name = NETS[(case.net, case.api)]
+    found = getattr(mod, name, None)
+    return found if found is not None or name not in FALLBACK else getattr(
+        mod, FALLBACK[name], None)
+
+
 def run_book(mod: ModuleType, case: NetCase, inputs: NetInputs) -> NetRun:
     """The notes' nets: construct, set params in place, loss(x, t), gradient(x, t)."""
     run = NetRun()
-    cls = getattr(mod, NETS[(case.net, case.api)], None)
+    cls = _class(mod, case)
     if cls is None:
         run.missing = True
         return run
@@ -202,6 +226,9 @@ def run_book(mod: ModuleType, case: NetCase, inputs: NetInputs) -> NetRun:
             F, k, p, s = case.conv
             net = cls(input_dim=case.image, hidden_size=case.hidden[0], output_size=case.C,
                       conv_param={"filter_num": F, "filter_size": k, "pad": p, "stride": s})
+        elif case.net == "multilayernet":
+            net = cls(input_size=case.D, hidden_size_list=list(case.hidden),
+                      output_size=case.C, weight_decay_lambda=case.reg)
         else:
             net = cls(input_size=case.D, hidden_size=case.hidden[0], output_size=case.C)
         phase = "set"
@@ -222,13 +249,18 @@ def run_book(mod: ModuleType, case: NetCase, inputs: NetInputs) -> NetRun:
 def run_cs231n(mod: ModuleType, case: NetCase, inputs: NetInputs) -> NetRun:
     """CS231n's nets: construct, assign params, loss(X) for scores, loss(X, y)."""
     run = NetRun()
-    cls = getattr(mod, NETS[(case.net, case.api)], None)
+    cls = _class(mod, case)
     if cls is None:
         run.missing = True
         return run
     phase = "construct"
     try:
-        if case.net == "twolayernet":
+        if case.net == "convnet3":
+            F, k, _, _ = case.conv
+            model = cls(input_dim=case.image, num_filters=F, filter_size=k,
+                        hidden_dim=case.hidden[0], num_classes=case.C, reg=case.reg,
+                        dtype=np.dtype(case.np_dtype).type)
+        elif case.net == "twolayernet":
             model = cls(input_dim=case.D, hidden_dim=case.hidden[0], num_classes=case.C,
                         reg=case.reg)
         else:
@@ -277,6 +309,13 @@ def grid() -> list[NetCase]:
         NetCase("fcnet", "cs231n", hidden=(4,), dtype="f32"),
         NetCase("fcnet", "cs231n", N=3, hidden=(5, 4, 3), reg=0.05),
         NetCase("fcnet", "cs231n", D=5, hidden=(5, 5), C=5),  # square weights
+        NetCase("multilayernet", "book", hidden=(6, 5)),
+        NetCase("multilayernet", "book", hidden=(6, 5), reg=0.1),
+        NetCase("multilayernet", "book", N=3, hidden=(4,), reg=0.05),
+        NetCase("convnet3", "cs231n", N=2, hidden=(5,), conv=(3, 3, 1, 1)),
+        NetCase("convnet3", "cs231n", N=2, hidden=(4,), reg=0.1, image=(2, 6, 6),
+                conv=(2, 3, 1, 1)),
+        NetCase("convnet3", "cs231n", N=2, hidden=(4,), dtype="f32", conv=(2, 3, 1, 1)),
     ]
 
 

@@ -1,10 +1,13 @@
-"""PyTorch twins of the curricula's fully connected networks, built from a case's spec and
-seeded parameters (never from the student's own layers), and the judge of a network run.
+"""PyTorch twins of the curricula's networks, built from a case's spec and seeded parameters
+(never from the student's own layers), and the judge of a network run.
 
-The twin is nn.Sequential(Linear, ReLU, ..., Linear) in float64 with each Linear's
-weight the curriculum's W transposed. `layercheck.reference.convnet.net_truth` gives the mean
-cross-entropy loss and every gradient with its whole-network bound (derivation there).
-On top of it, CS231n's L2 term (assignment 2's convention):
+The twin is nn.Sequential([Conv2d, ReLU, MaxPool2d(2, 2), Flatten,] Linear, ReLU, ..., Linear)
+in float64 with each Linear's weight the curriculum's W transposed (the conv part for the
+notes' SimpleConvNet and CS231n's ThreeLayerConvNet). `layercheck.reference.convnet.net_truth`
+gives the mean cross-entropy loss and every gradient with its whole-network bound (derivation
+there).
+On top of it, CS231n's L2 term (assignment 2's convention; the notes' MultiLayerNet's
+weight decay lambda is the same term), over every W, the convolution's included:
 
   loss = data_loss + 0.5 * reg * sum_l sum(W_l**2),   dW_l = dW_l(data) + reg * W_l.
 
@@ -14,8 +17,9 @@ Bounds of the added terms (u of the case's dtype, SAFETY as everywhere):
   e_loss += SAFETY * (gamma_{n_max + 2} R + gamma_{L} (|data_loss| + R)), R the reg total.
 - reg * W_l: reg rounded, one product, one addition to the data gradient:
   e_dW += SAFETY * (gamma_2 reg |W| + gamma_1 (|dW_data| + reg |W|)).
-The scores of CS231n's loss(X) are the logits, with convnet's forward bound, re-derived here
-for the affine/ReLU chain: e_{l+1} = |W|^T e_l + SAFETY gamma_{D_l + 1} (|W|^T (|a_l| + e_l)
+The scores of CS231n's loss(X) are the logits, with convnet's forward bound (for a
+convolutional net, convnet's own forward propagation of bounds, module by module), re-derived
+here for the affine/ReLU chain: e_{l+1} = |W|^T e_l + SAFETY gamma_{D_l + 1} (|W|^T (|a_l| + e_l)
 + |b|) (ReLU passes e, and 0 where a + e < 0).
 """
 
@@ -64,7 +68,7 @@ def twin(case: NetCase, params: dict[str, np.ndarray]) -> tuple[nn.Sequential, N
     mods: list[nn.Module] = []
     names: Names = {}
     off = 0
-    if case.net == "simpleconvnet":
+    if case.convolutional:
         F, k, p, s = case.conv
         conv = nn.Conv2d(case.image[0], F, k, stride=s, padding=p, dtype=F64)
         with torch.no_grad():
@@ -86,8 +90,25 @@ def twin(case: NetCase, params: dict[str, np.ndarray]) -> tuple[nn.Sequential, N
     return nn.Sequential(*mods), names
 
 
+def _conv_scores(case: NetCase, inputs: NetInputs) -> Expected:
+    """Logits of a convolutional twin, bounded module by module as convnet.net_truth does."""
+    import torch
+    from layercheck.reference.convnet import _Bounds  # the forward half of net_truth's bounds
+
+    model, _ = twin(case, inputs.params)
+    b = _Bounds(case.dtype)
+    with torch.no_grad():
+        a = _tensor(inputs.x)
+        e = torch.zeros_like(a)
+        for m in model:
+            a, e = m(a), b.forward(m, a, e)
+    return Expected("forward", a.numpy().copy(), e.numpy().copy())
+
+
 def _scores(case: NetCase, inputs: NetInputs) -> Expected:
     """Logits in float64 and the forward bound of the module docstring."""
+    if case.convolutional:
+        return _conv_scores(case, inputs)
     a = np.asarray(inputs.x, np.float64)
     e = np.zeros_like(a)
     L = len(case.widths) - 1
@@ -115,14 +136,14 @@ def truth(case: NetCase, inputs: NetInputs) -> NetExpected:
     R = 0.0
     if case.reg:
         d, r = case.dtype, case.reg
-        Ws = [np.asarray(inputs.params[f"W{i}"], np.float64) for i in range(1, len(case.widths))]
+        Ws = [np.asarray(v, np.float64) for k, v in inputs.params.items() if k.startswith("W")]
         R = sum(0.5 * r * float((W * W).sum()) for W in Ws)
         n_max = max(W.size for W in Ws)
         data = float(loss.value)
         e = float(loss.bound) + SAFETY * (gamma(n_max + 2, d) * R
                                           + gamma(len(Ws), d) * (abs(data) + R))
         loss = Expected("forward", np.asarray(data + R), np.asarray(e))
-        for i, W in enumerate(Ws, start=1):
+        for i, W in enumerate(Ws, start=1):  # W1, W2, ... in the params' (layer) order
             g = grads[f"W{i}"]
             eb = g.bound + SAFETY * (gamma(2, d) * r * np.abs(W)
                                      + gamma(1, d) * (np.abs(g.value) + r * np.abs(W)))
@@ -186,7 +207,7 @@ def _close(a: object, want: np.ndarray, bound: np.ndarray) -> bool:
 
 def _layer_of(case: NetCase, name: str) -> str:
     i = int(name[1:])
-    if case.net == "simpleconvnet":
+    if case.convolutional:
         return "Conv1" if i == 1 else f"Affine{i - 1}"
     return f"Affine{i}" if case.api == "book" else f"affine layer {i}"
 
@@ -215,7 +236,8 @@ def _grad_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, name: str, g
     return ""
 
 
-def _loss_cause(case: NetCase, exp: NetExpected, got: object) -> str:
+def _loss_cause(case: NetCase, exp: NetExpected, got: object,
+                params: dict[str, np.ndarray] | None = None) -> str:
     value, b = exp.loss.value, exp.loss.bound
     if _close(got, value * case.N, b * case.N):
         return f"the loss is N = {case.N} times too large (summed, not averaged over the batch)"
@@ -225,6 +247,11 @@ def _loss_cause(case: NetCase, exp: NetExpected, got: object) -> str:
         return "the reg term 0.5 * reg * sum(W**2) is missing from the loss"
     if _close(got, value + exp.reg_term, b):
         return "the loss adds reg * sum(W**2): CS231n's L2 term is 0.5 * reg * sum(W**2)"
+    for name, W in (params or {}).items():
+        term = 0.5 * case.reg * float(np.sum(np.asarray(W, np.float64) ** 2))
+        if name.startswith("W") and _close(got, value - term, b):
+            return (f"the reg term 0.5 * reg * sum(W**2) leaves out {name} "
+                    f"({_layer_of(case, name)})")
     return ""
 
 
@@ -248,7 +275,7 @@ def judge(case: NetCase, inputs: NetInputs, run: NetRun, exp: NetExpected | None
         out.append(NetVerdict(cid, L, "loss", "error", diagnosis=run.error))
         return out
     ok, r, w, why, e = _compare(run.loss, exp.loss, case.np_dtype, scalar=True)
-    cause = "" if ok else _loss_cause(case, exp, run.loss)
+    cause = "" if ok else _loss_cause(case, exp, run.loss, inputs.params)
     out.append(NetVerdict(cid, L, "loss", "pass" if ok else "fail", r, w,
                           "" if ok else "; ".join(filter(None, [f"loss {why}", cause])), e))
     loss_ok = ok

@@ -18,9 +18,12 @@ from layercheck.impl import SimpleConvNet
 from layercheck.reference import net_twins as nt
 
 FOLDER = Path(__file__).parent / "students" / "nets"
-CORRECT = {"good_book_twolayernet.py": ("book", "twolayernet"),
-           "good_book_simpleconvnet.py": ("book", "simpleconvnet"),
-           "good_cs231n_nets.py": ("cs231n", None)}
+# file: (api, the nets it defines)
+CORRECT = {"good_book_twolayernet.py": ("book", ("twolayernet",)),
+           "good_book_simpleconvnet.py": ("book", ("simpleconvnet",)),
+           "good_book_multilayernet.py": ("book", ("multilayernet",)),
+           "good_cs231n_nets.py": ("cs231n", ("twolayernet", "fcnet")),
+           "good_cs231n_convnet3.py": ("cs231n", ("convnet3",))}
 
 SQUARE_BOOK = nc.NetCase("twolayernet", "book", D=4, hidden=(4,), C=4)
 SQUARE_FC = nc.NetCase("fcnet", "cs231n", D=5, hidden=(5, 5), C=5)
@@ -46,6 +49,12 @@ WRONG = {
                                              "reg term is missing from grads['W3'] (loss "
                                              "includes it)"),
     "bad_cs231n_fcnet_reg_loss_full.py": (FC_REG, "loss", "0.5 * reg * sum(W**2)"),
+    "bad_book_multilayernet_decay_grad_missing.py": (
+        nc.NetCase("multilayernet", "book", hidden=(6, 5), reg=0.1), "grads[W3]",
+        "reg term is missing from grads['W3'] (loss includes it)"),
+    "bad_cs231n_convnet3_reg_skips_conv.py": (
+        nc.NetCase("convnet3", "cs231n", N=2, hidden=(4,), reg=0.1, image=(2, 6, 6),
+                   conv=(2, 3, 1, 1)), "loss", "leaves out W1 (Conv1)"),
     "bad_cs231n_fcnet_reg_loss_missing.py": (FC_REG, "loss", "missing from the loss"),
     "bad_cs231n_fcnet_grads_shifted.py": (SQUARE_FC, "grads[W3]",
                                           "grads['W3'] holds W2's gradient"),
@@ -81,7 +90,7 @@ def test_catalogue_lists_every_file_and_each_is_labelled() -> None:
 @pytest.mark.parametrize("name", sorted(CORRECT))
 def test_correct_student_net_passes_every_case_of_its_api(name: str) -> None:
     mod, (api, net) = _load(name), CORRECT[name]
-    cases = [c for c in nc.grid() if c.api == api and net in (None, c.net)]
+    cases = [c for c in nc.grid() if c.api == api and c.net in net]
     assert cases
     for case in cases:
         vs = _verdicts(mod, case)
@@ -117,7 +126,7 @@ def _numpy_forward(case: nc.NetCase, inputs: nc.NetInputs) -> tuple[float, np.nd
     return float(loss), a
 
 
-@pytest.mark.parametrize("case", [c for c in nc.grid() if c.net != "simpleconvnet"], ids=str)
+@pytest.mark.parametrize("case", [c for c in nc.grid() if not c.convolutional], ids=str)
 def test_twin_loss_and_scores_match_a_plain_numpy_forward(case: nc.NetCase) -> None:
     inputs = nc.make_inputs(case)
     exp = nt.truth(case, inputs)
@@ -142,6 +151,28 @@ def test_convnet_twin_agrees_with_impl_simpleconvnet(case: nc.NetCase) -> None:
     grads = net.gradient(inputs.x, inputs.y)
     for name, e in exp.grads.items():
         assert np.all(np.abs(grads[name] - e.value) <= e.bound), name
+
+
+@pytest.mark.parametrize("case", [c for c in nc.grid() if c.net == "convnet3"], ids=str)
+def test_three_layer_convnet_twin_is_impls_convnet_with_the_l2_term(case: nc.NetCase) -> None:
+    """CS231n's ThreeLayerConvNet is impl's SimpleConvNet with a size-keeping convolution;
+    the L2 term (over W1 too) adds 0.5 * reg * sum(W**2) and reg * W."""
+    inputs = nc.make_inputs(case)
+    F, k, p, s = case.conv
+    net = SimpleConvNet(input_dim=case.image, hidden_size=case.hidden[0], output_size=case.C,
+                        conv_param={"filter_num": F, "filter_size": k, "pad": p, "stride": s})
+    P = {k: v.astype(np.float64) for k, v in inputs.params.items()}
+    for name, v in P.items():
+        net.params[name][...] = v
+    x = inputs.x.astype(np.float64)
+    exp = nt.truth(case, inputs)
+    reg = 0.5 * case.reg * sum((W ** 2).sum() for n, W in P.items() if n.startswith("W"))
+    assert abs(net.loss(x, inputs.y) + reg - exp.loss.value) <= exp.loss.bound
+    assert np.all(np.abs(net.predict(x) - exp.scores.value) <= exp.scores.bound)
+    grads = net.gradient(x, inputs.y)
+    for name, e in exp.grads.items():
+        want = grads[name] + (case.reg * P[name] if name.startswith("W") else 0)
+        assert np.all(np.abs(want - e.value) <= e.bound), name
 
 
 def test_twin_gradient_matches_central_differences() -> None:
