@@ -27,7 +27,7 @@ from typing import Any
 from layercheck.cases import registry
 from layercheck.reference.diagnosis import Diagnosis, render
 from layercheck.reference.result import Result
-from layercheck.reports.escape import csv_cell
+from layercheck.reports.escape import csv_cell, valid_data, valid_text
 from layercheck.reports.grading.checker import StudentReport
 from layercheck.reports.grading.scoring import Score, compute
 
@@ -106,8 +106,8 @@ def finding_key(layer: str, case: dict[str, Any]) -> tuple[str, str]:
 def read_student(path: Path) -> Student | str:
     """The student of one --json file, or why the file is not one."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
+        data = valid_data(json.loads(path.read_text(encoding="utf-8", errors="replace")))
+    except (OSError, ValueError, RecursionError) as e:
         return f"{path.name}: not readable JSON ({e})"
     if not isinstance(data, dict) or "implementation" not in data or "cases" not in data:
         return f"{path.name}: not a layercheck --json report (no implementation/cases)"
@@ -352,10 +352,10 @@ def render_html(students: list[Student], skipped: list[str], title: str) -> str:
 def write_csv(path: Path, cols: list[str], rows: list[dict[str, Any]]) -> None:
     """The rows as CSV; a text cell a spreadsheet would run as a formula gets a leading '
     (student names, policy details and diagnoses come from the submissions)."""
-    with path.open("w", newline="") as f:
+    with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
-        w.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
+        w.writerows({k: csv_cell(valid_data(v)) for k, v in r.items()} for r in rows)
 
 
 def write_class_report(results: Path, out: Path, title: str = "Class report") -> list[Path]:
@@ -378,7 +378,8 @@ def write_class_report(results: Path, out: Path, title: str = "Class report") ->
               "example_text": text} for key, n, who, text, cid in common_diagnoses(students)]
     write_csv(out / "diagnoses.csv", ["diagnosis", "students", "example_student",
                                       "example_case", "example_text"], drows)
-    (out / "index.html").write_text(render_html(students, skipped, title))
+    (out / "index.html").write_text(valid_text(render_html(students, skipped, title)),
+                                    encoding="utf-8")
     return [out / n for n in ("index.html", "gradebook.csv", "heatmap.csv", "diagnoses.csv")]
 
 

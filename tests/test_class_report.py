@@ -161,3 +161,27 @@ def test_diagnoses_are_grouped_by_their_codes_not_their_words(tmp_path) -> None:
     diag = list(csv.DictReader((tmp_path / "out" / "diagnoses.csv").open()))
     assert len(diag) == 1 and diag[0]["students"] == "2", diag
     assert diag[0]["diagnosis"].startswith("conv: ") and "N = #" in diag[0]["diagnosis"]
+
+
+def test_a_results_file_holding_a_lone_surrogate_does_not_stop_the_class_report(
+        tmp_path) -> None:
+    """A --json file written by an older run or another tool, with a raw lone surrogate in a
+    student's text: the class report is written for everyone, that text escaped."""
+    import json
+
+    from layercheck.reports.class_report import write_class_report
+
+    bad = {"implementation": "eve\ud800.py", "cases": {}, "exit_code": 2,
+           "load_error": "SyntaxError: \ud800 here"}
+    res = tmp_path / "json"
+    res.mkdir()
+    (res / "ann.json").write_text(json.dumps({"implementation": "ann.py", "cases": {},
+                                              "exit_code": 0}))
+    (res / "eve.json").write_text(json.dumps(bad))  # the escape: a lone surrogate once read
+    (res / "bob.json").write_text(json.dumps({**bad, "implementation": "bob\ud800.py"},
+                                             ensure_ascii=False),
+                                  encoding="utf-8", errors="surrogatepass")  # raw bytes
+    paths = write_class_report(res, tmp_path / "class")
+    book = (tmp_path / "class" / "gradebook.csv").read_text(encoding="utf-8")
+    assert "ann.py" in book and "eve\\ud800.py" in book and "bob" in book, book
+    assert all(p.exists() for p in paths)
