@@ -17,10 +17,14 @@ from .norm import (
     LayerNormalization,
     SpatialBatchNormalization,
 )
+from .optim import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop, adam, rmsprop, sgd, sgd_momentum
 from .pool import AvgPooling, Pooling
 
 __all__ = [
     "LRN",
+    "SGD",
+    "AdaGrad",
+    "Adam",
     "Affine",
     "AlexNet",
     "AvgPooling",
@@ -31,7 +35,10 @@ __all__ = [
     "InvertedDropout",
     "LayerNormalization",
     "LeNet",
+    "Momentum",
+    "Nesterov",
     "Pooling",
+    "RMSprop",
     "Relu",
     "SVMLoss",
     "Sigmoid",
@@ -39,8 +46,12 @@ __all__ = [
     "SimpleConvNetBN",
     "SoftmaxWithLoss",
     "SpatialBatchNormalization",
+    "adam",
     "col2im",
     "im2col",
     "log_softmax",
     "numerical_gradient",
+    "rmsprop",
+    "sgd",
+    "sgd_momentum",
 ]

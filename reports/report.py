@@ -18,6 +18,7 @@ from layercheck.reports import training
 from layercheck.reports.curricula import curricula_section
 from layercheck.reports.env import environment
 from layercheck.reports.frame import summary, to_frame
+from layercheck.reports.grading import units
 from layercheck.reports.grading.options import DTYPES, LAYERS, csv_of
 from layercheck.reports.render import write_all
 from layercheck.reports.timing import Bench, fixed_threads, run_bench, select_shapes
@@ -72,10 +73,13 @@ def bench_for(args: argparse.Namespace, progress: bool | None = None) -> Bench |
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    cases = grid(args.grid, args.layers, args.dtype)
+    layers = units.layers_only(args.layers)
+    cases = grid(args.grid, layers, args.dtype) if layers != () else []
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
-    df = to_frame(run_cases(cases, module_runner(impl), seconds=seconds), seconds)
+    found = run_cases(cases, module_runner(impl), seconds=seconds)
+    found += units.impl_results(args.layers, tuple(args.dtype or DTYPES), seconds)  # units
+    df = to_frame(found, seconds)
     t_check = time.perf_counter() - t0
     print(f"layercheck report: {len(cases)} cases ({args.grid} grid), {len(df)} outputs "
           f"checked in {t_check:.1f} s")

@@ -252,3 +252,23 @@ def test_a_cached_truth_reads_back_as_computed(tmp_path: Path, monkeypatch) -> N
             assert np.array_equal(a[k].value, b[k].value) and a[k].phase == b[k].phase
             assert np.array_equal(a[k].bound, b[k].bound)
     assert list(tmp_path.rglob("unit-*.npz"))
+
+
+# --- impl/'s own optimizers and network, in `layercheck report` -----------------------------
+
+
+def test_impls_optimizers_and_network_pass_as_a_students_would() -> None:
+    rows = units.impl_results(None, ("f64",))
+    assert {r.layer for r in rows} == {*BOOK_OPTIMIZERS, "simpleconvnet"}
+    assert {r.params["api"] for r in rows if r.layer == "adam"} == {"book", "cs231n"}
+    assert all(r.passed for r in rows), [r.message() for r in rows if not r.passed][:3]
+
+
+def test_the_report_lists_impls_optimizers_beside_the_layers(tmp_path: Path) -> None:
+    out = subprocess.run([LAYERCHECK, "report", "--grid", "quick", "--layers", "relu,adam",
+                          "--no-speed", "--no-training", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    cases = json.loads((tmp_path / "results.json").read_text())["cases"]
+    assert {c["layer"] for c in cases} == {"relu", "adam"}
+    assert {c["phase"] for c in cases if c["layer"] == "adam"} == {"update"}

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from layercheck import impl
 from layercheck.cases import net_cases, optim_cases, registry
 from layercheck.cases.net_cases import NetCase, NetInputs, NetRun
 from layercheck.cases.optim_cases import OptimCase, OptimInputs, OptimRun
@@ -334,3 +335,33 @@ def check_units(check: UnitCheck, names: tuple[str, ...], dtypes: tuple[str, ...
         if found is not None:
             smallest.append(found)
     return UnitOutcome(out, undefined, smallest)
+
+
+# --- impl/'s own networks and optimizers, for `layercheck report` ------------------------------
+
+
+def layers_only(names: tuple[str, ...] | list[str] | None) -> tuple[str, ...] | None:
+    """The layers among `names` (None stays None: every layer)."""
+    return None if names is None else tuple(n for n in names if registry.unit(n).kind == "layer")
+
+
+def impl_results(names: tuple[str, ...] | list[str] | None, dtypes: tuple[str, ...],
+                 seconds: dict[str, float] | None = None) -> list[Result]:
+    """impl/'s optimizers (both curricula's forms) and networks (its SimpleConvNet) judged
+    as a student's are, in this process (impl/ is ours): every unit impl/ defines, or those
+    among `names`. `seconds` gets each case's wall time by id, as the layers' do."""
+    wanted = registry.names(None)[len(registry.names()):] if names is None else names
+    out: list[Result] = []
+    for name in graded_units(tuple(wanted)):
+        for api in registry.unit(name).apis():
+            if not all(hasattr(impl, n) for n in registry.unit(name).called_names(api)):
+                continue  # impl/ has no such network
+            for case in unit_cases(name, api, dtypes):
+                t0 = time.perf_counter()
+                inputs = inputs_of(case)
+                run = (optim_cases.run(impl, case, inputs) if isinstance(case, OptimCase)
+                       else net_cases.run(impl, case, inputs))  # type: ignore[arg-type]
+                out += results(case, inputs, run)
+                if seconds is not None:
+                    seconds[case.id] = time.perf_counter() - t0
+    return out
