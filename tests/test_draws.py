@@ -16,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from layercheck.cases.case import Case
 from layercheck.cases.inputs import draw_seed, make_inputs
 from layercheck.cases.student_grid import student_grid
 from layercheck.reports.grading.checker import check_submission, inputs_and_truth
-from layercheck.reports.grading.draws import PUBLIC, Draws
+from layercheck.reports.grading.draws import PUBLIC, PUBLIC_SECRET, Draws, local_secret
 from layercheck.reports.grading.scoring import Hidden
 
 STUDENTS = Path(__file__).parent / "students"
@@ -74,16 +73,33 @@ def _grade(path: Path, **kw) -> tuple[int, float, object]:
     return r.exit_code(), r.score.fraction, r
 
 
-def test_a_table_of_public_answers_passes_without_a_secret_and_fails_with_one(
-        tmp_path: Path) -> None:
+@pytest.mark.parametrize("secret", ["course-secret", ""])
+def test_a_table_of_public_answers_passes_public_draws_and_fails_grading(
+        tmp_path: Path, secret: str) -> None:
+    """Graded with the course's secret, or with none given (this machine's own)."""
     table = _table_student(tmp_path / "table.py")
-    code, fraction, _ = _grade(table)
+    code, fraction, _ = _grade(table, secret=PUBLIC_SECRET)
     assert code == 0 and fraction == 1.0, "the table should pass the public draws (the attack)"
-    code, fraction, r = _grade(table, secret="course-secret")
+    code, fraction, r = _grade(table, secret=secret)
     failed = {x.id for x in r.results if x.status == "fail"}
     assert code == 1 and len(failed) == len({x.id for x in r.results}), (
-        f"with a secret every case must fail for a table of public answers: "
+        f"graded, every case must fail for a table of public answers: "
         f"{len(failed)} of {len({x.id for x in r.results})} failed, score {fraction}")
+
+
+def test_this_machines_secret_is_made_once_kept_private_and_read_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAYERCHECK_CACHE", str(tmp_path / "cache"))
+    local_secret.cache_clear()
+    try:
+        first = local_secret()
+        path = tmp_path / "cache" / "secret"
+        assert path.read_text().strip() == first and len(first) >= 32
+        assert path.stat().st_mode & 0o077 == 0, "the secret file is readable by others"
+        local_secret.cache_clear()
+        assert local_secret() == first, "the machine's secret must stay the same"
+    finally:
+        local_secret.cache_clear()
 
 
 def test_an_honest_file_passes_with_a_secret_and_fresh_hidden_draws(tmp_path: Path) -> None:

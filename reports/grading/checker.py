@@ -32,7 +32,7 @@ from layercheck.reference.patterns import pattern_lines
 from layercheck.reference.result import Result
 from layercheck.reference.verdicts import verdicts
 from layercheck.reports.grading import scoring, units
-from layercheck.reports.grading.draws import PUBLIC, Draws
+from layercheck.reports.grading.draws import PUBLIC, Draws, draws_for
 from layercheck.reports.grading.options import GradingOptions
 from layercheck.reports.grading.scoring import Hidden, Score
 from layercheck.reports.grading.shrink import reproducer, shrink
@@ -270,10 +270,11 @@ def check_submission(target: str | Path, layers: tuple[str, ...] | None = None,
     other failure of the grader itself is this submission's grader error too, never an
     exception. `hidden_share` / `hidden_patterns`: which cases are hidden (scoring.Hidden).
     `secret`: the course's secret, from which the arrays are drawn (hidden cases afresh for
-    this submission: layercheck.reports.grading.draws).
+    this submission); empty: this machine's own; "public": the public ids
+    (layercheck.reports.grading.draws).
     """
     hidden = Hidden(hidden_share, tuple(hidden_patterns))
-    draws = Draws(secret.encode(), hidden)
+    draws = draws_for(secret, hidden)
     rest = (layers, dtypes, timeout, budget, allow_torch, do_shrink, progress, file, names,
             unsafe_no_isolation, draws)
     report = _guarded(target, api, *rest)

@@ -43,9 +43,10 @@ class GradingOptions(Mapping[str, Any]):
     `api`: the course's API ("class" or "functional"); None: detected, and a file offering
     both APIs is graded on both (the worse score stands). `hidden_share` and
     `hidden_patterns` choose the hidden cases (see layercheck.reports.grading.scoring).
-    `secret`: the course's secret; with one, the cases' arrays are drawn from it (and hidden
-    cases afresh for each submission: layercheck.reports.grading.draws), so they cannot be
-    predicted from the public tool; it is never shown. `each` and `climb` are the intake's
+    `secret`: the course's secret (empty: this machine's own; "public": the public ids): the
+    cases' arrays are drawn from it, hidden cases afresh for each submission
+    (layercheck.reports.grading.draws), so they cannot be predicted from the public tool;
+    it is never shown. `each` and `climb` are the intake's
     (which files a submission's copy holds); the rest are `check_submission`'s. It reads
     as a mapping of its fields too (`dict(options)`), for callers written against the
     older dict of options.
