@@ -11,6 +11,7 @@ import pytest
 from layercheck.cases.case import Case
 from layercheck.cases.grids import grid
 from layercheck.cases.inputs import outputs, rejection
+from layercheck.reports.grading.units import conformance_cases
 
 CASES = list({c.id: c for c in grid("quick") + grid("pairwise")}.values())
 VALID = [c for c in CASES if rejection(c) is None]
@@ -76,3 +77,10 @@ def test_running_stats(results, case: Case) -> None:
 @pytest.mark.parametrize("case", _params(VALID, "keep"))
 def test_dropout_keep_rate(results, case: Case) -> None:
     _assert_passes(results, case, "keep")
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in conformance_cases()])
+def test_network_or_optimizer(results, case) -> None:
+    """Every value of a network (scores, loss, each gradient) or an optimizer (each step)."""
+    bad = [r for r in results.unit(case) if not r.passed]
+    assert not bad, "\n".join(r.message() for r in bad[:3])

@@ -272,3 +272,23 @@ def test_the_report_lists_impls_optimizers_beside_the_layers(tmp_path: Path) -> 
     cases = json.loads((tmp_path / "results.json").read_text())["cases"]
     assert {c["layer"] for c in cases} == {"relu", "adam"}
     assert {c["phase"] for c in cases if c["layer"] == "adam"} == {"update"}
+
+
+# --- pytest --impl ------------------------------------------------------------------------------
+
+
+def _pytest_impl(tmp: Path, student: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-p", "no:xdist", "--impl", str(student), "-k",
+                           "network_or_optimizer", "-rs"], capture_output=True, text=True,
+                          timeout=600, cwd=tmp)
+
+
+def test_pytest_impl_runs_a_students_optimizers_in_the_suite(tmp_path: Path) -> None:
+    good = _pytest_impl(tmp_path, OPTIM / "good_book_optimizers.py")
+    assert good.returncode == 0, good.stdout[-2000:]
+    assert " passed" in good.stdout and "the class API has no cs231n" in good.stdout
+    bad = _pytest_impl(tmp_path, OPTIM / "bad_book_momentum_sign.py")
+    assert bad.returncode == 1
+    assert "test_network_or_optimizer[momentum-book-P2-steps4-f64]" in bad.stdout
+    assert "gradient ascent" in bad.stdout

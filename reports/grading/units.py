@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import layercheck.impl as impl
 import numpy as np
-from layercheck import impl
 from layercheck.cases import net_cases, optim_cases, registry
 from layercheck.cases.net_cases import NetCase, NetInputs, NetRun
 from layercheck.cases.optim_cases import OptimCase, OptimInputs, OptimRun
@@ -365,3 +365,40 @@ def impl_results(names: tuple[str, ...] | list[str] | None, dtypes: tuple[str, .
                 if seconds is not None:
                     seconds[case.id] = time.perf_counter() - t0
     return out
+
+
+# --- the conformance suite (`pytest --impl`) ---------------------------------------------------
+
+
+def conformance_cases() -> list[UnitCase]:
+    """Every network and optimizer case of both curricula, float32 and float64."""
+    out: list[UnitCase] = []
+    for name in graded_units(registry.names(None)):
+        for api in registry.unit(name).apis():
+            out += unit_cases(name, api, ("f64", "f32"))
+    return out
+
+
+def api_of(case: UnitCase) -> str:
+    """The registry's API of a case's curriculum."""
+    return next(a for a, c in CURRICULUM.items() if c == case.api)
+
+
+def suite_results(case: UnitCase, worker: Worker | None = None,
+                  sub: Submission | None = None) -> list[Result] | str:
+    """The case's Result rows for the implementation under test: a student's (its sandboxed
+    `worker` and `sub`) or, without one, impl/; a text is why the case is skipped."""
+    api = api_of(case)
+    called = registry.unit(case.layer).called_names(api)
+    if sub is not None and sub.api != api:
+        return f"the {sub.api} API has no {case.api} {case.layer}"
+    has = worker.has if worker is not None else {n for n in called if hasattr(impl, n)}
+    if not any(n in has for n in called):
+        return f"{called[0]} is not defined"
+    inputs = inputs_of(case)
+    if worker is None:
+        run = (optim_cases.run(impl, case, inputs) if isinstance(case, OptimCase)
+               else net_cases.run(impl, case, inputs))  # type: ignore[arg-type]
+    else:
+        run = worker.run_unit(case, arrays_of(case, inputs))
+    return results(case, inputs, run, None if sub is None else sub.root)
