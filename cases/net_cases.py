@@ -2,7 +2,7 @@
 gradient (and, for CS231n, the scores of `loss(X)`).
 
 Only numpy and the standard library are imported here: the adapters run inside the sandbox.
-Networks covered so far (no normalization, no dropout):
+Networks covered so far (no dropout; batch norm in CS231n's FullyConnectedNet only):
 
 - the notes' ``TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01)``:
   ``params`` W1 (D, H), b1, W2 (H, C), b2; ``loss(x, t)``; ``gradient(x, t)`` -> dict.
@@ -14,7 +14,15 @@ Networks covered so far (no normalization, no dropout):
   ``FullyConnectedNet(hidden_dims, input_dim, num_classes, ..., reg, weight_scale, dtype)``:
   ``params`` W1.., b1..; ``loss(X)`` -> scores; ``loss(X, y)`` -> (loss, grads), with the L2
   term 0.5 * reg * sum(W**2) in the loss and reg * W in the grads. The model reads its
-  params dict at every call, so values are set by assignment.
+  params dict at every call, so values are set by assignment. With normalization='batchnorm'
+  (``norm``), gamma<i>/beta<i> per hidden layer; loss(X) runs first, in test mode, on the
+  first running statistics (mean 0, variance 1).
+- the notes' ``MultiLayerNet(input_size, hidden_size_list, output_size, ...,
+  weight_decay_lambda)`` (or MultiLayerNetExtend, batch norm and dropout off): the same L2
+  term as CS231n's reg; params set in place.
+- CS231n's ``ThreeLayerConvNet(input_dim, num_filters, filter_size, hidden_dim,
+  num_classes, weight_scale, reg, dtype)``: conv (stride 1, size kept) - relu - 2x2 pool -
+  affine - relu - affine, the L2 term over W1..W3.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ NETS = {("twolayernet", "book"): "TwoLayerNet", ("simpleconvnet", "book"): "Simp
 FALLBACK = {"MultiLayerNet": "MultiLayerNetExtend"}
 CONV_NETS = ("simpleconvnet", "convnet3")  # conv - relu - 2x2 max pool - affine - ...
 ONE_HIDDEN = ("twolayernet", *CONV_NETS)
+NORMS = ("", "batchnorm")  # FullyConnectedNet's normalization (None is "")
+BN_EPS = 1e-5  # CS231n's batchnorm_forward default
 DTYPES = {"f32": "float32", "f64": "float64"}
 
 
@@ -52,6 +62,7 @@ class NetCase:
     dtype: str = "f64"
     image: tuple[int, int, int] = (1, 6, 6)  # simpleconvnet: input_dim (C, H, W)
     conv: tuple[int, int, int, int] = (3, 3, 0, 1)  # simpleconvnet: filters, size, pad, stride
+    norm: str = ""  # fcnet: "" or "batchnorm" (CS231n's normalization=, eps 1e-5)
 
     def __post_init__(self) -> None:
         if (self.net, self.api) not in NETS:
@@ -70,6 +81,9 @@ class NetCase:
                              "pad (filter_size - 1) // 2")
         if self.api == "cs231n" and self.net == "twolayernet" and self.dtype != "f64":
             raise ValueError("CS231n's TwoLayerNet has no dtype argument (float64)")
+        if self.norm not in NORMS or (self.norm and self.net != "fcnet"):
+            raise ValueError(f"norm must be one of {NORMS} (a FullyConnectedNet's), got "
+                             f"{self.norm!r} for {self.net}")
         if min(self.N, self.D, self.C, *self.hidden) < 1:
             raise ValueError(f"sizes must be >= 1: {self}")
 
@@ -90,6 +104,8 @@ class NetCase:
         parts += ["H" + "x".join(map(str, self.hidden)), f"C{self.C}"]
         if self.reg:
             parts.append(f"reg{self.reg:g}")
+        if self.norm:
+            parts.append(self.norm)
         parts.append(self.dtype)
         return "-".join(parts)
 
@@ -134,6 +150,8 @@ class NetCase:
         for i in range(1, len(w)):
             shapes[f"W{i + off}"] = (w[i - 1], w[i])
             shapes[f"b{i + off}"] = (w[i],)
+            if self.norm and i < len(w) - 1:
+                shapes[f"gamma{i}"] = shapes[f"beta{i}"] = (w[i],)
         return shapes
 
     def param_names(self) -> list[str]:
@@ -143,7 +161,7 @@ class NetCase:
     def params(self) -> dict[str, object]:
         return {"net": self.net, "api": self.api, "N": self.N, "D": self.D,
                 "hidden": "x".join(map(str, self.hidden)), "C": self.C, "reg": self.reg,
-                "dtype": self.dtype}
+                "norm": self.norm, "dtype": self.dtype}
 
     def __str__(self) -> str:
         return self.id
@@ -168,6 +186,8 @@ def make_inputs(case: NetCase) -> NetInputs:
         if k.startswith("W"):
             fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]
             params[k] = (rng.standard_normal(shape) / np.sqrt(fan_in)).astype(dt)
+        elif k.startswith("gamma"):
+            params[k] = (1 + 0.1 * rng.standard_normal(shape)).astype(dt)
         else:
             params[k] = (0.1 * rng.standard_normal(shape)).astype(dt)
     return NetInputs(x, y, params)
@@ -266,6 +286,8 @@ def run_cs231n(mod: ModuleType, case: NetCase, inputs: NetInputs) -> NetRun:
         else:
             kw: dict[str, Any] = {"input_dim": case.D, "num_classes": case.C, "reg": case.reg,
                                   "dtype": np.dtype(case.np_dtype).type}
+            if case.norm:
+                kw["normalization"] = case.norm
             model = cls(list(case.hidden), **kw)
         phase = "set"
         names = case.param_names()
@@ -309,6 +331,9 @@ def grid() -> list[NetCase]:
         NetCase("fcnet", "cs231n", hidden=(4,), dtype="f32"),
         NetCase("fcnet", "cs231n", N=3, hidden=(5, 4, 3), reg=0.05),
         NetCase("fcnet", "cs231n", D=5, hidden=(5, 5), C=5),  # square weights
+        NetCase("fcnet", "cs231n", hidden=(6, 5), norm="batchnorm"),
+        NetCase("fcnet", "cs231n", N=5, hidden=(4,), reg=0.1, norm="batchnorm"),
+        NetCase("fcnet", "cs231n", hidden=(6, 5), norm="batchnorm", dtype="f32"),
         NetCase("multilayernet", "book", hidden=(6, 5)),
         NetCase("multilayernet", "book", hidden=(6, 5), reg=0.1),
         NetCase("multilayernet", "book", N=3, hidden=(4,), reg=0.05),
@@ -330,14 +355,14 @@ def case_fields(case: NetCase) -> dict[str, Any]:
     """The case as plain fields (what `case_from_fields` reads back)."""
     return {"net": case.net, "api": case.api, "N": case.N, "D": case.D,
             "hidden": list(case.hidden), "C": case.C, "reg": case.reg, "dtype": case.dtype,
-            "image": list(case.image), "conv": list(case.conv)}
+            "image": list(case.image), "conv": list(case.conv), "norm": case.norm}
 
 
 def case_from_fields(d: dict[str, Any]) -> NetCase:
     return NetCase(d["net"], d["api"], int(d["N"]), int(d["D"]),
                    tuple(int(h) for h in d["hidden"]), int(d["C"]), float(d["reg"]),
                    d["dtype"], tuple(int(i) for i in d["image"]),  # type: ignore[arg-type]
-                   tuple(int(c) for c in d["conv"]))  # type: ignore[arg-type]
+                   tuple(int(c) for c in d["conv"]), str(d["norm"]))  # type: ignore[arg-type]
 
 
 def input_arrays(inputs: NetInputs) -> dict[str, Any]:

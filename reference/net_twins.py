@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from layercheck.cases.net_cases import NetCase, NetInputs, NetRun
+from layercheck.cases.net_cases import BN_EPS, NetCase, NetInputs, NetRun
 from layercheck.reference.bounds import SAFETY, gamma
 from layercheck.reference.expected import Expected
 
@@ -85,17 +85,28 @@ def twin(case: NetCase, params: dict[str, np.ndarray]) -> tuple[nn.Sequential, N
             lin.bias.copy_(_tensor(params[f"b{i + off}"]))
         names[len(mods)] = (f"W{i + off}", f"b{i + off}")
         mods.append(lin)
+        if i < len(w) - 1 and case.norm:  # CS231n's affine - batchnorm - relu
+            from layercheck.reference.twin_layers import BatchNormTwin
+
+            names[len(mods)] = (f"gamma{i}", f"beta{i}")
+            mods.append(BatchNormTwin(_tensor(params[f"gamma{i}"]),
+                                      _tensor(params[f"beta{i}"]), 0.9, BN_EPS,
+                                      torch.zeros(w[i], dtype=F64),
+                                      torch.ones(w[i], dtype=F64)))
         if i < len(w) - 1:
             mods.append(nn.ReLU())
     return nn.Sequential(*mods), names
 
 
-def _conv_scores(case: NetCase, inputs: NetInputs) -> Expected:
-    """Logits of a convolutional twin, bounded module by module as convnet.net_truth does."""
+def _twin_scores(case: NetCase, inputs: NetInputs) -> Expected:
+    """Logits of the twin in test mode, bounded module by module as convnet.net_truth does
+    (a convolutional net; a batch-normalized one, whose loss(X) runs before any training
+    forward, so on CS231n's first running statistics: mean 0, variance 1)."""
     import torch
     from layercheck.reference.convnet import _Bounds  # the forward half of net_truth's bounds
 
     model, _ = twin(case, inputs.params)
+    model.eval()
     b = _Bounds(case.dtype)
     with torch.no_grad():
         a = _tensor(inputs.x)
@@ -107,8 +118,8 @@ def _conv_scores(case: NetCase, inputs: NetInputs) -> Expected:
 
 def _scores(case: NetCase, inputs: NetInputs) -> Expected:
     """Logits in float64 and the forward bound of the module docstring."""
-    if case.convolutional:
-        return _conv_scores(case, inputs)
+    if case.convolutional or case.norm:
+        return _twin_scores(case, inputs)
     a = np.asarray(inputs.x, np.float64)
     e = np.zeros_like(a)
     L = len(case.widths) - 1
@@ -205,8 +216,15 @@ def _close(a: object, want: np.ndarray, bound: np.ndarray) -> bool:
         return bool((np.abs(np.asarray(a, np.float64) - want) <= bound).all())
 
 
+def _index(name: str) -> int:
+    """The layer number a parameter name ends in: W3 -> 3, gamma1 -> 1."""
+    return int(name[len(name.rstrip("0123456789")):])
+
+
 def _layer_of(case: NetCase, name: str) -> str:
-    i = int(name[1:])
+    i = _index(name)
+    if name.startswith(("gamma", "beta")):
+        return f"batchnorm layer {i}"
     if case.convolutional:
         return "Conv1" if i == 1 else f"Affine{i - 1}"
     return f"Affine{i}" if case.api == "book" else f"affine layer {i}"
@@ -233,6 +251,23 @@ def _grad_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, name: str, g
         return f"grads['{name}'] is N = {case.N} times too large (not divided by the batch size)"
     if _close(got, -want.value, want.bound):
         return f"grads['{name}'] has the wrong sign"
+    return ""
+
+
+def _scores_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, got: object) -> str:
+    """Why loss(X)'s scores are wrong: a batch-normalized net left in train mode."""
+    if not case.norm or not isinstance(got, np.ndarray):
+        return ""
+    import torch
+
+    model, _ = twin(case, inputs.params)
+    with torch.no_grad():
+        train = model.train()(_tensor(inputs.x)).numpy()
+    # a cause's match, never a verdict: the scores follow the train-mode logits closely
+    scale = np.abs(exp.scores.bound).max() * 1e3 + 1e-6 * np.abs(train).max()
+    if _close(got, train, np.full_like(train, scale)):
+        return ("loss(X) normalizes with the batch's own statistics: test mode (y is None) "
+                "uses the running mean and variance")
     return ""
 
 
@@ -269,8 +304,10 @@ def judge(case: NetCase, inputs: NetInputs, run: NetRun, exp: NetExpected | None
     out = []
     if case.api == "cs231n":
         ok, r, w, why, e = _compare(run.scores, exp.scores, case.np_dtype)
+        cause = "" if ok else _scores_cause(case, inputs, exp, run.scores)
         out.append(NetVerdict(cid, L, "scores", "pass" if ok else "fail", r, w,
-                              "" if ok else f"scores {why}", e))
+                              "" if ok else "; ".join(filter(None, [f"scores {why}", cause])),
+                              e))
     if run.error and run.error_phase in ("scores", "loss"):
         out.append(NetVerdict(cid, L, "loss", "error", diagnosis=run.error))
         return out
@@ -286,7 +323,9 @@ def judge(case: NetCase, inputs: NetInputs, run: NetRun, exp: NetExpected | None
         out.append(NetVerdict(cid, L, "grads", "fail",
                               diagnosis=f"grads is a {type(run.grads).__name__}, expected a dict"))
         return out
-    order = sorted(exp.grads, key=lambda k: (-int(k[1:]), k))  # W3, b3, W2, b2, ...
+    # W3, b3, beta2, gamma2, W2, b2, ...: backward meets a layer's batch norm before its affine
+    order = sorted(exp.grads, key=lambda k: (-_index(k), not k.startswith(("gamma", "beta")),
+                                             k))
     for name in order:
         got = run.grads.get(name)
         if got is None:

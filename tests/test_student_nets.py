@@ -18,12 +18,14 @@ from layercheck.impl import SimpleConvNet
 from layercheck.reference import net_twins as nt
 
 FOLDER = Path(__file__).parent / "students" / "nets"
-# file: (api, the nets it defines)
-CORRECT = {"good_book_twolayernet.py": ("book", ("twolayernet",)),
-           "good_book_simpleconvnet.py": ("book", ("simpleconvnet",)),
-           "good_book_multilayernet.py": ("book", ("multilayernet",)),
-           "good_cs231n_nets.py": ("cs231n", ("twolayernet", "fcnet")),
-           "good_cs231n_convnet3.py": ("cs231n", ("convnet3",))}
+# file: (api, the nets it defines, the normalizations they take)
+CORRECT = {"good_book_twolayernet.py": ("book", ("twolayernet",), ("",)),
+           "good_book_simpleconvnet.py": ("book", ("simpleconvnet",), ("",)),
+           "good_book_multilayernet.py": ("book", ("multilayernet",), ("",)),
+           "good_cs231n_nets.py": ("cs231n", ("twolayernet", "fcnet"), ("",)),
+           "good_cs231n_fcnet_batchnorm.py": ("cs231n", ("fcnet",), ("", "batchnorm")),
+           "good_cs231n_convnet3.py": ("cs231n", ("convnet3",), ("",))}
+FC_BN = nc.NetCase("fcnet", "cs231n", hidden=(6, 5), norm="batchnorm")
 
 SQUARE_BOOK = nc.NetCase("twolayernet", "book", D=4, hidden=(4,), C=4)
 SQUARE_FC = nc.NetCase("fcnet", "cs231n", D=5, hidden=(5, 5), C=5)
@@ -49,6 +51,10 @@ WRONG = {
                                              "reg term is missing from grads['W3'] (loss "
                                              "includes it)"),
     "bad_cs231n_fcnet_reg_loss_full.py": (FC_REG, "loss", "0.5 * reg * sum(W**2)"),
+    "bad_cs231n_fcnet_bn_no_gamma_grads.py": (
+        FC_BN, "grads[beta2]", "grads['beta2'] is missing (batchnorm layer 2 gets no gradient)"),
+    "bad_cs231n_fcnet_bn_scores_train_mode.py": (
+        FC_BN, "scores", "test mode (y is None) uses the running mean and variance"),
     "bad_book_multilayernet_decay_grad_missing.py": (
         nc.NetCase("multilayernet", "book", hidden=(6, 5), reg=0.1), "grads[W3]",
         "reg term is missing from grads['W3'] (loss includes it)"),
@@ -89,14 +95,19 @@ def test_catalogue_lists_every_file_and_each_is_labelled() -> None:
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
 def test_correct_student_net_passes_every_case_of_its_api(name: str) -> None:
-    mod, (api, net) = _load(name), CORRECT[name]
-    cases = [c for c in nc.grid() if c.api == api and c.net in net]
+    mod, (api, net, norms) = _load(name), CORRECT[name]
+    cases = [c for c in nc.grid() if c.api == api and c.net in net and c.norm in norms]
     assert cases
     for case in cases:
         vs = _verdicts(mod, case)
         bad = [v.diagnosis for v in vs if not v.passed]
         assert not bad, (case.id, bad)
         assert len(vs) == 1 + (case.api == "cs231n") + len(case.param_names())
+
+
+def test_a_net_without_batch_norm_fails_a_batchnorm_case_at_the_scores() -> None:
+    v = nt.first_failure(_verdicts(_load("good_cs231n_nets.py"), FC_BN))
+    assert v is not None and v.output == "scores"
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
@@ -126,7 +137,8 @@ def _numpy_forward(case: nc.NetCase, inputs: nc.NetInputs) -> tuple[float, np.nd
     return float(loss), a
 
 
-@pytest.mark.parametrize("case", [c for c in nc.grid() if not c.convolutional], ids=str)
+@pytest.mark.parametrize("case", [c for c in nc.grid() if not c.convolutional and not c.norm],
+                         ids=str)
 def test_twin_loss_and_scores_match_a_plain_numpy_forward(case: nc.NetCase) -> None:
     inputs = nc.make_inputs(case)
     exp = nt.truth(case, inputs)
