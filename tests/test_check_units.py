@@ -16,6 +16,7 @@ import pytest
 from layercheck.cases import net_cases, optim_cases, registry
 from layercheck.cases.sandbox import replies
 from layercheck.cases.sandbox.replies import Malformed
+from layercheck.cases.submission import survey
 from layercheck.reports.gradescope import results_json
 from layercheck.reports.grading import units
 from layercheck.reports.grading.checker import StudentReport, check_submission
@@ -293,3 +294,31 @@ def test_pytest_impl_runs_a_students_optimizers_in_the_suite(tmp_path: Path) -> 
     assert bad.returncode == 1
     assert "test_network_or_optimizer[momentum-book-P2-steps4-f64]" in bad.stdout
     assert "gradient ascent" in bad.stdout
+
+
+# --- the survey: a file of networks and optimizers tells its API ------------------------------
+
+
+@pytest.mark.parametrize("source, api", [
+    ("class Adam:\n    pass\n\nclass SGD:\n    pass\n", "class"),
+    ("class MultiLayerNetExtend:\n    pass\n", "class"),
+    ("def sgd_momentum(w, dw, config=None):\n    pass\n", "functional"),
+    ("class FullyConnectedNet:\n    pass\n", "functional"),
+    ("class ThreeLayerConvNet:\n    pass\n", "functional"),
+])
+def test_a_file_of_networks_and_optimizers_only_is_detected(tmp_path: Path, source: str,
+                                                            api: str) -> None:
+    path = tmp_path / "units_only.py"
+    path.write_text(source)
+    sub = survey.load(path)
+    assert sub.api == api
+    assert set(registry.unit_names()) & sub.names
+
+
+def test_a_file_with_only_a_two_layer_net_names_no_api(tmp_path: Path) -> None:
+    """TwoLayerNet is a name of both curricula: it tells neither (give --api)."""
+    path = tmp_path / "two.py"
+    path.write_text("class TwoLayerNet:\n    pass\n")
+    with pytest.raises(survey.LoadError, match="defines no layer"):
+        survey.load(path)
+    assert survey.load(path, "functional").api == "functional"

@@ -187,8 +187,7 @@ def detect_apis(names: set[str], explicit: dict[str, str] | None = None,
     n_class = _present("class", names - functions, explicit)
     n_func = _present("functional", names - classes, explicit)
     if not n_class and not n_func:  # no layer: the networks and optimizers tell the API
-        n_class, n_func = (_units_present(a, names - skip) for a, skip in
-                           (("class", functions), ("functional", classes)))
+        n_class, n_func = (_units_present(a, names) for a in ("class", "functional"))
     offered = [a for a, n in (("class", n_class), ("functional", n_func)) if n]
     return tuple(sorted(offered, key=lambda a: a != ("class" if n_class >= n_func
                                                           else "functional")))
