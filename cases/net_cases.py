@@ -28,6 +28,7 @@ Networks covered so far (no dropout; batch norm in CS231n's FullyConnectedNet on
 from __future__ import annotations
 
 import hashlib
+import inspect
 import traceback
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -45,6 +46,9 @@ CONV_NETS = ("simpleconvnet", "convnet3")  # conv - relu - 2x2 max pool - affine
 ONE_HIDDEN = ("twolayernet", *CONV_NETS)
 NORMS = ("", "batchnorm")  # FullyConnectedNet's normalization (None is "")
 BN_EPS = 1e-5  # CS231n's batchnorm_forward default
+# CS231n's dropout reseeds NumPy's global generator with the net's seed in every dropout
+# layer, then keeps np.random.rand(*x.shape) < p: the masks are known from the seed.
+DROPOUT_SEED = 231
 DTYPES = {"f32": "float32", "f64": "float64"}
 
 
@@ -63,6 +67,7 @@ class NetCase:
     image: tuple[int, int, int] = (1, 6, 6)  # simpleconvnet: input_dim (C, H, W)
     conv: tuple[int, int, int, int] = (3, 3, 0, 1)  # simpleconvnet: filters, size, pad, stride
     norm: str = ""  # fcnet: "" or "batchnorm" (CS231n's normalization=, eps 1e-5)
+    keep: float = 1.0  # fcnet: dropout's keep probability (1: no dropout), seed DROPOUT_SEED
 
     def __post_init__(self) -> None:
         if (self.net, self.api) not in NETS:
@@ -84,6 +89,9 @@ class NetCase:
         if self.norm not in NORMS or (self.norm and self.net != "fcnet"):
             raise ValueError(f"norm must be one of {NORMS} (a FullyConnectedNet's), got "
                              f"{self.norm!r} for {self.net}")
+        if not 0 < self.keep <= 1 or (self.keep < 1 and self.net != "fcnet"):
+            raise ValueError(f"keep must be in (0, 1] (a FullyConnectedNet's dropout), got "
+                             f"{self.keep} for {self.net}")
         if min(self.N, self.D, self.C, *self.hidden) < 1:
             raise ValueError(f"sizes must be >= 1: {self}")
 
@@ -106,6 +114,8 @@ class NetCase:
             parts.append(f"reg{self.reg:g}")
         if self.norm:
             parts.append(self.norm)
+        if self.keep < 1:
+            parts.append(f"keep{self.keep:g}")
         parts.append(self.dtype)
         return "-".join(parts)
 
@@ -161,7 +171,7 @@ class NetCase:
     def params(self) -> dict[str, object]:
         return {"net": self.net, "api": self.api, "N": self.N, "D": self.D,
                 "hidden": "x".join(map(str, self.hidden)), "C": self.C, "reg": self.reg,
-                "norm": self.norm, "dtype": self.dtype}
+                "norm": self.norm, "keep": self.keep, "dtype": self.dtype}
 
     def __str__(self) -> str:
         return self.id
@@ -266,6 +276,28 @@ def run_book(mod: ModuleType, case: NetCase, inputs: NetInputs) -> NetRun:
     return run
 
 
+def _dropout_arguments(cls: Any, keep: float) -> dict[str, Any]:
+    """The constructor's dropout arguments: the newer dropout_keep_ratio=p, or the older
+    dropout= (a keep probability where its default is 1, a drop probability where it is 0)."""
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "dropout" in params and "dropout_keep_ratio" not in params:
+        drop = params["dropout"].default == 0
+        return {"dropout": 1 - keep if drop else keep, "seed": DROPOUT_SEED}
+    return {"dropout_keep_ratio": keep, "seed": DROPOUT_SEED}
+
+
+def dropout_masks(case: NetCase) -> list[np.ndarray]:
+    """The keep masks CS231n's dropout draws in each hidden layer (see DROPOUT_SEED)."""
+    out = []
+    for h in case.hidden:
+        rng = np.random.RandomState(DROPOUT_SEED)
+        out.append(rng.rand(case.N, h) < case.keep)
+    return out
+
+
 def run_cs231n(mod: ModuleType, case: NetCase, inputs: NetInputs) -> NetRun:
     """CS231n's nets: construct, assign params, loss(X) for scores, loss(X, y)."""
     run = NetRun()
@@ -288,6 +320,8 @@ def run_cs231n(mod: ModuleType, case: NetCase, inputs: NetInputs) -> NetRun:
                                   "dtype": np.dtype(case.np_dtype).type}
             if case.norm:
                 kw["normalization"] = case.norm
+            if case.keep < 1:
+                kw.update(_dropout_arguments(cls, case.keep))
             model = cls(list(case.hidden), **kw)
         phase = "set"
         names = case.param_names()
@@ -334,6 +368,8 @@ def grid() -> list[NetCase]:
         NetCase("fcnet", "cs231n", hidden=(6, 5), norm="batchnorm"),
         NetCase("fcnet", "cs231n", N=5, hidden=(4,), reg=0.1, norm="batchnorm"),
         NetCase("fcnet", "cs231n", hidden=(6, 5), norm="batchnorm", dtype="f32"),
+        NetCase("fcnet", "cs231n", hidden=(6, 5), keep=0.6),
+        NetCase("fcnet", "cs231n", N=5, hidden=(5, 4), reg=0.1, norm="batchnorm", keep=0.75),
         NetCase("multilayernet", "book", hidden=(6, 5)),
         NetCase("multilayernet", "book", hidden=(6, 5), reg=0.1),
         NetCase("multilayernet", "book", N=3, hidden=(4,), reg=0.05),
@@ -355,14 +391,16 @@ def case_fields(case: NetCase) -> dict[str, Any]:
     """The case as plain fields (what `case_from_fields` reads back)."""
     return {"net": case.net, "api": case.api, "N": case.N, "D": case.D,
             "hidden": list(case.hidden), "C": case.C, "reg": case.reg, "dtype": case.dtype,
-            "image": list(case.image), "conv": list(case.conv), "norm": case.norm}
+            "image": list(case.image), "conv": list(case.conv), "norm": case.norm,
+            "keep": case.keep}
 
 
 def case_from_fields(d: dict[str, Any]) -> NetCase:
     return NetCase(d["net"], d["api"], int(d["N"]), int(d["D"]),
                    tuple(int(h) for h in d["hidden"]), int(d["C"]), float(d["reg"]),
                    d["dtype"], tuple(int(i) for i in d["image"]),  # type: ignore[arg-type]
-                   tuple(int(c) for c in d["conv"]), str(d["norm"]))  # type: ignore[arg-type]
+                   tuple(int(c) for c in d["conv"]), str(d["norm"]),  # type: ignore[arg-type]
+                   float(d["keep"]))
 
 
 def input_arrays(inputs: NetInputs) -> dict[str, Any]:

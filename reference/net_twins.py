@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from layercheck.cases.net_cases import BN_EPS, NetCase, NetInputs, NetRun
+from layercheck.cases.net_cases import BN_EPS, NetCase, NetInputs, NetRun, dropout_masks
 from layercheck.reference.bounds import SAFETY, gamma
 from layercheck.reference.expected import Expected
 
@@ -95,6 +95,12 @@ def twin(case: NetCase, params: dict[str, np.ndarray]) -> tuple[nn.Sequential, N
                                       torch.ones(w[i], dtype=F64)))
         if i < len(w) - 1:
             mods.append(nn.ReLU())
+        if i < len(w) - 1 and case.keep < 1:  # CS231n's relu - dropout, masks from the seed
+            from layercheck.reference.twin_layers import InjectedDropout
+
+            drop = InjectedDropout(1 - case.keep, inverted=True)
+            drop.mask = torch.tensor(dropout_masks(case)[i - 1], dtype=F64)
+            mods.append(drop)
     return nn.Sequential(*mods), names
 
 
@@ -271,6 +277,33 @@ def _scores_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, got: objec
     return ""
 
 
+def _dropout_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, got: object) -> str:
+    """Why a dropout net's loss is wrong: dropout left out, or kept units not divided by p
+    (the loss of each variant twin, the reg term added)."""
+    import torch
+    from layercheck.reference.twin_layers import InjectedDropout
+
+    if not isinstance(got, numbers.Real | np.ndarray) or np.size(got) != 1:
+        return ""
+    x, y = _tensor(inputs.x), torch.as_tensor(np.asarray(inputs.y), dtype=torch.long)
+    variants = {"no_dropout": "the loss is computed without dropout: in train mode (y given) "
+                              "dropout keeps each unit with probability p",
+                "not_inverted": "kept units are not divided by p (inverted dropout scales "
+                                "by 1/p in train mode)"}
+    for name, words in variants.items():
+        model, _ = twin(case, inputs.params)
+        for m in model:
+            if isinstance(m, InjectedDropout):
+                m.inverted = False  # kept units scaled by 1 (no_dropout: every unit kept)
+                if name == "no_dropout":
+                    m.mask = torch.ones_like(m.mask)
+        with torch.no_grad():
+            loss = float(torch.nn.functional.cross_entropy(model.train()(x), y)) + exp.reg_term
+        if abs(float(np.asarray(got)) - loss) <= 1e3 * float(exp.loss.bound) + 1e-9 * abs(loss):
+            return words  # a cause's match, never a verdict
+    return ""
+
+
 def _loss_cause(case: NetCase, exp: NetExpected, got: object,
                 params: dict[str, np.ndarray] | None = None) -> str:
     value, b = exp.loss.value, exp.loss.bound
@@ -312,7 +345,9 @@ def judge(case: NetCase, inputs: NetInputs, run: NetRun, exp: NetExpected | None
         out.append(NetVerdict(cid, L, "loss", "error", diagnosis=run.error))
         return out
     ok, r, w, why, e = _compare(run.loss, exp.loss, case.np_dtype, scalar=True)
-    cause = "" if ok else _loss_cause(case, exp, run.loss, inputs.params)
+    cause = "" if ok else (_loss_cause(case, exp, run.loss, inputs.params)
+                           or (_dropout_cause(case, inputs, exp, run.loss)
+                               if case.keep < 1 else ""))
     out.append(NetVerdict(cid, L, "loss", "pass" if ok else "fail", r, w,
                           "" if ok else "; ".join(filter(None, [f"loss {why}", cause])), e))
     loss_ok = ok

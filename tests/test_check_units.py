@@ -52,7 +52,7 @@ def _book_good() -> StudentReport:
 def _cs231n_good() -> StudentReport:
     return _checked("cs231n_units.py", (NETS / "good_cs231n_convnet3.py",
                                         NETS / "good_cs231n_nets.py",
-                                        NETS / "good_cs231n_fcnet_batchnorm.py",
+                                        NETS / "good_cs231n_fcnet_dropout.py",
                                         OPTIM / "good_cs231n_optim.py"),
                     ("twolayernet", "fcnet", "convnet3", *CS231N_OPTIMIZERS))
 

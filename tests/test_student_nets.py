@@ -18,13 +18,16 @@ from layercheck.impl import SimpleConvNet
 from layercheck.reference import net_twins as nt
 
 FOLDER = Path(__file__).parent / "students" / "nets"
-# file: (api, the nets it defines, the normalizations they take)
-CORRECT = {"good_book_twolayernet.py": ("book", ("twolayernet",), ("",)),
-           "good_book_simpleconvnet.py": ("book", ("simpleconvnet",), ("",)),
-           "good_book_multilayernet.py": ("book", ("multilayernet",), ("",)),
-           "good_cs231n_nets.py": ("cs231n", ("twolayernet", "fcnet"), ("",)),
-           "good_cs231n_fcnet_batchnorm.py": ("cs231n", ("fcnet",), ("", "batchnorm")),
-           "good_cs231n_convnet3.py": ("cs231n", ("convnet3",), ("",))}
+# file: (api, the nets it defines, the normalizations they take, with dropout)
+CORRECT = {"good_book_twolayernet.py": ("book", ("twolayernet",), ("",), False),
+           "good_book_simpleconvnet.py": ("book", ("simpleconvnet",), ("",), False),
+           "good_book_multilayernet.py": ("book", ("multilayernet",), ("",), False),
+           "good_cs231n_nets.py": ("cs231n", ("twolayernet", "fcnet"), ("",), False),
+           "good_cs231n_fcnet_batchnorm.py": ("cs231n", ("fcnet",), ("", "batchnorm"), False),
+           "good_cs231n_fcnet_dropout.py": ("cs231n", ("fcnet",), ("", "batchnorm"), True),
+           "good_cs231n_fcnet_dropout_old.py": ("cs231n", ("fcnet",), ("", "batchnorm"), True),
+           "good_cs231n_convnet3.py": ("cs231n", ("convnet3",), ("",), False)}
+FC_DROP = nc.NetCase("fcnet", "cs231n", hidden=(6, 5), keep=0.6)
 FC_BN = nc.NetCase("fcnet", "cs231n", hidden=(6, 5), norm="batchnorm")
 
 SQUARE_BOOK = nc.NetCase("twolayernet", "book", D=4, hidden=(4,), C=4)
@@ -55,6 +58,7 @@ WRONG = {
         FC_BN, "grads[beta2]", "grads['beta2'] is missing (batchnorm layer 2 gets no gradient)"),
     "bad_cs231n_fcnet_bn_scores_train_mode.py": (
         FC_BN, "scores", "test mode (y is None) uses the running mean and variance"),
+    "bad_cs231n_fcnet_dropout_no_rescale.py": (FC_DROP, "loss", "not divided by p"),
     "bad_book_multilayernet_decay_grad_missing.py": (
         nc.NetCase("multilayernet", "book", hidden=(6, 5), reg=0.1), "grads[W3]",
         "reg term is missing from grads['W3'] (loss includes it)"),
@@ -95,8 +99,9 @@ def test_catalogue_lists_every_file_and_each_is_labelled() -> None:
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
 def test_correct_student_net_passes_every_case_of_its_api(name: str) -> None:
-    mod, (api, net, norms) = _load(name), CORRECT[name]
-    cases = [c for c in nc.grid() if c.api == api and c.net in net and c.norm in norms]
+    mod, (api, net, norms, dropout) = _load(name), CORRECT[name]
+    cases = [c for c in nc.grid() if c.api == api and c.net in net and c.norm in norms
+             and (dropout or c.keep == 1)]
     assert cases
     for case in cases:
         vs = _verdicts(mod, case)
@@ -108,6 +113,21 @@ def test_correct_student_net_passes_every_case_of_its_api(name: str) -> None:
 def test_a_net_without_batch_norm_fails_a_batchnorm_case_at_the_scores() -> None:
     v = nt.first_failure(_verdicts(_load("good_cs231n_nets.py"), FC_BN))
     assert v is not None and v.output == "scores"
+
+
+def test_a_net_that_ignores_dropout_fails_at_the_loss_named() -> None:
+    v = nt.first_failure(_verdicts(_load("good_cs231n_fcnet_batchnorm.py"), FC_DROP))
+    assert v is not None and v.output == "loss"
+    assert "computed without dropout" in v.diagnosis
+
+
+def test_the_dropout_masks_are_those_cs231n_draws_after_seeding() -> None:
+    """np.random.seed(seed) then rand(*x.shape) < p in each layer: the masks the twin uses."""
+    np.random.seed(nc.DROPOUT_SEED)
+    first = np.random.rand(FC_DROP.N, FC_DROP.hidden[0]) < FC_DROP.keep
+    masks = nc.dropout_masks(FC_DROP)
+    assert np.array_equal(masks[0], first) and masks[1].shape == (FC_DROP.N, 5)
+    assert 0 < masks[0].mean() < 1
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
@@ -137,8 +157,8 @@ def _numpy_forward(case: nc.NetCase, inputs: nc.NetInputs) -> tuple[float, np.nd
     return float(loss), a
 
 
-@pytest.mark.parametrize("case", [c for c in nc.grid() if not c.convolutional and not c.norm],
-                         ids=str)
+@pytest.mark.parametrize("case", [c for c in nc.grid() if not c.convolutional and not c.norm
+                                  and c.keep == 1], ids=str)
 def test_twin_loss_and_scores_match_a_plain_numpy_forward(case: nc.NetCase) -> None:
     inputs = nc.make_inputs(case)
     exp = nt.truth(case, inputs)
