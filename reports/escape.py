@@ -10,9 +10,12 @@ opens).
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
+import numpy as np
 from layercheck.cases.sandbox.wire import printable
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -118,3 +121,22 @@ def md_code(v: Any) -> str:
     tick = "`" * (longest + 1)
     pad = " " if s.startswith("`") or s.endswith("`") else ""
     return f"{tick}{pad}{s}{pad}{tick}"
+
+
+def json_value(v: Any, missing: Callable[[Any], bool] = lambda v: False) -> Any:
+    """`v` as strict JSON can hold it: numpy scalars as Python's, NaN (and what `missing`
+    says is missing) as None, ±inf as "inf"/"-inf", strings `valid_text`."""
+    if isinstance(v, str):
+        return valid_text(v)
+    if isinstance(v, Mapping):
+        return {valid_text(str(k)): json_value(x, missing) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [json_value(x, missing) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float):
+        if math.isnan(v):
+            return None
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+    return None if missing(v) else v

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from layercheck.cases import registry
-from layercheck.reports.escape import csv_cell, md_text, valid_text
+from layercheck.reports.escape import csv_cell, json_value, md_text, valid_text
 from layercheck.reports.frame import summary
 from layercheck.reports.plots import error_heatmap, speed_chart, worst_by
 from layercheck.reports.timing import PHASES, SIDES, Bench
@@ -51,24 +51,8 @@ WINDOWED = registry.windowed()
 # --- plain values ------------------------------------------------------------------------
 
 def clean(v: Any) -> Any:
-    """A JSON-safe value: numpy scalars to Python, NaN/None to None, ±inf to "inf"/"-inf",
-    strings any UTF-8 writer can encode (`valid_text`)."""
-    if isinstance(v, str):
-        return valid_text(v)
-    if isinstance(v, Mapping):
-        return {valid_text(str(k)): clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [clean(x) for x in v]
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float):
-        if math.isnan(v):
-            return None
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-    if v is pd.NA or v is pd.NaT:
-        return None
-    return v
+    """A JSON-safe value (`json_value`), pandas' missing values as None."""
+    return json_value(v, lambda x: x is pd.NA or x is pd.NaT)
 
 
 def fmt(v: Any) -> str:

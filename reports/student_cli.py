@@ -16,7 +16,7 @@ from typing import Any
 
 from layercheck.cases.sandbox.wire import printable
 from layercheck.cases.submission.intake import content_digest
-from layercheck.reports.escape import for_stream, valid_text
+from layercheck.reports.escape import for_stream, json_value, valid_text
 from layercheck.reports.gradescope import write_gradescope
 from layercheck.reports.grading.batch import (
     exit_code,
@@ -282,7 +282,7 @@ def write_report(report: StudentReport, args: argparse.Namespace, many: bool,
                                              ".results.json", name))
     if args.json:
         _write(_out_path(args.json, report, many, ".json", name),
-               json.dumps(report_json(report, sha256), indent=1))
+               json.dumps(json_value(report_json(report, sha256)), indent=1, allow_nan=False))
 
 
 def _layer_cell(report: StudentReport, layer: str) -> str:
@@ -299,8 +299,9 @@ def _layer_cell(report: StudentReport, layer: str) -> str:
 
 
 def _cell(text: str) -> str:
-    """A batch-table cell: line breaks as spaces, control characters dropped."""
-    return printable(" ".join(text.splitlines())) or ""
+    """A batch-table cell: line breaks as spaces, control characters dropped, a column
+    separator '|' shown as '¦' (a file name never shifts the table's columns)."""
+    return (printable(" ".join(text.splitlines())) or "").replace("|", "¦")
 
 
 def batch_table(reports: list[StudentReport],

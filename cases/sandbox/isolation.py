@@ -230,7 +230,7 @@ class Mounts:
 
 def _walk(root: Path) -> list[Path]:
     files: list[Path] = []
-    for d, dirs, names in os.walk(root, followlinks=False):
+    for d, dirs, names in graph.walk(root):
         dirs[:] = [x for x in dirs if x not in SKIP_DIRS]
         files += [Path(d) / n for n in names]
         if len(files) > MAX_SUBMISSION_FILES:

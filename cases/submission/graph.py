@@ -27,7 +27,7 @@ import ast
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +58,7 @@ MAX_CACHED_TOKENS = 250_000  # trees kept between calls, in rough tokens
 MAX_STAR_FILES = 200  # files a chain of `from x import *` is followed through
 MAX_GRAPH_FILES = 500  # own modules followed from one file
 MAX_CLIMB = 4  # a single file's import root lies at most this many folders above it
+MAX_DEPTH = 64  # folders nested inside a submission
 
 FORBIDDEN = ("torch", "tensorflow", "jax", "keras", "mxnet", "paddle", "cupy")
 # The grader's own top-level packages: a student package of that name could not be imported
@@ -93,11 +94,37 @@ class VolumeError(LoadError):
     """More source than the grader parses for one submission."""
 
 
+class TooDeep(LoadError):
+    """Folders nested deeper than MAX_DEPTH."""
+
+
+def walk(top: str | Path) -> Iterator[tuple[str, list[str], list[str]]]:
+    """`os.walk(top)` as every reader of a submission walks it: top down (prune `dirs` in
+    place), links never followed, folders that cannot be read skipped, and without
+    recursion: a tree nested deeper than MAX_DEPTH is the student's TooDeep, never the
+    grader's RecursionError."""
+    stack = [(os.fspath(top), 0)]
+    while stack:
+        d, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise TooDeep(f"the submission's folders are nested more than {MAX_DEPTH} deep")
+        dirs: list[str] = []
+        names: list[str] = []
+        try:
+            with os.scandir(d) as entries:
+                for e in entries:
+                    (dirs if e.is_dir(follow_symlinks=False) else names).append(e.name)
+        except OSError:
+            continue
+        yield d, dirs, names
+        stack += [(os.path.join(d, x), depth + 1) for x in reversed(dirs)]
+
+
 def candidates(folder: Path, suffix: str = ".py") -> list[Path]:
     """The folder's regular files ending in `suffix` (links never followed, SKIP_DIRS left
     out), sorted."""
     files = []
-    for d, dirs, names in os.walk(folder, followlinks=False):
+    for d, dirs, names in walk(folder):
         dirs[:] = [x for x in dirs if x not in SKIP_DIRS]
         files += [p for n in names if n.endswith(suffix)
                   and not (p := Path(d, n)).is_symlink() and p.is_file()]

@@ -114,7 +114,9 @@ def code_cells(path: Path, max_code: int, max_cells: int) -> list[tuple[int, str
     try:
         r = subprocess.run(argv, capture_output=True, timeout=READER_TIMEOUT,
                            env={"LANG": "C.UTF-8"})
-        reply = json.loads(r.stdout[: 2 * max_code + (1 << 20)])
+        # the reply escapes what is not ASCII: up to 12 bytes a character (an emoji: two
+        # \uXXXX escapes); the child stops past max_code characters
+        reply = json.loads(r.stdout[: 12 * max_code + (1 << 20)])
     except subprocess.TimeoutExpired:
         raise NotebookError(f"cannot read the notebook {path.name}: it took over "
                             f"{READER_TIMEOUT:g} s") from None

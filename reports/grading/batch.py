@@ -33,7 +33,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from layercheck.cases.submission import intake
+from layercheck.cases.submission import graph, intake
 from layercheck.reports.escape import valid_text
 from layercheck.reports.grading.checker import (
     StudentReport,
@@ -169,7 +169,7 @@ def content_hash(target: str | Path, entry: bool = False, climb: bool = True) ->
 
 def _files(root: Path) -> Iterable[Path]:
     """The regular files of a private copy (the Dask pack ships them)."""
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in graph.walk(root):
         dirnames[:] = [d for d in dirnames if d not in intake.SKIP_DIRS]
         for name in filenames:
             f = Path(dirpath) / name
