@@ -174,6 +174,8 @@ HINTS: dict[str, str] = {
     "no_method": ("{cls} has no {method} method: define {method}(self, {arg}) in the class"),
     "unstored": ("backward uses something forward never stored (still None): keep what "
                  "backward needs in forward (self.x = x, self.col = col, self.col_W = col_W)"),
+    "never_set": ("backward reads self.{attr}, which forward never set: keep what backward "
+                  "needs in forward (self.{attr} = ...; for example self.x = x)"),
     "reshape_size": "the output size used in forward disagrees with the data. {shape_hint}",
     "labels_onehot_loss": ("the loss treats the labels t as one-hot (N, C), but t holds class "
                            "indices (N,) here: accept both (if t.ndim == 1, pick "

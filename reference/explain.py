@@ -196,6 +196,9 @@ def _hint(case: Case, phase: str | None, error: str) -> tuple[str, dict]:
     if m:
         return "no_method", {"cls": m.group(1), "method": m.group(2),
                              "arg": "x" if m.group(2) == "forward" else "dout"}
+    m = re.search(r"'(\w+)' object has no attribute '(\w+)'", error)
+    if m and phase == "backward" and m.group(1) != "NoneType":
+        return "never_set", {"attr": m.group(2)}
     if "'NoneType' object has no attribute" in error or (
             "NoneType" in error and phase == "backward"):
         return "unstored", {}
