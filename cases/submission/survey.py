@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -394,6 +395,12 @@ def _load(target: Path, api: str | None, file: str | None, names: dict[str, str]
     classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
     apis = (api,) if api else detect_apis(names_seen, names, functions, classes)
     if not apis:
+        missing = unresolved_star_imports(tree, graph.files)
+        if missing:
+            listed = ", ".join(f"{m} (line {line})" for m, line in missing)
+            raise LoadError(f"{path.name} defines no layer of its own: it star-imports "
+                            f"{listed}, which is not in the submission: include that file "
+                            f"beside it, or submit the whole folder")
         hint = naming.did_you_mean("Convolution", {n for n in names_seen if n[:1].isupper()})
         raise LoadError(f"{path.name} defines no layer: expected the notes' classes "
                         f"({', '.join(CLASS_NAMES.values())}) or CS231n functions "
@@ -416,3 +423,14 @@ def _load(target: Path, api: str | None, file: str | None, names: dict[str, str]
     return Submission(path, root, apis[0], names_seen, scan_forbidden(siblings, budget),
                       accepts, None if cells else module_name(path, root),
                       target.resolve(), cells, name_map, list(graph.imports), apis, graph)
+
+
+def unresolved_star_imports(tree: ast.Module, files: Iterable[Path]) -> list[tuple[str, int]]:
+    """(module, line) of each top-level `from m import *` of the student's own modules that
+    no file of the submission provides."""
+    found = {f.stem for f in files} | {f.parent.name for f in files}
+    return [(n.module, n.lineno) for n in tree.body
+            if isinstance(n, ast.ImportFrom) and not n.level and n.module
+            and any(a.name == "*" for a in n.names)
+            and rules.own_module(n.module.split(".")[0])
+            and n.module.split(".")[-1] not in found]
