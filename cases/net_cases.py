@@ -45,9 +45,13 @@ FALLBACK = {"MultiLayerNet": "MultiLayerNetExtend"}
 CONV_NETS = ("simpleconvnet", "convnet3")  # conv - relu - 2x2 max pool - affine - ...
 ONE_HIDDEN = ("twolayernet", *CONV_NETS)
 NORMS = ("", "batchnorm")  # FullyConnectedNet's normalization (None is "")
-BN_EPS = 1e-5  # CS231n's batchnorm_forward default
+# Nets with batch norm and dropout: CS231n's FullyConnectedNet, the notes' MultiLayerNetExtend
+EXTENDED = ("fcnet", "multilayernet")
+BN_EPS = {"cs231n": 1e-5, "book": 10e-7}  # batchnorm_forward's default; the notes' 10e-7
 # CS231n's dropout reseeds NumPy's global generator with the net's seed in every dropout
-# layer, then keeps np.random.rand(*x.shape) < p: the masks are known from the seed.
+# layer, then keeps np.random.rand(*x.shape) < p: the masks are known from the seed. The
+# notes' Dropout keeps np.random.rand(*x.shape) > dropout_ratio, layer after layer from one
+# stream: the adapter seeds NumPy's generator with DROPOUT_SEED before loss and gradient.
 DROPOUT_SEED = 231
 DTYPES = {"f32": "float32", "f64": "float64"}
 
@@ -86,11 +90,11 @@ class NetCase:
                              "pad (filter_size - 1) // 2")
         if self.api == "cs231n" and self.net == "twolayernet" and self.dtype != "f64":
             raise ValueError("CS231n's TwoLayerNet has no dtype argument (float64)")
-        if self.norm not in NORMS or (self.norm and self.net != "fcnet"):
-            raise ValueError(f"norm must be one of {NORMS} (a FullyConnectedNet's), got "
+        if self.norm not in NORMS or (self.norm and self.net not in EXTENDED):
+            raise ValueError(f"norm must be one of {NORMS} (for {EXTENDED}), got "
                              f"{self.norm!r} for {self.net}")
-        if not 0 < self.keep <= 1 or (self.keep < 1 and self.net != "fcnet"):
-            raise ValueError(f"keep must be in (0, 1] (a FullyConnectedNet's dropout), got "
+        if not 0 < self.keep <= 1 or (self.keep < 1 and self.net not in EXTENDED):
+            raise ValueError(f"keep must be in (0, 1] (dropout, for {EXTENDED}), got "
                              f"{self.keep} for {self.net}")
         if min(self.N, self.D, self.C, *self.hidden) < 1:
             raise ValueError(f"sizes must be >= 1: {self}")
@@ -238,6 +242,8 @@ def _set_in_place(params: dict, values: dict[str, np.ndarray]) -> list[str]:
 
 def _class(mod: ModuleType, case: NetCase) -> Any:
     name = NETS[(case.net, case.api)]
+    if case.api == "book" and (case.norm or case.keep < 1):
+        name = FALLBACK.get(name, name)  # MultiLayerNetExtend: batch norm, dropout
     found = getattr(mod, name, None)
     return found if found is not None or name not in FALLBACK else getattr(
         mod, FALLBACK[name], None)
@@ -256,6 +262,11 @@ def run_book(mod: ModuleType, case: NetCase, inputs: NetInputs) -> NetRun:
             F, k, p, s = case.conv
             net = cls(input_dim=case.image, hidden_size=case.hidden[0], output_size=case.C,
                       conv_param={"filter_num": F, "filter_size": k, "pad": p, "stride": s})
+        elif case.net == "multilayernet" and (case.norm or case.keep < 1):
+            net = cls(input_size=case.D, hidden_size_list=list(case.hidden),
+                      output_size=case.C, weight_decay_lambda=case.reg,
+                      use_batchnorm=bool(case.norm), use_dropout=case.keep < 1,
+                      dropout_ration=1 - case.keep)
         elif case.net == "multilayernet":
             net = cls(input_size=case.D, hidden_size_list=list(case.hidden),
                       output_size=case.C, weight_decay_lambda=case.reg)
@@ -267,9 +278,14 @@ def run_book(mod: ModuleType, case: NetCase, inputs: NetInputs) -> NetRun:
             raise ValueError(f"params {bad} missing or of another shape than expected")
         phase = "loss"
         x, t = inputs.x.copy(), inputs.y.copy()
-        loss = net.loss(x, t)
+        extended = case.norm or case.keep < 1
+        if extended:  # the training loss; the same masks again in gradient (one seed)
+            np.random.seed(DROPOUT_SEED)  # noqa: NPY002 (the notes draw from the global one)
+        loss = net.loss(x, t, train_flg=True) if extended else net.loss(x, t)
         run.loss = loss.copy() if isinstance(loss, np.ndarray) else loss
         phase = "gradient"
+        if extended:
+            np.random.seed(DROPOUT_SEED)  # noqa: NPY002 (the notes draw from the global one)
         run.grads = net.gradient(x, t)
     except Exception as e:  # the implementation's own failure, reported as data
         run.record_error(phase, e)
@@ -290,11 +306,14 @@ def _dropout_arguments(cls: Any, keep: float) -> dict[str, Any]:
 
 
 def dropout_masks(case: NetCase) -> list[np.ndarray]:
-    """The keep masks CS231n's dropout draws in each hidden layer (see DROPOUT_SEED)."""
+    """The keep masks the curriculum's dropout draws in each hidden layer (DROPOUT_SEED)."""
     out = []
+    rng = np.random.RandomState(DROPOUT_SEED)
     for h in case.hidden:
-        rng = np.random.RandomState(DROPOUT_SEED)
-        out.append(rng.rand(case.N, h) < case.keep)
+        if case.api == "cs231n":  # reseeded in every layer
+            out.append(np.random.RandomState(DROPOUT_SEED).rand(case.N, h) < case.keep)
+        else:  # one stream, layer after layer
+            out.append(rng.rand(case.N, h) > 1 - case.keep)
     return out
 
 
@@ -373,6 +392,10 @@ def grid() -> list[NetCase]:
         NetCase("multilayernet", "book", hidden=(6, 5)),
         NetCase("multilayernet", "book", hidden=(6, 5), reg=0.1),
         NetCase("multilayernet", "book", N=3, hidden=(4,), reg=0.05),
+        NetCase("multilayernet", "book", hidden=(6, 5), norm="batchnorm"),
+        NetCase("multilayernet", "book", hidden=(6, 5), keep=0.5),
+        NetCase("multilayernet", "book", N=5, hidden=(5, 4), reg=0.1, norm="batchnorm",
+                keep=0.75),
         NetCase("convnet3", "cs231n", N=2, hidden=(5,), conv=(3, 3, 1, 1)),
         NetCase("convnet3", "cs231n", N=2, hidden=(4,), reg=0.1, image=(2, 6, 6),
                 conv=(2, 3, 1, 1)),

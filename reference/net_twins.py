@@ -85,20 +85,20 @@ def twin(case: NetCase, params: dict[str, np.ndarray]) -> tuple[nn.Sequential, N
             lin.bias.copy_(_tensor(params[f"b{i + off}"]))
         names[len(mods)] = (f"W{i + off}", f"b{i + off}")
         mods.append(lin)
-        if i < len(w) - 1 and case.norm:  # CS231n's affine - batchnorm - relu
+        if i < len(w) - 1 and case.norm:  # affine - batchnorm - relu (both curricula)
             from layercheck.reference.twin_layers import BatchNormTwin
 
             names[len(mods)] = (f"gamma{i}", f"beta{i}")
             mods.append(BatchNormTwin(_tensor(params[f"gamma{i}"]),
-                                      _tensor(params[f"beta{i}"]), 0.9, BN_EPS,
+                                      _tensor(params[f"beta{i}"]), 0.9, BN_EPS[case.api],
                                       torch.zeros(w[i], dtype=F64),
                                       torch.ones(w[i], dtype=F64)))
         if i < len(w) - 1:
             mods.append(nn.ReLU())
-        if i < len(w) - 1 and case.keep < 1:  # CS231n's relu - dropout, masks from the seed
+        if i < len(w) - 1 and case.keep < 1:  # relu - dropout, masks known from the seed
             from layercheck.reference.twin_layers import InjectedDropout
 
-            drop = InjectedDropout(1 - case.keep, inverted=True)
+            drop = InjectedDropout(1 - case.keep, inverted=case.api == "cs231n")
             drop.mask = torch.tensor(dropout_masks(case)[i - 1], dtype=F64)
             mods.append(drop)
     return nn.Sequential(*mods), names
@@ -347,7 +347,7 @@ def judge(case: NetCase, inputs: NetInputs, run: NetRun, exp: NetExpected | None
     ok, r, w, why, e = _compare(run.loss, exp.loss, case.np_dtype, scalar=True)
     cause = "" if ok else (_loss_cause(case, exp, run.loss, inputs.params)
                            or (_dropout_cause(case, inputs, exp, run.loss)
-                               if case.keep < 1 else ""))
+                               if case.keep < 1 and case.api == "cs231n" else ""))
     out.append(NetVerdict(cid, L, "loss", "pass" if ok else "fail", r, w,
                           "" if ok else "; ".join(filter(None, [f"loss {why}", cause])), e))
     loss_ok = ok

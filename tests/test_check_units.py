@@ -44,6 +44,7 @@ def _checked(name: str, parts: tuple[Path, ...], layers: tuple[str, ...]) -> Stu
 
 def _book_good() -> StudentReport:
     return _checked("book_units.py", (NETS / "good_book_multilayernet.py",
+                                      NETS / "good_book_multilayernet_extend.py",
                                       NETS / "good_book_simpleconvnet.py",
                                       OPTIM / "good_book_optimizers.py"),
                     ("simpleconvnet", "multilayernet", *BOOK_OPTIMIZERS))

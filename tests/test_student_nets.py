@@ -22,6 +22,8 @@ FOLDER = Path(__file__).parent / "students" / "nets"
 CORRECT = {"good_book_twolayernet.py": ("book", ("twolayernet",), ("",), False),
            "good_book_simpleconvnet.py": ("book", ("simpleconvnet",), ("",), False),
            "good_book_multilayernet.py": ("book", ("multilayernet",), ("",), False),
+           "good_book_multilayernet_extend.py": ("book", ("multilayernet",), ("", "batchnorm"),
+                                                 True),
            "good_cs231n_nets.py": ("cs231n", ("twolayernet", "fcnet"), ("",), False),
            "good_cs231n_fcnet_batchnorm.py": ("cs231n", ("fcnet",), ("", "batchnorm"), False),
            "good_cs231n_fcnet_dropout.py": ("cs231n", ("fcnet",), ("", "batchnorm"), True),
@@ -59,6 +61,9 @@ WRONG = {
     "bad_cs231n_fcnet_bn_scores_train_mode.py": (
         FC_BN, "scores", "test mode (y is None) uses the running mean and variance"),
     "bad_cs231n_fcnet_dropout_no_rescale.py": (FC_DROP, "loss", "not divided by p"),
+    "bad_book_multilayernet_dropout_backward_unmasked.py": (
+        nc.NetCase("multilayernet", "book", hidden=(6, 5), keep=0.5), "grads[W2]",
+        "grads['W2'] (Affine2) values outside the bound"),
     "bad_book_multilayernet_decay_grad_missing.py": (
         nc.NetCase("multilayernet", "book", hidden=(6, 5), reg=0.1), "grads[W3]",
         "reg term is missing from grads['W3'] (loss includes it)"),
