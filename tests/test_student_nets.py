@@ -128,8 +128,8 @@ def test_a_net_that_ignores_dropout_fails_at_the_loss_named() -> None:
 
 def test_the_dropout_masks_are_those_cs231n_draws_after_seeding() -> None:
     """np.random.seed(seed) then rand(*x.shape) < p in each layer: the masks the twin uses."""
-    np.random.seed(nc.DROPOUT_SEED)
-    first = np.random.rand(FC_DROP.N, FC_DROP.hidden[0]) < FC_DROP.keep
+    np.random.seed(nc.DROPOUT_SEED)  # noqa: NPY002 (what CS231n students call)
+    first = np.random.rand(FC_DROP.N, FC_DROP.hidden[0]) < FC_DROP.keep  # noqa: NPY002
     masks = nc.dropout_masks(FC_DROP)
     assert np.array_equal(masks[0], first) and masks[1].shape == (FC_DROP.N, 5)
     assert 0 < masks[0].mean() < 1
