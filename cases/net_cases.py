@@ -188,10 +188,11 @@ class NetInputs:
     params: dict[str, np.ndarray]
 
 
-def make_inputs(case: NetCase) -> NetInputs:
+def make_inputs(case: NetCase, seed: int | None = None) -> NetInputs:
     """x ~ N(0, 1), labels, weights ~ N(0, 1/fan_in) and biases ~ N(0, 0.1): every ReLU
-    sees both signs, the scores are of order 1. Drawn in float64, rounded once."""
-    rng = np.random.default_rng(case.seed)
+    sees both signs, the scores are of order 1. Drawn in float64 from `seed` (default the
+    case's own), rounded once."""
+    rng = np.random.default_rng(case.seed if seed is None else seed)
     dt = case.np_dtype
     x = rng.standard_normal(case.x_shape).astype(dt)
     y = rng.integers(0, case.C, size=case.N)

@@ -150,10 +150,10 @@ class OptimInputs:
     grads: list[dict[str, np.ndarray]]
 
 
-def make_inputs(case: OptimCase) -> OptimInputs:
-    """Drawn in float64 from the case's seed and rounded once to its dtype, so that the
-    float64 truth starts from exactly the values the implementation sees."""
-    rng = np.random.default_rng(case.seed)
+def make_inputs(case: OptimCase, seed: int | None = None) -> OptimInputs:
+    """Drawn in float64 from `seed` (default the case's own) and rounded once to its dtype,
+    so that the float64 truth starts from exactly the values the implementation sees."""
+    rng = np.random.default_rng(case.seed if seed is None else seed)
     dt = case.np_dtype
     shapes = param_shapes(case.P)
     params = {k: rng.standard_normal(s).astype(dt) for k, s in shapes.items()}

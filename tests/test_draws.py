@@ -19,6 +19,7 @@ import pytest
 from layercheck.cases.case import Case
 from layercheck.cases.inputs import draw_seed, make_inputs
 from layercheck.cases.student_grid import student_grid
+from layercheck.reports.grading import units
 from layercheck.reports.grading.checker import check_submission, inputs_and_truth
 from layercheck.reports.grading.draws import PUBLIC, PUBLIC_SECRET, Draws, local_secret
 from layercheck.reports.grading.scoring import Hidden
@@ -154,3 +155,13 @@ def test_a_reproducer_under_a_secret_reproduces_the_students_failure(tmp_path: P
                          cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
     assert float(out.stdout.split()[-1]) > 0, f"the reproducer should show the error:\n{out}"
+
+
+def test_networks_and_optimizers_are_drawn_from_the_secret_too() -> None:
+    for name in ("sgd", "twolayernet"):
+        case = units.unit_cases(name, "class")[0]
+        public = units.arrays_of(case, units.inputs_of(case))
+        graded = units.arrays_of(case, units.inputs_of(case, Draws(b"course").seed(case)))
+        same = [k for k, v in public.items()
+                if isinstance(v, np.ndarray) and v.size > 1 and np.array_equal(v, graded[k])]
+        assert not same, f"{case.id}: {same} drawn the same with and without the secret"

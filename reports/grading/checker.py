@@ -380,7 +380,8 @@ def _check(report: StudentReport, target: str | Path, layers: tuple[str, ...] | 
         report.layers = report.required = graded_layers(layers, sub.api)
         _run_grid(report, checker, dtypes, progress)
         found = units.check_units(units.UnitCheck(  # networks and optimizers
-            checker.worker, sub, checker.deadline, checker.budget), report.layers, dtypes)
+            checker.worker, sub, checker.deadline, checker.budget, checker.draws),
+            report.layers, dtypes)
         report.results += found.results
         report.undefined.update(found.undefined)
         report.shrunk += [Shrunk(*s) for s in found.smallest]

@@ -33,6 +33,7 @@ from layercheck.reference.explain import locate
 from layercheck.reference.net_twins import NetExpected
 from layercheck.reference.optim_oracle import StepTruth
 from layercheck.reference.result import Result
+from layercheck.reports.grading.draws import PUBLIC, Draws
 
 # The registry's APIs and the curricula the case modules name them by.
 CURRICULUM = {"class": "book", "functional": "cs231n"}
@@ -61,9 +62,10 @@ def unit_cases(name: str, api: str, dtypes: tuple[str, ...] = ("f64",)) -> list[
     return cases
 
 
-def inputs_of(case: UnitCase) -> OptimInputs | NetInputs:
-    return (optim_cases.make_inputs(case) if isinstance(case, OptimCase)
-            else net_cases.make_inputs(case))
+def inputs_of(case: UnitCase, seed: int | None = None) -> OptimInputs | NetInputs:
+    """The case's inputs, drawn from `seed` (default the case's public one)."""
+    return (optim_cases.make_inputs(case, seed) if isinstance(case, OptimCase)
+            else net_cases.make_inputs(case, seed))
 
 
 def arrays_of(case: UnitCase, inputs: OptimInputs | NetInputs) -> dict[str, Any]:
@@ -155,10 +157,15 @@ def _load(path: Path) -> dict[str, Expected] | None:
         return None
 
 
-def truth(case: UnitCase, inputs: OptimInputs | NetInputs) -> list[StepTruth] | NetExpected:
+def truth(case: UnitCase, inputs: OptimInputs | NetInputs,
+          keep: bool = True) -> list[StepTruth] | NetExpected:
     """The case's truth: from memory, from the disk cache, or computed (PyTorch imported
-    only then) and stored. The key holds the case id, a digest of its inputs, and the
-    layers' cache version (reference/'s sources and the torch version)."""
+    only then) and stored (never, `keep` False: inputs drawn once, as hidden cases are).
+    The key holds the case id, a digest of its inputs, and the layers' cache version
+    (reference/'s sources and the torch version)."""
+    if not keep:
+        return (optim_oracle.truth(case, inputs) if isinstance(case, OptimCase)  # type: ignore[arg-type]
+                else net_twins.truth(case, inputs))  # type: ignore[arg-type]
     key = f"unit-{case.id}-{truth_cache.arrays_digest(_flat_arrays(case, inputs))}"
     if key in _memory:
         return _memory[key]
@@ -184,15 +191,16 @@ def _net_phase(output: str) -> str:
 
 
 def results(case: UnitCase, inputs: OptimInputs | NetInputs, run: OptimRun | NetRun,
-            root: str | Path | None = None) -> list[Result]:
+            root: str | Path | None = None, keep: bool = True) -> list[Result]:
     """The judged run as Result rows (see the module docstring); a timeout's rows have the
     status 'timeout', an error is located in the student's own code under `root`."""
     where = locate(run.traceback, root) if run.error and run.traceback else ""
     if isinstance(case, OptimCase):
-        verdicts = optim_judge.judge(case, inputs, run, truth(case, inputs))  # type: ignore[arg-type]
+        verdicts = optim_judge.judge(case, inputs, run,  # type: ignore[arg-type]
+                                     truth(case, inputs, keep))
         rows = [v.result(case) for v in verdicts]
     else:
-        exp = truth(case, inputs)
+        exp = truth(case, inputs, keep)
         rows = []
         for v in net_twins.judge(case, inputs, run, exp):  # type: ignore[arg-type]
             phases = registry.unit(case.net).phases if v.output == "*" else (
@@ -231,6 +239,7 @@ class UnitCheck:
     sub: Submission
     deadline: float  # time.monotonic() after which no case runs (the total budget)
     budget: float
+    draws: Draws = PUBLIC  # the seeds of the cases' inputs (the course's secret)
 
 
 @dataclass
@@ -253,7 +262,7 @@ def _size(case: UnitCase) -> tuple[int, ...]:
     return (len(case.hidden), case.N, sum(case.hidden), case.D, case.C, case.dtype != "f64")
 
 
-def reproducer(case: UnitCase, sub: Submission) -> str:
+def reproducer(case: UnitCase, sub: Submission, seed: int | None = None) -> str:
     """A few lines that rerun the case on the student's module and print the first failure,
     run from the submission's root."""
     module = sub.module or Path(sub.path).stem
@@ -274,14 +283,15 @@ def reproducer(case: UnitCase, sub: Submission) -> str:
         f"from layercheck.reference.{judge} import first_failure, judge",
         line,
         f"case = c.case_from_fields({fields!r})",
-        "inputs = c.make_inputs(case)",
+        "inputs = c.make_inputs(case)" if seed in (None, case.seed) else
+        f"inputs = c.make_inputs(case, seed={seed})  # the inputs graded",
         "bad = first_failure(judge(case, inputs, c.run(m, case, inputs)))",
         "print(bad.diagnosis if bad else 'passes')",
     ])
 
 
-def _smallest(cases: list[UnitCase], rows: list[Result], sub: Submission
-              ) -> tuple[str, str, str, str, str, str] | None:
+def _smallest(cases: list[UnitCase], rows: list[Result], sub: Submission,
+              draws: Draws) -> tuple[str, str, str, str, str, str] | None:
     """The unit's smallest failing case (`_size`), as the checker's Shrunk fields."""
     bad = {r.id for r in rows if r.status in ("fail", "error")}
     failing = [c for c in cases if c.id in bad]
@@ -290,7 +300,7 @@ def _smallest(cases: list[UnitCase], rows: list[Result], sub: Submission
     small = min(failing, key=_size)
     first = next(r for r in rows if r.id == small.id and r.status in ("fail", "error"))
     return (first.layer, first.output, failing[0].id, small.id, first.diagnosis,
-            reproducer(small, sub))
+            reproducer(small, sub, draws.seed(small)))
 
 
 def check_units(check: UnitCheck, names: tuple[str, ...], dtypes: tuple[str, ...]
@@ -319,7 +329,7 @@ def check_units(check: UnitCheck, names: tuple[str, ...], dtypes: tuple[str, ...
             continue
         timeouts, rows = 0, []
         for c in cases:
-            inputs = inputs_of(c)
+            inputs = inputs_of(c, check.draws.seed(c))
             if timeouts >= TIMEOUTS_PER_UNIT or time.monotonic() > check.deadline:
                 why = (f"not run: {TIMEOUTS_PER_UNIT} cases of {name} already timed out"
                        if timeouts >= TIMEOUTS_PER_UNIT else
@@ -329,9 +339,9 @@ def check_units(check: UnitCheck, names: tuple[str, ...], dtypes: tuple[str, ...
             else:
                 run = check.worker.run_unit(c, arrays_of(c, inputs))
                 timeouts += run.error_type == "Timeout"
-            rows += results(c, inputs, run, check.sub.root)
+            rows += results(c, inputs, run, check.sub.root, keep=not check.draws.fresh(c))
         out += rows
-        found = _smallest(cases, rows, check.sub)
+        found = _smallest(cases, rows, check.sub, check.draws)
         if found is not None:
             smallest.append(found)
     return UnitOutcome(out, undefined, smallest)
