@@ -10,6 +10,7 @@ import os
 import re
 import shlex
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -397,7 +398,21 @@ def cmd_check(args: argparse.Namespace) -> int:
         return _batch(args, targets, options, many, done)
     except KeyboardInterrupt:  # Ctrl-C: what was finished is kept; say how to go on
         print(for_stream(interrupted(args, targets, done), sys.stderr), file=sys.stderr)
+        _exit_soon(INTERRUPTED_EXIT)
         return INTERRUPTED_EXIT
+
+
+def _exit_soon(code: int, seconds: float = 5.0) -> None:
+    """Exit with `code` within `seconds` even if the interpreter's exit hangs (a stopped
+    pool's threads joined at exit): the clean exit runs first, this is its deadline."""
+    def leave() -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+    timer = threading.Timer(seconds, leave)
+    timer.daemon = True
+    timer.start()
 
 
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
