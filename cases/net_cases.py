@@ -16,7 +16,9 @@ Networks covered so far (no dropout; batch norm in CS231n's FullyConnectedNet on
   term 0.5 * reg * sum(W**2) in the loss and reg * W in the grads. The model reads its
   params dict at every call, so values are set by assignment. With normalization='batchnorm'
   (``norm``), gamma<i>/beta<i> per hidden layer; loss(X) runs first, in test mode, on the
-  first running statistics (mean 0, variance 1).
+  first running statistics (mean 0, variance 1). With normalization='layernorm',
+  affine - layernorm - relu: gamma<i>/beta<i> per hidden layer, each sample normalized over
+  its features (eps 1e-5), no running statistics (loss(X) and loss(X, y) normalize alike).
 - the notes' ``MultiLayerNet(input_size, hidden_size_list, output_size, ...,
   weight_decay_lambda)`` (or MultiLayerNetExtend, batch norm and dropout off): the same L2
   term as CS231n's reg; params set in place.
@@ -44,10 +46,11 @@ NETS = {("twolayernet", "book"): "TwoLayerNet", ("simpleconvnet", "book"): "Simp
 FALLBACK = {"MultiLayerNet": "MultiLayerNetExtend"}
 CONV_NETS = ("simpleconvnet", "convnet3")  # conv - relu - 2x2 max pool - affine - ...
 ONE_HIDDEN = ("twolayernet", *CONV_NETS)
-NORMS = ("", "batchnorm")  # FullyConnectedNet's normalization (None is "")
+NORMS = ("", "batchnorm", "layernorm")  # FullyConnectedNet's normalization (None is "")
 # Nets with batch norm and dropout: CS231n's FullyConnectedNet, the notes' MultiLayerNetExtend
 EXTENDED = ("fcnet", "multilayernet")
 BN_EPS = {"cs231n": 1e-5, "book": 10e-7}  # batchnorm_forward's default; the notes' 10e-7
+LN_EPS = 1e-5  # CS231n's layernorm_forward default (ln_param.get("eps", 1e-5))
 # CS231n's dropout reseeds NumPy's global generator with the net's seed in every dropout
 # layer, then keeps np.random.rand(*x.shape) < p: the masks are known from the seed. The
 # notes' Dropout keeps np.random.rand(*x.shape) > dropout_ratio, layer after layer from one
@@ -70,7 +73,7 @@ class NetCase:
     dtype: str = "f64"
     image: tuple[int, int, int] = (1, 6, 6)  # simpleconvnet: input_dim (C, H, W)
     conv: tuple[int, int, int, int] = (3, 3, 0, 1)  # simpleconvnet: filters, size, pad, stride
-    norm: str = ""  # fcnet: "" or "batchnorm" (CS231n's normalization=, eps 1e-5)
+    norm: str = ""  # "", "batchnorm" or (CS231n's fcnet) "layernorm"; eps 1e-5
     keep: float = 1.0  # fcnet: dropout's keep probability (1: no dropout), seed DROPOUT_SEED
 
     def __post_init__(self) -> None:
@@ -93,6 +96,8 @@ class NetCase:
         if self.norm not in NORMS or (self.norm and self.net not in EXTENDED):
             raise ValueError(f"norm must be one of {NORMS} (for {EXTENDED}), got "
                              f"{self.norm!r} for {self.net}")
+        if self.norm == "layernorm" and (self.net, self.api) != ("fcnet", "cs231n"):
+            raise ValueError("layer norm is CS231n's FullyConnectedNet's only")
         if not 0 < self.keep <= 1 or (self.keep < 1 and self.net not in EXTENDED):
             raise ValueError(f"keep must be in (0, 1] (dropout, for {EXTENDED}), got "
                              f"{self.keep} for {self.net}")
@@ -389,6 +394,8 @@ def grid() -> list[NetCase]:
         NetCase("fcnet", "cs231n", N=5, hidden=(4,), reg=0.1, norm="batchnorm"),
         NetCase("fcnet", "cs231n", hidden=(6, 5), norm="batchnorm", dtype="f32"),
         NetCase("fcnet", "cs231n", hidden=(6, 5), keep=0.6),
+        NetCase("fcnet", "cs231n", hidden=(6, 5), norm="layernorm"),
+        NetCase("fcnet", "cs231n", N=3, hidden=(4,), reg=0.1, norm="layernorm", dtype="f32"),
         NetCase("fcnet", "cs231n", N=5, hidden=(5, 4), reg=0.1, norm="batchnorm", keep=0.75),
         NetCase("multilayernet", "book", hidden=(6, 5)),
         NetCase("multilayernet", "book", hidden=(6, 5), reg=0.1),

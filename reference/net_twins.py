@@ -30,7 +30,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from layercheck.cases.net_cases import BN_EPS, NetCase, NetInputs, NetRun, dropout_masks
+from layercheck.cases.net_cases import (
+    BN_EPS,
+    LN_EPS,
+    NetCase,
+    NetInputs,
+    NetRun,
+    dropout_masks,
+)
 from layercheck.reference.bounds import SAFETY, gamma
 from layercheck.reference.expected import Expected
 
@@ -55,6 +62,58 @@ def _tensor(a: np.ndarray) -> torch.Tensor:
     import torch
 
     return torch.tensor(np.asarray(a, np.float64), dtype=torch.float64)
+
+
+def layer_norm_twin(gamma: torch.Tensor, beta: torch.Tensor, eps: float) -> nn.Module:
+    """Layer norm of an (N, D) input: each row normalized over its D features (biased
+    variance, eps inside the square root), then gamma * xhat + beta per feature; the same in
+    train and test mode (no running statistics).
+
+    Its bounds are batch norm's, transposed: a row's statistics are a column's of x.T, so
+    BatchNormTwin's training-mode error propagation (unit gamma, zero beta) runs on x.T, and
+    the per-feature scale and shift are bounded as batch norm's are (gamma * xhat + beta: two
+    roundings; dgamma = sum_n g * xhat, dbeta = sum_n g); the upstream gradient reaching the
+    normalization is g * gamma, one more rounding.
+    """
+    import torch
+    import torch.nn.functional as Fn
+    from layercheck.reference.twin_layers import BatchNormTwin
+    from torch import nn
+
+    class LayerNormTwin(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(gamma.clone())
+            self.bias = nn.Parameter(beta.clone())
+            self.eps = float(eps)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return Fn.layer_norm(x, (x.shape[1],), self.weight, self.bias, self.eps)
+
+        def _rows(self, n: int) -> BatchNormTwin:
+            one = torch.ones(n, dtype=torch.float64)
+            return BatchNormTwin(one, torch.zeros_like(one), 0.9, self.eps,
+                                 torch.zeros_like(one), one).train()
+
+        def bound_forward(self, b, a, e):
+            p = self._rows(a.shape[0])._train_parts(b, a.T, e.T)
+            ga, be = self.weight.detach().abs(), self.bias.detach().abs()
+            return ga * p["dxh"].T + b.r(2, ga * p["xh"].T.abs() + be)
+
+        def bound_backward(self, b, a, e, g, eg):
+            rows = self._rows(a.shape[0])
+            p = rows._train_parts(b, a.T, e.T)
+            ga = self.weight.detach().abs()
+            G, X, dxh = g.abs() + eg, p["xh"].T.abs(), p["dxh"].T
+            gx = g * self.weight.detach()
+            egx = ga * eg + b.r(1, ga * G)
+            dx, _ = rows.bound_backward(b, a.T, e.T, gx.T, egx.T)
+            M = a.shape[0]
+            dgamma = b.r(M + 1, (G * X).sum(0)) + (G * dxh).sum(0) + (eg * X).sum(0)
+            dbeta = b.r(M, G.sum(0)) + eg.sum(0)
+            return dx.T, [dgamma, dbeta]
+
+    return LayerNormTwin()
 
 
 def twin(case: NetCase, params: dict[str, np.ndarray]) -> tuple[nn.Sequential, Names]:
@@ -85,7 +144,11 @@ def twin(case: NetCase, params: dict[str, np.ndarray]) -> tuple[nn.Sequential, N
             lin.bias.copy_(_tensor(params[f"b{i + off}"]))
         names[len(mods)] = (f"W{i + off}", f"b{i + off}")
         mods.append(lin)
-        if i < len(w) - 1 and case.norm:  # affine - batchnorm - relu (both curricula)
+        if i < len(w) - 1 and case.norm == "layernorm":  # affine - layernorm - relu
+            names[len(mods)] = (f"gamma{i}", f"beta{i}")
+            mods.append(layer_norm_twin(_tensor(params[f"gamma{i}"]),
+                                        _tensor(params[f"beta{i}"]), LN_EPS))
+        if i < len(w) - 1 and case.norm == "batchnorm":  # affine - batchnorm - relu
             from layercheck.reference.twin_layers import BatchNormTwin
 
             names[len(mods)] = (f"gamma{i}", f"beta{i}")
@@ -230,7 +293,7 @@ def _index(name: str) -> int:
 def _layer_of(case: NetCase, name: str) -> str:
     i = _index(name)
     if name.startswith(("gamma", "beta")):
-        return f"batchnorm layer {i}"
+        return f"{case.norm or 'batchnorm'} layer {i}"
     if case.convolutional:
         return "Conv1" if i == 1 else f"Affine{i - 1}"
     return f"Affine{i}" if case.api == "book" else f"affine layer {i}"
@@ -262,7 +325,7 @@ def _grad_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, name: str, g
 
 def _scores_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, got: object) -> str:
     """Why loss(X)'s scores are wrong: a batch-normalized net left in train mode."""
-    if not case.norm or not isinstance(got, np.ndarray):
+    if case.norm != "batchnorm" or not isinstance(got, np.ndarray):
         return ""
     import torch
 
@@ -364,9 +427,12 @@ def judge(case: NetCase, inputs: NetInputs, run: NetRun, exp: NetExpected | None
     for name in order:
         got = run.grads.get(name)
         if got is None:
-            out.append(NetVerdict(cid, L, f"grads[{name}]", "fail",
-                                  diagnosis=f"grads['{name}'] is missing ({_layer_of(case, name)}"
-                                            f" gets no gradient)"))
+            text = f"grads['{name}'] is missing ({_layer_of(case, name)} gets no gradient)"
+            i = _index(name)
+            if name.startswith(("gamma", "beta")) and not {f"gamma{i}", f"beta{i}"} & set(
+                    run.grads):
+                text += f"; gamma{i}/beta{i} get no gradient"
+            out.append(NetVerdict(cid, L, f"grads[{name}]", "fail", diagnosis=text))
             continue
         ok, r, w, why, e = _compare(got, exp.grads[name], case.np_dtype)
         cause = "" if ok else _grad_cause(case, inputs, exp, name, got, loss_ok)

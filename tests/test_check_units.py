@@ -53,7 +53,7 @@ def _book_good() -> StudentReport:
 def _cs231n_good() -> StudentReport:
     return _checked("cs231n_units.py", (NETS / "good_cs231n_convnet3.py",
                                         NETS / "good_cs231n_nets.py",
-                                        NETS / "good_cs231n_fcnet_dropout.py",
+                                        NETS / "good_cs231n_fcnet_layernorm.py",
                                         OPTIM / "good_cs231n_optim.py"),
                     ("twolayernet", "fcnet", "convnet3", *CS231N_OPTIMIZERS))
 

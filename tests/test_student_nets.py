@@ -26,11 +26,14 @@ CORRECT = {"good_book_twolayernet.py": ("book", ("twolayernet",), ("",), False),
                                                  True),
            "good_cs231n_nets.py": ("cs231n", ("twolayernet", "fcnet"), ("",), False),
            "good_cs231n_fcnet_batchnorm.py": ("cs231n", ("fcnet",), ("", "batchnorm"), False),
+           "good_cs231n_fcnet_layernorm.py": ("cs231n", ("fcnet",),
+                                              ("", "batchnorm", "layernorm"), True),
            "good_cs231n_fcnet_dropout.py": ("cs231n", ("fcnet",), ("", "batchnorm"), True),
            "good_cs231n_fcnet_dropout_old.py": ("cs231n", ("fcnet",), ("", "batchnorm"), True),
            "good_cs231n_convnet3.py": ("cs231n", ("convnet3",), ("",), False)}
 FC_DROP = nc.NetCase("fcnet", "cs231n", hidden=(6, 5), keep=0.6)
 FC_BN = nc.NetCase("fcnet", "cs231n", hidden=(6, 5), norm="batchnorm")
+FC_LN = nc.NetCase("fcnet", "cs231n", hidden=(6, 5), norm="layernorm")
 
 SQUARE_BOOK = nc.NetCase("twolayernet", "book", D=4, hidden=(4,), C=4)
 SQUARE_FC = nc.NetCase("fcnet", "cs231n", D=5, hidden=(5, 5), C=5)
@@ -58,6 +61,9 @@ WRONG = {
     "bad_cs231n_fcnet_reg_loss_full.py": (FC_REG, "loss", "0.5 * reg * sum(W**2)"),
     "bad_cs231n_fcnet_bn_no_gamma_grads.py": (
         FC_BN, "grads[beta2]", "grads['beta2'] is missing (batchnorm layer 2 gets no gradient)"),
+    "bad_cs231n_fcnet_ln_no_gamma_grads.py": (
+        FC_LN, "grads[beta2]", "(layernorm layer 2 gets no gradient); gamma2/beta2 get no "
+                               "gradient"),
     "bad_cs231n_fcnet_bn_scores_train_mode.py": (
         FC_BN, "scores", "test mode (y is None) uses the running mean and variance"),
     "bad_cs231n_fcnet_dropout_no_rescale.py": (FC_DROP, "loss", "not divided by p"),
@@ -228,6 +234,45 @@ def test_twin_gradient_matches_central_differences() -> None:
             p[idx] = old
             num[idx] = (up - down) / (2 * h)
         np.testing.assert_allclose(exp.grads[k].value, num, rtol=1e-5, atol=1e-8)
+
+
+def _layernorm_forward(case: nc.NetCase, inputs: nc.NetInputs) -> float:
+    """affine - layernorm - relu ... affine, softmax loss, in float64 NumPy."""
+    a = inputs.x.astype(np.float64)
+    P = {k: v.astype(np.float64) for k, v in inputs.params.items()}
+    L = len(case.widths) - 1
+    for i in range(1, L + 1):
+        a = a @ P[f"W{i}"] + P[f"b{i}"]
+        if i < L:
+            mu, var = a.mean(1, keepdims=True), a.var(1, keepdims=True)
+            a = np.maximum(P[f"gamma{i}"] * (a - mu) / np.sqrt(var + 1e-5) + P[f"beta{i}"], 0)
+    z = a - a.max(1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    return float(-logp[np.arange(case.N), inputs.y].mean())
+
+
+def test_layernorm_twin_matches_numpy_loss_and_central_differences() -> None:
+    inputs = nc.make_inputs(FC_LN)
+    exp = nt.truth(FC_LN, inputs)
+    assert abs(float(exp.loss.value) - _layernorm_forward(FC_LN, inputs)) <= 1e-12
+    assert set(exp.grads) >= {"gamma1", "beta1", "gamma2", "beta2"}
+    h = 1e-6
+    for k, p in inputs.params.items():
+        num = np.zeros_like(p)
+        for idx in np.ndindex(p.shape):
+            old = p[idx]
+            p[idx] = old + h
+            up = _layernorm_forward(FC_LN, inputs)
+            p[idx] = old - h
+            down = _layernorm_forward(FC_LN, inputs)
+            p[idx] = old
+            num[idx] = (up - down) / (2 * h)
+        np.testing.assert_allclose(exp.grads[k].value, num, rtol=1e-5, atol=1e-8)
+
+
+def test_a_batchnorm_net_fails_a_layernorm_case() -> None:
+    v = nt.first_failure(_verdicts(_load("good_cs231n_fcnet_batchnorm.py"), FC_LN))
+    assert v is not None and v.status in ("fail", "error")
 
 
 def test_float32_arithmetic_fails_a_float64_net_case() -> None:
