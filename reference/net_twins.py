@@ -56,6 +56,8 @@ class NetExpected:
     scores: Expected | None  # CS231n's loss(X); None for the notes' nets
     reg_term: float = 0.0  # 0.5 * reg * sum(W**2), for diagnoses
     data_grads: dict[str, np.ndarray] = field(default_factory=dict)  # without reg * W
+    # the notes' nets: the float64 central difference at NUM_H, bounded (`numerical_truth`)
+    num_grads: dict[str, Expected] = field(default_factory=dict)
 
 
 def _tensor(a: np.ndarray) -> torch.Tensor:
@@ -229,7 +231,73 @@ def truth(case: NetCase, inputs: NetInputs) -> NetExpected:
                                      + gamma(1, d) * (np.abs(g.value) + r * np.abs(W)))
             grads[f"W{i}"] = Expected("backward", g.value + r * W, eb)
     scores = _scores(case, inputs) if case.api == "cs231n" else None
-    return NetExpected(loss, grads, scores, R, data_grads)
+    exp = NetExpected(loss, grads, scores, R, data_grads)
+    if case.api == "book" and case.keep == 1:
+        exp.num_grads = numerical_truth(case, inputs, float(loss.bound))
+    return exp
+
+
+# --- the notes' numerical gradient ------------------------------------------------------
+NUM_H = 1e-4  # the notes' numerical_gradient: (f(x + h) - f(x - h)) / (2 * h), h = 1e-4
+
+
+def numerical_truth(case: NetCase, inputs: NetInputs, e_loss: float) -> dict[str, Expected]:
+    """What the notes' `numerical_gradient` computes, per parameter, with its bound.
+
+    A student's `gradient` may call the notes' numerical gradient: for each element w it sets
+    w+ = fl(w + h), w- = fl(w - h) in float64 and returns fl(fl(f(w+) - f(w-)) / (2h)). Its
+    distance to the true gradient is the truncation error (h**2/6 |f3| where f is smooth, f3
+    the third derivative; no such bound where a ReLU or max pool switches inside
+    [w - h, w + h]) plus rounding. The truncation is not bounded here but computed: the twin
+    evaluates its own float64 loss at the same two points fl(w +- h) (so the step's own
+    rounding is the same on both sides), and the exact central quotient q of the real loss
+    at those points is the common reference. Each loss is within e_loss of the real one (the
+    twin's float64 loss bound; at w +- h the activations move by O(h), a relative O(1e-4)
+    change of the bound, inside SAFETY), so each side's quotient is within e_loss / h + 2u|q|
+    of q (two losses over 2h; the subtraction's and the division's rounding). Student and
+    twin then differ by at most SAFETY * (2 e_loss / h + gamma_4 |q|). With h = 1e-4 this is
+    ~1e-11 for a loss bound of ~1e-16: a one-sided difference (error ~ h/2 |f''|) or another
+    h stays outside.
+    """
+    import torch
+
+    model, names = twin(case, inputs.params)
+    model.train()
+    where: dict[str, tuple[torch.Tensor, bool]] = {}
+    for i, (wk, bk) in names.items():
+        m = model[i]
+        where[wk] = (m.weight, isinstance(m, torch.nn.Linear))
+        where[bk] = (m.bias, False)
+    x = _tensor(inputs.x)
+    y = torch.as_tensor(np.asarray(inputs.y), dtype=torch.long)
+    reg = float(case.reg)
+
+    def loss() -> float:
+        data = float(torch.nn.functional.cross_entropy(model(x), y))
+        if reg:
+            data += sum(0.5 * reg * float((where[k][0].detach() ** 2).sum())
+                        for k in where if k.startswith("W"))
+        return data
+
+    out: dict[str, Expected] = {}
+    u4 = gamma(4, "f64")
+    with torch.no_grad():
+        for k, p in inputs.params.items():
+            tensor, transposed = where[k]
+            w = np.asarray(p, np.float64)
+            q = np.zeros_like(w)
+            for idx in np.ndindex(w.shape):
+                at = tuple(reversed(idx)) if transposed else idx
+                old = float(w[idx])
+                tensor[at] = old + NUM_H
+                up = loss()
+                tensor[at] = old - NUM_H
+                down = loss()
+                tensor[at] = old
+                q[idx] = (up - down) / (2 * NUM_H)
+            bound = SAFETY * (2 * e_loss / NUM_H + u4 * np.abs(q))
+            out[k] = Expected("backward", q, bound)
+    return out
 
 
 # --- the judge ---------------------------------------------------------------------------
@@ -316,6 +384,11 @@ def _grad_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, name: str, g
         if _close(got, data + 2 * case.reg * W, want.bound):
             return (f"grads['{name}'] adds 2 * reg * W: the loss's 0.5 * reg * sum(W**2) "
                     f"gives reg * W")
+    num = exp.num_grads.get(name)
+    if num is not None and _close(got, num.value, 1e-3 * np.abs(num.value) + 1e-6):
+        return (f"grads['{name}'] is a numerical gradient off by more than the notes' "
+                f"central difference with h = {NUM_H:g} allows (a one-sided difference, "
+                f"or another h?)")
     if _close(got, want.value * case.N, want.bound * case.N):
         return f"grads['{name}'] is N = {case.N} times too large (not divided by the batch size)"
     if _close(got, -want.value, want.bound):
@@ -435,6 +508,9 @@ def judge(case: NetCase, inputs: NetInputs, run: NetRun, exp: NetExpected | None
             out.append(NetVerdict(cid, L, f"grads[{name}]", "fail", diagnosis=text))
             continue
         ok, r, w, why, e = _compare(got, exp.grads[name], case.np_dtype)
+        num = exp.num_grads.get(name)
+        if not ok and num is not None and _compare(got, num, case.np_dtype)[0]:
+            ok = True  # the notes' numerical gradient, within its own bound
         cause = "" if ok else _grad_cause(case, inputs, exp, name, got, loss_ok)
         text = "" if ok else "; ".join(filter(None, [
             f"grads['{name}'] ({_layer_of(case, name)}) {why}", cause]))

@@ -243,7 +243,8 @@ def test_every_network_and_optimizer_has_student_cases_in_each_of_its_apis(
 def test_a_cached_truth_reads_back_as_computed(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("LAYERCHECK_CACHE", str(tmp_path))
     for case in (optim_cases.OptimCase("adam", "cs231n", P=2, steps=3),
-                 net_cases.NetCase("fcnet", "cs231n", hidden=(6, 5), reg=0.1)):
+                 net_cases.NetCase("fcnet", "cs231n", hidden=(6, 5), reg=0.1),
+                 net_cases.NetCase("twolayernet", "book")):  # with its numerical quotients
         inputs = units.inputs_of(case)
         computed = units.truth(case, inputs)
         units._memory.clear()
@@ -255,6 +256,52 @@ def test_a_cached_truth_reads_back_as_computed(tmp_path: Path, monkeypatch) -> N
             assert np.array_equal(a[k].value, b[k].value) and a[k].phase == b[k].phase
             assert np.array_equal(a[k].bound, b[k].bound)
     assert list(tmp_path.rglob("unit-*.npz"))
+
+
+def test_a_net_case_time_limit_grows_with_its_parameters_within_the_budget() -> None:
+    small = net_cases.NetCase("twolayernet", "book")
+    big = net_cases.NetCase("twolayernet", "book", D=20, hidden=(10,), C=5)
+    n_small = sum(int(np.prod(s)) for s in small.param_shapes().values())
+    assert n_small == 5 * 6 + 6 + 6 * 3 + 3
+    assert units.case_time_limit(small, 5.0, 600.0) == pytest.approx(
+        5.0 + units.NET_SECONDS_PER_PARAM * n_small)
+    assert units.case_time_limit(big, 5.0, 600.0) > units.case_time_limit(small, 5.0, 600.0)
+    assert units.case_time_limit(big, 5.0, 2.5) == 2.5  # never past the total budget
+    assert units.case_time_limit(big, 5.0, -1.0) == 0.0
+    adam = optim_cases.OptimCase("adam", "cs231n", P=2, steps=3)
+    assert units.case_time_limit(adam, 5.0, 600.0) == 5.0  # optimizers: the usual limit
+
+
+def test_every_net_case_is_small_enough_for_a_numerical_gradient() -> None:
+    for case in net_cases.grid():
+        n = sum(int(np.prod(s)) for s in case.param_shapes().values())
+        assert n <= units.MAX_NET_PARAMS, (case.id, n)
+
+
+def test_a_numerical_gradient_net_is_judged_by_its_values_not_its_speed() -> None:
+    """A per-case timeout (1 ms) far below what a numerical gradient needs (it times out
+    under that limit alone): the net's own limit, scaled by its parameters, lets it finish,
+    and its values pass."""
+    report = _checked_with("book_numerical.py", (NETS / "good_book_twolayernet_numerical.py",),
+                           ("twolayernet",), 0.001)
+    assert report.load_error is None and report.grader_error is None
+    rows = [r for r in report.results if r.layer == "twolayernet"]
+    assert rows and all(r.passed for r in rows), [r.message() for r in rows if not r.passed]
+
+
+def test_a_one_sided_numerical_gradient_is_flagged_with_its_cause() -> None:
+    report = _checked_with("book_one_sided.py",
+                           (NETS / "bad_book_twolayer_numerical_one_sided.py",),
+                           ("twolayernet",), 0.05)
+    bad = _first_bad(report, "twolayernet")
+    assert bad.phase == "grad" and bad.status == "fail"
+    assert "is a numerical gradient off by more than" in bad.diagnosis
+
+
+def _checked_with(name: str, parts: tuple[Path, ...], layers: tuple[str, ...],
+                  timeout: float) -> StudentReport:
+    tmp = Path(tempfile.mkdtemp(prefix="lc-units-"))
+    return check_submission(_file(tmp, name, *parts), layers=layers, timeout=timeout)
 
 
 # --- impl/'s own optimizers and network, in `layercheck report` -----------------------------

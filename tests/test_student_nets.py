@@ -20,6 +20,7 @@ from layercheck.reference import net_twins as nt
 FOLDER = Path(__file__).parent / "students" / "nets"
 # file: (api, the nets it defines, the normalizations they take, with dropout)
 CORRECT = {"good_book_twolayernet.py": ("book", ("twolayernet",), ("",), False),
+           "good_book_twolayernet_numerical.py": ("book", ("twolayernet",), ("",), False),
            "good_book_simpleconvnet.py": ("book", ("simpleconvnet",), ("",), False),
            "good_book_multilayernet.py": ("book", ("multilayernet",), ("",), False),
            "good_book_multilayernet_extend.py": ("book", ("multilayernet",), ("", "batchnorm"),
@@ -49,6 +50,8 @@ WRONG = {
                                            "has shape (4, 3), expected (3,)"),
     "bad_book_twolayer_grads_swapped.py": (SQUARE_BOOK, "grads[W2]",
                                            "grads['W2'] holds W1's gradient"),
+    "bad_book_twolayer_numerical_one_sided.py": (nc.NetCase("twolayernet"), "grads[W2]",
+                                                 "is a numerical gradient off by more than"),
     "bad_book_twolayer_loss_summed.py": (nc.NetCase("twolayernet"), "loss",
                                          "summed, not averaged"),
     "bad_book_convnet_pool_grad_first.py": (CONVNET, "grads[W1]", "grads['W1'] (Conv1)"),
@@ -298,3 +301,20 @@ def test_net_case_ids_and_rejections() -> None:
                 dict(net="twolayernet", reg=0.1), dict(net="twolayernet", dtype="f32")):
         with pytest.raises(ValueError):
             nc.NetCase(**bad)
+
+
+def test_numerical_truth_is_the_central_quotient_within_its_bound() -> None:
+    """The twin's central quotient at h = 1e-4 is within ~h**2 of the analytic gradient
+    (the truncation it computes), and its own bound is far tighter than that distance."""
+    case = nc.NetCase("twolayernet")
+    exp = nt.truth(case, nc.make_inputs(case))
+    assert set(exp.num_grads) == set(exp.grads)
+    for k, num in exp.num_grads.items():
+        gap = np.abs(num.value - exp.grads[k].value)
+        assert gap.max() <= 1e-6, k
+        assert num.bound.max() <= 1e-9, k
+
+
+def test_nets_with_dropout_or_cs231n_have_no_numerical_alternative() -> None:
+    for case in (FC_REG, nc.NetCase("multilayernet", "book", hidden=(6, 5), keep=0.5)):
+        assert nt.truth(case, nc.make_inputs(case)).num_grads == {}

@@ -8,6 +8,11 @@ truths, so a warm check never imports PyTorch), and its verdicts become the proj
 `Result` rows: layer = the unit's name, phase = the unit's phases ('loss' and 'grad' for a
 network, 'update' for an optimizer), so scoring, the renderers and the class report count
 them as they count layers.
+
+Time: an optimizer case has the worker's per-case timeout; a network case has its own,
+larger limit (`case_time_limit`: the timeout plus NET_SECONDS_PER_PARAM per parameter
+element, within the total budget), so that a `gradient` computed by the notes' numerical
+gradient is judged by its values (net_twins.numerical_truth), not failed for its speed.
 """
 
 from __future__ import annotations
@@ -38,6 +43,13 @@ from layercheck.reports.grading.draws import PUBLIC, Draws
 # The registry's APIs and the curricula the case modules name them by.
 CURRICULUM = {"class": "book", "functional": "cs231n"}
 TIMEOUTS_PER_UNIT = 3  # after this many timeouts, a unit's remaining cases are not run
+# A network case's own time limit: the worker's per-case timeout plus NET_SECONDS_PER_PARAM
+# for each parameter element, so that a `gradient` that is the notes' numerical gradient
+# (two forward passes per element) is judged by its values, not failed for its speed; never
+# past the submission's total budget (the time left when the case starts). The grid's nets
+# are kept small (at most MAX_NET_PARAMS elements) so that this stays a few seconds.
+NET_SECONDS_PER_PARAM = 0.02
+MAX_NET_PARAMS = 400
 UnitCase = OptimCase | NetCase
 _memory: dict[str, Any] = {}
 
@@ -60,6 +72,16 @@ def unit_cases(name: str, api: str, dtypes: tuple[str, ...] = ("f64",)) -> list[
         mine = [c for c in net_cases.grid() if c.net == name and c.api == curriculum]
         cases = [c for c in mine if c.dtype in dtypes] or [c for c in mine if c.dtype == "f64"]
     return cases
+
+
+def case_time_limit(case: UnitCase, base: float, left: float) -> float:
+    """The time limit of one case: `base` (the worker's per-case timeout) for an optimizer;
+    for a network, base + NET_SECONDS_PER_PARAM per parameter element; at most `left`
+    (the seconds left of the total budget)."""
+    if isinstance(case, OptimCase):
+        return max(0.0, min(base, left))
+    n = sum(int(np.prod(s)) for s in case.param_shapes().values())
+    return max(0.0, min(base + NET_SECONDS_PER_PARAM * n, left))
 
 
 def inputs_of(case: UnitCase, seed: int | None = None) -> OptimInputs | NetInputs:
@@ -101,6 +123,7 @@ def _flatten(truth: list[StepTruth] | NetExpected) -> dict[str, Expected]:
     out["reg"] = Expected("forward", np.asarray(truth.reg_term), zero)
     out.update({f"data:{k}": Expected("backward", v, zero)
                 for k, v in truth.data_grads.items()})
+    out.update({f"num:{k}": e for k, e in truth.num_grads.items()})
     return out
 
 
@@ -122,7 +145,9 @@ def _unflatten(case: UnitCase, flat: dict[str, Expected]) -> list[StepTruth] | N
         return steps
     grads = {n[5:]: e for n, e in flat.items() if n.startswith("grad:")}
     data = {n[5:]: e.value for n, e in flat.items() if n.startswith("data:")}
-    return NetExpected(flat["loss"], grads, flat.get("scores"), float(flat["reg"].value), data)
+    num = {n[4:]: e for n, e in flat.items() if n.startswith("num:")}
+    return NetExpected(flat["loss"], grads, flat.get("scores"), float(flat["reg"].value), data,
+                       num)
 
 
 def _save(path: Path, flat: dict[str, Expected]) -> None:
@@ -337,7 +362,9 @@ def check_units(check: UnitCheck, names: tuple[str, ...], dtypes: tuple[str, ...
                 run: OptimRun | NetRun = OptimRun() if isinstance(c, OptimCase) else NetRun()
                 run.error, run.error_type = why, "Timeout"
             else:
-                run = check.worker.run_unit(c, arrays_of(c, inputs))
+                limit = case_time_limit(c, check.worker.timeout,
+                                        check.deadline - time.monotonic())
+                run = check.worker.run_unit(c, arrays_of(c, inputs), timeout=limit)
                 timeouts += run.error_type == "Timeout"
             rows += results(c, inputs, run, check.sub.root, keep=not check.draws.fresh(c))
         out += rows
