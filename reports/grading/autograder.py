@@ -66,7 +66,8 @@ if ! python3 -m venv --help >/dev/null 2>&1; then
 fi
 python3 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/pip" install --upgrade pip
-"$ROOT/venv/bin/pip" install --extra-index-url {index} -r requirements.txt
+INDEX="${{LAYERCHECK_TORCH_INDEX-{index}}}"  # PyTorch's CPU wheels; empty: PyPI alone
+"$ROOT/venv/bin/pip" install ${{INDEX:+--extra-index-url "$INDEX"}} -r requirements.txt
 "$ROOT/venv/bin/pip" install --no-deps ./layercheck
 # Every submission is judged against the same truths: compute them now, once.
 LAYERCHECK_CACHE="$ROOT/source/truth-cache" \\
