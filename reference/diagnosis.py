@@ -339,12 +339,122 @@ TEMPLATES: dict[str, str | Callable[[Mapping[str, Any]], str]] = {
 TEMPLATES_KEEP_HEAD = ("kept {rate:.3f} of the elements where the keep probability is {want:g} "
                        "(binomial test p-value {p_value:.2g} < {alarm:g})")
 
+
+
+# --- networks' and optimizers' findings (reference/net_twins.py, reference/optim_judge.py) ---
+# A unit verdict's words are its diagnoses' words joined by "; " (`unit_words`).
+def _no_gradient(f: Mapping[str, Any]) -> str:
+    out = f"grads['{f.get('name', '?')}'] is missing ({f.get('layer', '?')} gets no gradient)"
+    if f.get("pair"):
+        out += f"; gamma{f['index']}/beta{f['index']} get no gradient"
+    return out
+
+
+def _reg_missing_in_grad(f: Mapping[str, Any]) -> str:
+    return (f"the reg term is missing from grads['{f.get('name', '?')}']"
+            + (" (loss includes it)" if f.get("loss_ok") else ""))
+
+
+def _unit_error(f: Mapping[str, Any]) -> str:
+    return f"{f['phase']}: {f.get('error', '?')}" if f.get("phase") else str(f.get("error", "?"))
+
+
+# The optimizers' formula variants (reference/optim_oracle.py runs them), by variant name:
+# the words, and the code that groups them.
+OPTIM_VARIANT_WORDS = {
+    "ascent": "adds the step instead of subtracting it (gradient ascent)",
+    "lr_twice": "applies the learning rate twice (lr * lr)",
+    "state_reset": "does not keep its state across steps (starts afresh at every update)",
+    "eps_inside_sqrt": "adds eps inside the square root: sqrt(h + eps)",
+    "no_sqrt": "divides by h + eps, without the square root",
+    "no_eps": "leaves eps out of the denominator",
+    "torch_eps": "adds eps to the bias-corrected sqrt(v_hat) (CS231n's and PyTorch's Adam); "
+                 "the notes add it to sqrt(v) and fold the corrections into lr_t",
+    "book_eps": "adds eps to the uncorrected sqrt(v) (the notes' Adam); CS231n adds it to "
+                "sqrt(v / (1 - beta2**t))",
+    "no_bias_correction": "leaves out the bias corrections 1 - beta1**t and 1 - beta2**t",
+    "t_frozen": "does not increment t (the bias corrections stay at t = 1)",
+    "old_v": "updates p with the old v (PyTorch's nesterov); the notes update v first and use "
+             "the new v",
+    "decay_swapped": "swaps decay_rate and 1 - decay_rate",
+    "betas_swapped": "swaps beta and 1 - beta in the moving averages",
+}
+OPTIM_VARIANT_CODE = {
+    "ascent": "gradient_ascent", "lr_twice": "lr_twice", "state_reset": "state_not_kept",
+    "eps_inside_sqrt": "eps_placement", "torch_eps": "eps_placement",
+    "book_eps": "eps_placement", "no_eps": "eps_missing", "no_sqrt": "sqrt_missing",
+    "no_bias_correction": "bias_correction_missing", "t_frozen": "t_not_incremented",
+    "old_v": "nesterov_old_v", "decay_swapped": "decay_swapped",
+    "betas_swapped": "decay_swapped",
+}
+
+
+def _variant(f: Mapping[str, Any]) -> str:
+    return OPTIM_VARIANT_WORDS.get(str(f.get("variant")), "?")
+
+
+UNIT_TEMPLATES: dict[str, str | Callable[[Mapping[str, Any]], str]] = {
+    # facts
+    "net_missing": "the network is not defined",
+    "rule_missing": "the rule is not defined",
+    "unit_error": _unit_error,
+    "net_output": "{what} {why}",
+    "grads_not_dict": "grads is a {type}, expected a dict",
+    "optim_value": "{where}: {why}",
+    "state_missing": "{where}: config['{name}'] is missing: the state must be kept in config",
+    # networks' causes
+    "no_gradient": _no_gradient,
+    "grad_other_param": "grads['{name}'] holds {other}'s gradient (the gradient of {layer})",
+    "reg_missing_in_grad": _reg_missing_in_grad,
+    "reg_double": ("grads['{name}'] adds 2 * reg * W: the loss's 0.5 * reg * sum(W**2) gives "
+                   "reg * W"),
+    "grad_numerical_off": ("grads['{name}'] is a numerical gradient off by more than the "
+                           "notes' central difference with h = {h:g} allows (a one-sided "
+                           "difference, or another h?)"),
+    "grad_sum_not_mean": ("grads['{name}'] is N = {N} times too large (not divided by the "
+                          "batch size)"),
+    "grad_sign": "grads['{name}'] has the wrong sign",
+    "loss_sum_not_mean": ("the loss is N = {N} times too large (summed, not averaged over the "
+                          "batch)"),
+    "reg_missing_in_loss": "the reg term 0.5 * reg * sum(W**2) is missing from the loss",
+    "reg_double_in_loss": ("the loss adds reg * sum(W**2): CS231n's L2 term is 0.5 * reg * "
+                           "sum(W**2)"),
+    "reg_skips_param": "the reg term 0.5 * reg * sum(W**2) leaves out {name} ({layer})",
+    "scores_train_mode": ("loss(X) normalizes with the batch's own statistics: test mode (y is "
+                          "None) uses the running mean and variance"),
+    "dropout_missing": ("the loss is computed without dropout: in train mode (y given) "
+                        "dropout keeps each unit with probability p"),
+    "dropout_not_inverted": ("kept units are not divided by p (inverted dropout scales by 1/p "
+                             "in train mode)"),
+    # optimizers' causes
+    "params_rebound": ("update() put new arrays into params{names} instead of updating them "
+                       "in place: the network's layers keep the old arrays, which did not "
+                       "change"),
+    "update_returned": ("update() returned a {type} and left params unchanged: the notes' "
+                        "update changes the arrays in params in place"),
+    "update_not_applied": ("no parameter changed at step {step}: the update is not applied (or "
+                           "not returned)"),
+    "bias_correction_zero": ("non-finite values: a bias correction 1 - beta**t is 0 when t is "
+                             "still 0 (t must be incremented before it is used)"),
+    **{code: _variant for code in set(OPTIM_VARIANT_CODE.values())},
+}
+UNIT_FACTS = ("net_missing", "rule_missing", "unit_error", "net_output", "grads_not_dict",
+              "optim_value", "state_missing")
+TEMPLATES.update(UNIT_TEMPLATES)
+
+
+def unit_words(diagnoses: Iterable[Diagnosis]) -> str:
+    """A network's or optimizer's verdict in words: each diagnosis's, joined by '; '."""
+    return "; ".join(d.words() for d in diagnoses)
+
+
 NOTES = ("rejected_ok", "variant")
 FACTS = ("values", "returned_none", "wrong_type", "shape", "dtype", "dtype_kind", "raised",
          "timeout", "not_computed", "missing", "missing_named", "rejected_by_torch",
          "rejection_missing", "modified_in_place", "non_finite", "all_zero", "text",
          "keep_rate", "keep_unjudged")
-KIND: dict[str, str] = {c: ("note" if c in NOTES else "fact" if c in FACTS else "cause")
+KIND: dict[str, str] = {c: ("note" if c in NOTES else "fact" if c in FACTS + UNIT_FACTS
+                            else "cause")
                         for c in TEMPLATES}
 PREFIX_CODES = ("modified_in_place",)
 

@@ -39,6 +39,7 @@ from layercheck.cases.net_cases import (
     dropout_masks,
 )
 from layercheck.reference.bounds import SAFETY, gamma
+from layercheck.reference.diagnosis import Diagnosis, unit_words
 from layercheck.reference.expected import Expected
 
 if TYPE_CHECKING:  # torch is imported where a truth is computed (cached truths need none)
@@ -313,12 +314,17 @@ class NetVerdict:
     status: str  # pass | fail | error | missing
     err_over_bound: float | None = None
     worst_index: tuple[int, ...] | None = None
-    diagnosis: str = ""
+    diagnoses: tuple[Diagnosis, ...] = ()  # the findings as codes and facts
     max_abs_err: float | None = None
 
     @property
     def passed(self) -> bool:
         return self.status == "pass"
+
+    @property
+    def diagnosis(self) -> str:
+        """The findings in words (reference/diagnosis.py's templates, joined by '; ')."""
+        return unit_words(self.diagnoses)
 
 
 def _compare(actual: object, exp: Expected, dtype: str, scalar: bool = False
@@ -368,38 +374,35 @@ def _layer_of(case: NetCase, name: str) -> str:
 
 
 def _grad_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, name: str, got: object,
-                loss_ok: bool) -> str:
+                loss_ok: bool) -> Diagnosis | None:
     """Why grads[name] is wrong, where a known pattern fits."""
     want = exp.grads[name]
     for other, oexp in exp.grads.items():
         if other != name and _close(got, oexp.value, oexp.bound):
-            return (f"grads['{name}'] holds {other}'s gradient (the gradient of "
-                    f"{_layer_of(case, other)})")
+            return Diagnosis("grad_other_param", {"name": name, "other": other,
+                                                  "layer": _layer_of(case, other)})
     if name.startswith("W") and case.reg:
         W = np.asarray(inputs.params[name], np.float64)
         data = exp.data_grads[name]
         if _close(got, data, want.bound):
-            return (f"the reg term is missing from grads['{name}']"
-                    + (" (loss includes it)" if loss_ok else ""))
+            return Diagnosis("reg_missing_in_grad", {"name": name, "loss_ok": loss_ok})
         if _close(got, data + 2 * case.reg * W, want.bound):
-            return (f"grads['{name}'] adds 2 * reg * W: the loss's 0.5 * reg * sum(W**2) "
-                    f"gives reg * W")
+            return Diagnosis("reg_double", {"name": name})
     num = exp.num_grads.get(name)
     if num is not None and _close(got, num.value, 1e-3 * np.abs(num.value) + 1e-6):
-        return (f"grads['{name}'] is a numerical gradient off by more than the notes' "
-                f"central difference with h = {NUM_H:g} allows (a one-sided difference, "
-                f"or another h?)")
+        return Diagnosis("grad_numerical_off", {"name": name, "h": NUM_H})
     if _close(got, want.value * case.N, want.bound * case.N):
-        return f"grads['{name}'] is N = {case.N} times too large (not divided by the batch size)"
+        return Diagnosis("grad_sum_not_mean", {"name": name, "N": case.N})
     if _close(got, -want.value, want.bound):
-        return f"grads['{name}'] has the wrong sign"
-    return ""
+        return Diagnosis("grad_sign", {"name": name})
+    return None
 
 
-def _scores_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, got: object) -> str:
+def _scores_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, got: object
+                  ) -> Diagnosis | None:
     """Why loss(X)'s scores are wrong: a batch-normalized net left in train mode."""
     if case.norm != "batchnorm" or not isinstance(got, np.ndarray):
-        return ""
+        return None
     import torch
 
     model, _ = twin(case, inputs.params)
@@ -408,25 +411,22 @@ def _scores_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, got: objec
     # a cause's match, never a verdict: the scores follow the train-mode logits closely
     scale = np.abs(exp.scores.bound).max() * 1e3 + 1e-6 * np.abs(train).max()
     if _close(got, train, np.full_like(train, scale)):
-        return ("loss(X) normalizes with the batch's own statistics: test mode (y is None) "
-                "uses the running mean and variance")
-    return ""
+        return Diagnosis("scores_train_mode")
+    return None
 
 
-def _dropout_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, got: object) -> str:
+def _dropout_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, got: object
+                   ) -> Diagnosis | None:
     """Why a dropout net's loss is wrong: dropout left out, or kept units not divided by p
     (the loss of each variant twin, the reg term added)."""
     import torch
     from layercheck.reference.twin_layers import InjectedDropout
 
     if not isinstance(got, numbers.Real | np.ndarray) or np.size(got) != 1:
-        return ""
+        return None
     x, y = _tensor(inputs.x), torch.as_tensor(np.asarray(inputs.y), dtype=torch.long)
-    variants = {"no_dropout": "the loss is computed without dropout: in train mode (y given) "
-                              "dropout keeps each unit with probability p",
-                "not_inverted": "kept units are not divided by p (inverted dropout scales "
-                                "by 1/p in train mode)"}
-    for name, words in variants.items():
+    variants = {"no_dropout": "dropout_missing", "not_inverted": "dropout_not_inverted"}
+    for name, code in variants.items():
         model, _ = twin(case, inputs.params)
         for m in model:
             if isinstance(m, InjectedDropout):
@@ -436,27 +436,26 @@ def _dropout_cause(case: NetCase, inputs: NetInputs, exp: NetExpected, got: obje
         with torch.no_grad():
             loss = float(torch.nn.functional.cross_entropy(model.train()(x), y)) + exp.reg_term
         if abs(float(np.asarray(got)) - loss) <= 1e3 * float(exp.loss.bound) + 1e-9 * abs(loss):
-            return words  # a cause's match, never a verdict
-    return ""
+            return Diagnosis(code)  # a cause's match, never a verdict
+    return None
 
 
 def _loss_cause(case: NetCase, exp: NetExpected, got: object,
-                params: dict[str, np.ndarray] | None = None) -> str:
+                params: dict[str, np.ndarray] | None = None) -> Diagnosis | None:
     value, b = exp.loss.value, exp.loss.bound
     if _close(got, value * case.N, b * case.N):
-        return f"the loss is N = {case.N} times too large (summed, not averaged over the batch)"
+        return Diagnosis("loss_sum_not_mean", {"N": case.N})
     if not case.reg:
-        return ""
+        return None
     if _close(got, value - exp.reg_term, b):
-        return "the reg term 0.5 * reg * sum(W**2) is missing from the loss"
+        return Diagnosis("reg_missing_in_loss")
     if _close(got, value + exp.reg_term, b):
-        return "the loss adds reg * sum(W**2): CS231n's L2 term is 0.5 * reg * sum(W**2)"
+        return Diagnosis("reg_double_in_loss")
     for name, W in (params or {}).items():
         term = 0.5 * case.reg * float(np.sum(np.asarray(W, np.float64) ** 2))
         if name.startswith("W") and _close(got, value - term, b):
-            return (f"the reg term 0.5 * reg * sum(W**2) leaves out {name} "
-                    f"({_layer_of(case, name)})")
-    return ""
+            return Diagnosis("reg_skips_param", {"name": name, "layer": _layer_of(case, name)})
+    return None
 
 
 def judge(case: NetCase, inputs: NetInputs, run: NetRun, exp: NetExpected | None = None
@@ -466,33 +465,39 @@ def judge(case: NetCase, inputs: NetInputs, run: NetRun, exp: NetExpected | None
     the gradient first goes wrong."""
     cid, L = case.id, case.layer
     if run.missing:
-        return [NetVerdict(cid, L, "*", "missing", diagnosis="the network is not defined")]
+        return [NetVerdict(cid, L, "*", "missing", diagnoses=(Diagnosis("net_missing"),))]
     if run.error and run.error_phase in ("construct", "set"):
-        return [NetVerdict(cid, L, "*", "error", diagnosis=f"{run.error_phase}: {run.error}")]
+        return [NetVerdict(cid, L, "*", "error", diagnoses=(Diagnosis(
+            "unit_error", {"phase": run.error_phase, "error": run.error}),))]
     exp = truth(case, inputs) if exp is None else exp
     out = []
+
+    def found(what: str, why: str, cause: Diagnosis | None) -> tuple[Diagnosis, ...]:
+        return (Diagnosis("net_output", {"what": what, "why": why}),
+                *((cause,) if cause is not None else ()))
+
     if case.api == "cs231n":
         ok, r, w, why, e = _compare(run.scores, exp.scores, case.np_dtype)
-        cause = "" if ok else _scores_cause(case, inputs, exp, run.scores)
-        out.append(NetVerdict(cid, L, "scores", "pass" if ok else "fail", r, w,
-                              "" if ok else "; ".join(filter(None, [f"scores {why}", cause])),
-                              e))
+        ds = () if ok else found("scores", why, _scores_cause(case, inputs, exp, run.scores))
+        out.append(NetVerdict(cid, L, "scores", "pass" if ok else "fail", r, w, ds, e))
     if run.error and run.error_phase in ("scores", "loss"):
-        out.append(NetVerdict(cid, L, "loss", "error", diagnosis=run.error))
+        out.append(NetVerdict(cid, L, "loss", "error",
+                              diagnoses=(Diagnosis("unit_error", {"error": run.error}),)))
         return out
     ok, r, w, why, e = _compare(run.loss, exp.loss, case.np_dtype, scalar=True)
-    cause = "" if ok else (_loss_cause(case, exp, run.loss, inputs.params)
-                           or (_dropout_cause(case, inputs, exp, run.loss)
-                               if case.keep < 1 and case.api == "cs231n" else ""))
+    cause = None if ok else (_loss_cause(case, exp, run.loss, inputs.params)
+                             or (_dropout_cause(case, inputs, exp, run.loss)
+                                 if case.keep < 1 and case.api == "cs231n" else None))
     out.append(NetVerdict(cid, L, "loss", "pass" if ok else "fail", r, w,
-                          "" if ok else "; ".join(filter(None, [f"loss {why}", cause])), e))
+                          () if ok else found("loss", why, cause), e))
     loss_ok = ok
     if run.error:
-        out.append(NetVerdict(cid, L, "grads", "error", diagnosis=run.error))
+        out.append(NetVerdict(cid, L, "grads", "error",
+                              diagnoses=(Diagnosis("unit_error", {"error": run.error}),)))
         return out
     if not isinstance(run.grads, dict):
-        out.append(NetVerdict(cid, L, "grads", "fail",
-                              diagnosis=f"grads is a {type(run.grads).__name__}, expected a dict"))
+        out.append(NetVerdict(cid, L, "grads", "fail", diagnoses=(Diagnosis(
+            "grads_not_dict", {"type": type(run.grads).__name__}),)))
         return out
     # W3, b3, beta2, gamma2, W2, b2, ...: backward meets a layer's batch norm before its affine
     order = sorted(exp.grads, key=lambda k: (-_index(k), not k.startswith(("gamma", "beta")),
@@ -500,22 +505,20 @@ def judge(case: NetCase, inputs: NetInputs, run: NetRun, exp: NetExpected | None
     for name in order:
         got = run.grads.get(name)
         if got is None:
-            text = f"grads['{name}'] is missing ({_layer_of(case, name)} gets no gradient)"
             i = _index(name)
-            if name.startswith(("gamma", "beta")) and not {f"gamma{i}", f"beta{i}"} & set(
-                    run.grads):
-                text += f"; gamma{i}/beta{i} get no gradient"
-            out.append(NetVerdict(cid, L, f"grads[{name}]", "fail", diagnosis=text))
+            pair = name.startswith(("gamma", "beta")) and not {f"gamma{i}", f"beta{i}"} & set(
+                run.grads)
+            out.append(NetVerdict(cid, L, f"grads[{name}]", "fail", diagnoses=(Diagnosis(
+                "no_gradient", {"name": name, "layer": _layer_of(case, name), "pair": pair,
+                                "index": i}),)))
             continue
         ok, r, w, why, e = _compare(got, exp.grads[name], case.np_dtype)
         num = exp.num_grads.get(name)
         if not ok and num is not None and _compare(got, num, case.np_dtype)[0]:
             ok = True  # the notes' numerical gradient, within its own bound
-        cause = "" if ok else _grad_cause(case, inputs, exp, name, got, loss_ok)
-        text = "" if ok else "; ".join(filter(None, [
-            f"grads['{name}'] ({_layer_of(case, name)}) {why}", cause]))
-        out.append(NetVerdict(cid, L, f"grads[{name}]", "pass" if ok else "fail", r, w, text,
-                              e))
+        ds = () if ok else found(f"grads['{name}'] ({_layer_of(case, name)})", why,
+                                 _grad_cause(case, inputs, exp, name, got, loss_ok))
+        out.append(NetVerdict(cid, L, f"grads[{name}]", "pass" if ok else "fail", r, w, ds, e))
     return out
 
 

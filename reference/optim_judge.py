@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from layercheck.cases.optim_cases import OptimCase, OptimInputs, OptimRun
+from layercheck.reference.diagnosis import OPTIM_VARIANT_CODE, Diagnosis, unit_words
 from layercheck.reference.expected import Expected
 from layercheck.reference.optim_oracle import (
     PHASE,
     RULE_VARIANTS,
-    VARIANTS,
     StepTruth,
     formula_trajectory,
     truth,
@@ -39,11 +39,16 @@ class StepVerdict:
     worst_index: tuple[int, ...] | None = None
     mismatched: int | None = None
     size: int | None = None
-    diagnosis: str = ""
+    diagnoses: tuple[Diagnosis, ...] = ()  # the findings as codes and facts
 
     @property
     def passed(self) -> bool:
         return self.status == "pass"
+
+    @property
+    def diagnosis(self) -> str:
+        """The findings in words (reference/diagnosis.py's templates, joined by '; ')."""
+        return unit_words(self.diagnoses)
 
     @property
     def where(self) -> str:
@@ -57,7 +62,8 @@ class StepVerdict:
         return Result(self.case_id, self.layer, PHASE, f"{out}@{self.step}", self.status,
                       max_abs_err=self.max_abs_err, err_over_bound=self.err_over_bound,
                       worst_index=self.worst_index, mismatched=self.mismatched,
-                      size=self.size, diagnosis=self.diagnosis, params=case.params())
+                      size=self.size, diagnosis=self.diagnosis, diagnoses=self.diagnoses,
+                      params=case.params())
 
 
 def compare_value(actual: object, exp: Expected, dtype: str, integer: bool = False
@@ -118,18 +124,17 @@ def _unchanged(inputs: OptimInputs, run: OptimRun, step: int) -> bool:
                and np.array_equal(now[k], v) for k, v in before.items())
 
 
-def explain(case: OptimCase, inputs: OptimInputs, run: OptimRun, step: int) -> str:
+def explain(case: OptimCase, inputs: OptimInputs, run: OptimRun, step: int
+            ) -> Diagnosis | None:
     """The cause of a failure first seen at `step`: a rebinding, no change at all, or the
     formula variant whose values the run follows (the closest one where several do)."""
     rebound = [k for s, k in run.rebound if s == step]
     if rebound:
-        return (f"update() put new arrays into params{rebound} instead of updating them in "
-                f"place: the network's layers keep the old arrays, which did not change")
+        return Diagnosis("params_rebound", {"names": str(rebound)})
     if _unchanged(inputs, run, step):
         if run.returned:
-            return (f"update() returned a {run.returned[0][1]} and left params unchanged: the "
-                    f"notes' update changes the arrays in params in place")
-        return f"no parameter changed at step {step}: the update is not applied (or not returned)"
+            return Diagnosis("update_returned", {"type": str(run.returned[0][1])})
+        return Diagnosis("update_not_applied", {"step": step})
     fits = []
     for name in RULE_VARIANTS[case.rule]:
         if name in ("torch_eps", "book_eps") and (name == "torch_eps") != (case.api == "book"):
@@ -138,13 +143,13 @@ def explain(case: OptimCase, inputs: OptimInputs, run: OptimRun, step: int) -> s
         if worst <= 1:
             fits.append((worst, name))
     if fits:
-        return VARIANTS[min(fits)[1]]
+        name = min(fits)[1]
+        return Diagnosis(OPTIM_VARIANT_CODE[name], {"variant": name})
     if case.rule == "adam" and not np.isfinite(
             np.concatenate([np.ravel(v) for v in run.params[step - 1].values()
                             if isinstance(v, np.ndarray)] or [np.zeros(0)])).all():
-        return ("non-finite values: a bias correction 1 - beta**t is 0 when t is still 0 "
-                "(t must be incremented before it is used)")
-    return ""
+        return Diagnosis("bias_correction_zero")
+    return None
 
 
 def judge(case: OptimCase, inputs: OptimInputs, run: OptimRun,
@@ -153,36 +158,36 @@ def judge(case: OptimCase, inputs: OptimInputs, run: OptimRun,
     L, cid = case.layer, case.id
     if run.missing:
         return [StepVerdict(cid, L, 1, "*", "param", "missing",
-                            diagnosis="the rule is not defined")]
+                            diagnoses=(Diagnosis("rule_missing"),))]
     expected = truth(case, inputs) if expected is None else expected
     out: list[StepVerdict] = []
     for i, st in enumerate(expected, start=1):
         if i > len(run.params):
             why = run.error or "stopped: no array was returned to continue with"
-            out.append(StepVerdict(cid, L, i, "*", "param", "error", diagnosis=why))
+            out.append(StepVerdict(cid, L, i, "*", "param", "error",
+                                   diagnoses=(Diagnosis("unit_error", {"error": why}),)))
             return out
-        failed = []
+        failed: list[tuple[StepVerdict, Diagnosis]] = []
         for k, exp in st.params.items():
             ok, m, why = compare_value(run.params[i - 1].get(k), exp, case.np_dtype)
-            v = StepVerdict(cid, L, i, k, "param", "pass" if ok else "fail", **m,
-                            diagnosis=why)
+            v = StepVerdict(cid, L, i, k, "param", "pass" if ok else "fail", **m)
             out.append(v)
             if not ok:
-                failed.append(v)
+                failed.append((v, Diagnosis("optim_value", {"where": v.where, "why": why})))
             for name, sexp in st.state.get(k, {}).items():
                 got = run.state[i - 1][k].get(name)
                 ok, m, why = compare_value(got, sexp, case.np_dtype, integer=name == "t")
-                if got is None:
-                    why = f"config['{name}'] is missing: the state must be kept in config"
-                v = StepVerdict(cid, L, i, k, name, "pass" if ok else "fail", **m,
-                                diagnosis=why)
+                v = StepVerdict(cid, L, i, k, name, "pass" if ok else "fail", **m)
                 out.append(v)
                 if not ok:
-                    failed.append(v)
+                    fact = Diagnosis("optim_value", {"where": v.where, "why": why})
+                    if got is None:
+                        fact = Diagnosis("state_missing", {"where": v.where, "name": name})
+                    failed.append((v, fact))
         if failed:
             cause = explain(case, inputs, run, i)
-            for v in failed:
-                v.diagnosis = f"{v.where}: {v.diagnosis}" + (f"; {cause}" if cause else "")
+            for v, fact in failed:
+                v.diagnoses = (fact, *((cause,) if cause is not None else ()))
             return out
     return out
 

@@ -83,6 +83,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from layercheck.cases.optim_cases import STATE_KEYS, OptimCase, OptimInputs
 from layercheck.reference.bounds import SAFETY, UNIT_ROUNDOFF, gamma
+from layercheck.reference.diagnosis import OPTIM_VARIANT_WORDS
 from layercheck.reference.expected import Expected
 
 if TYPE_CHECKING:
@@ -92,24 +93,7 @@ PHASE = "update"
 
 # Formula variants: single, named departures from the curriculum's rule. The oracle runs them
 # for diagnoses (reference/optim_judge.py): a student whose values follow one has that bug.
-VARIANTS = {
-    "ascent": "adds the step instead of subtracting it (gradient ascent)",
-    "lr_twice": "applies the learning rate twice (lr * lr)",
-    "state_reset": "does not keep its state across steps (starts afresh at every update)",
-    "eps_inside_sqrt": "adds eps inside the square root: sqrt(h + eps)",
-    "no_sqrt": "divides by h + eps, without the square root",
-    "no_eps": "leaves eps out of the denominator",
-    "torch_eps": "adds eps to the bias-corrected sqrt(v_hat) (CS231n's and PyTorch's Adam); "
-                 "the notes add it to sqrt(v) and fold the corrections into lr_t",
-    "book_eps": "adds eps to the uncorrected sqrt(v) (the notes' Adam); CS231n adds it to "
-                "sqrt(v / (1 - beta2**t))",
-    "no_bias_correction": "leaves out the bias corrections 1 - beta1**t and 1 - beta2**t",
-    "t_frozen": "does not increment t (the bias corrections stay at t = 1)",
-    "old_v": "updates p with the old v (PyTorch's nesterov); the notes update v first and use "
-             "the new v",
-    "decay_swapped": "swaps decay_rate and 1 - decay_rate",
-    "betas_swapped": "swaps beta and 1 - beta in the moving averages",
-}
+VARIANTS = OPTIM_VARIANT_WORDS  # their words, kept with their codes in reference/diagnosis.py
 RULE_VARIANTS = {
     "sgd": ("ascent", "lr_twice"),
     "momentum": ("ascent", "lr_twice", "state_reset"),

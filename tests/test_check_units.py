@@ -17,6 +17,7 @@ from layercheck.cases import net_cases, optim_cases, registry
 from layercheck.cases.sandbox import replies
 from layercheck.cases.sandbox.replies import Malformed
 from layercheck.cases.submission import survey
+from layercheck.reports.class_report import finding_key
 from layercheck.reports.gradescope import results_json
 from layercheck.reports.grading import units
 from layercheck.reports.grading.checker import StudentReport, check_submission
@@ -136,6 +137,21 @@ def test_a_buggy_cs231n_student_fails_at_the_parameter_and_step_with_the_cause()
     assert report.undefined["sgd"][0] == "sgd"
     assert "sgd" in report.required_missing()
     assert report.score is not None and report.score.layer_points("sgd") == (0.0, 10.0)
+
+
+def test_unit_rows_carry_codes_and_the_class_report_groups_by_them() -> None:
+    report = _cs231n_bad()
+    fc = [r for r in report.results if r.layer == "fcnet" and "reg_missing_in_grad" in r.causes]
+    adam = _first_bad(report, "adam")
+    assert fc and adam.causes == ("state_not_kept",)
+    for r in (fc[0], adam):
+        row = {"diagnosis": r.diagnosis,
+               "diagnoses": [d.to_json() for d in r.diagnoses]}
+        key, _ = finding_key(r.layer, row)
+        assert key.startswith(f"{r.layer}: ") and r.causes[0] in key
+        # the same cause with other words groups with it: the key is made of codes only
+        row["diagnosis"] = "other words"
+        assert finding_key(r.layer, row)[0] == key
 
 
 def test_a_unit_the_api_lacks_is_missing_there() -> None:

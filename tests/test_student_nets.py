@@ -318,3 +318,38 @@ def test_numerical_truth_is_the_central_quotient_within_its_bound() -> None:
 def test_nets_with_dropout_or_cs231n_have_no_numerical_alternative() -> None:
     for case in (FC_REG, nc.NetCase("multilayernet", "book", hidden=(6, 5), keep=0.5)):
         assert nt.truth(case, nc.make_inputs(case)).num_grads == {}
+
+
+# The cause code each single-bug file is grouped under (reference/diagnosis.py)
+CODES = {
+    "bad_book_twolayer_no_batch_mean.py": "grad_sum_not_mean",
+    "bad_book_twolayer_grads_swapped.py": "grad_other_param",
+    "bad_book_twolayer_loss_summed.py": "loss_sum_not_mean",
+    "bad_book_twolayer_numerical_one_sided.py": "grad_numerical_off",
+    "bad_cs231n_fcnet_reg_grad_missing.py": "reg_missing_in_grad",
+    "bad_cs231n_fcnet_reg_loss_full.py": "reg_double_in_loss",
+    "bad_cs231n_fcnet_bn_no_gamma_grads.py": "no_gradient",
+    "bad_cs231n_fcnet_ln_no_gamma_grads.py": "no_gradient",
+    "bad_cs231n_fcnet_bn_scores_train_mode.py": "scores_train_mode",
+    "bad_cs231n_fcnet_dropout_no_rescale.py": "dropout_not_inverted",
+    "bad_book_multilayernet_decay_grad_missing.py": "reg_missing_in_grad",
+    "bad_cs231n_convnet3_reg_skips_conv.py": "reg_skips_param",
+    "bad_cs231n_fcnet_reg_loss_missing.py": "reg_missing_in_loss",
+    "bad_cs231n_fcnet_grads_shifted.py": "grad_other_param",
+    "bad_cs231n_twolayer_reg_grad_doubled.py": "reg_double",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CODES))
+def test_wrong_student_net_carries_its_cause_as_a_code(name: str) -> None:
+    case = WRONG[name][0]
+    v = nt.first_failure(_verdicts(_load(name), case))
+    assert v is not None
+    assert CODES[name] in [d.code for d in v.diagnoses], v.diagnoses
+
+
+def test_a_bug_without_a_known_cause_carries_facts_only() -> None:
+    case, *_ = WRONG["bad_book_twolayer_relu_passthrough.py"]
+    v = nt.first_failure(_verdicts(_load("bad_book_twolayer_relu_passthrough.py"), case))
+    assert v is not None and [d.code for d in v.diagnoses] == ["net_output"]
+    assert not any(d.is_cause for d in v.diagnoses)

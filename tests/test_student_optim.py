@@ -121,3 +121,43 @@ def test_wrong_student_is_flagged_on_its_rule_in_the_grid(name: str) -> None:
     mod = _load(name)
     flagged = [c for c in oc.grid() if c.api == api and c.rule == rule and _first(mod, c)]
     assert flagged
+
+
+# The cause code each single-bug file is grouped under (reference/diagnosis.py)
+CODES = {
+    "bad_book_sgd_ascent.py": "gradient_ascent", "bad_book_sgd_rebinds.py": "params_rebound",
+    "bad_book_sgd_returns.py": "update_returned", "bad_book_momentum_sign.py": "gradient_ascent",
+    "bad_book_momentum_lr_twice.py": "lr_twice",
+    "bad_book_momentum_no_state.py": "state_not_kept",
+    "bad_book_nesterov_old_v.py": "nesterov_old_v",
+    "bad_book_adagrad_eps_inside.py": "eps_placement",
+    "bad_book_adagrad_no_eps.py": "eps_missing",
+    "bad_book_rmsprop_decay_swapped.py": "decay_swapped",
+    "bad_book_rmsprop_no_sqrt.py": "sqrt_missing",
+    "bad_book_adam_torch_eps.py": "eps_placement",
+    "bad_book_adam_no_bias_correction.py": "bias_correction_missing",
+    "bad_book_adam_t_frozen.py": "t_not_incremented",
+    "bad_book_adam_iter_zero.py": "bias_correction_zero",
+    "bad_cs231n_sgd_unchanged.py": "update_not_applied",
+    "bad_cs231n_rmsprop_eps_inside.py": "eps_placement",
+    "bad_cs231n_adam_t_after.py": "bias_correction_zero",
+    "bad_cs231n_adam_no_bias_correction.py": "bias_correction_missing",
+    "bad_cs231n_adam_book_eps.py": "eps_placement",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CODES))
+def test_wrong_student_carries_its_cause_as_a_code(name: str) -> None:
+    rule, api, dtype, kind, *_ = WRONG[name]
+    v = _first(_load(name), oc.OptimCase(rule, api, 2, 4, dtype, kind))
+    assert v is not None
+    causes = [d.code for d in v.diagnoses if d.is_cause]
+    assert causes == [CODES[name]], v.diagnoses
+    assert v.result(oc.OptimCase(rule, api, 2, 4, dtype, kind)).causes == (CODES[name],)
+
+
+def test_a_missing_state_entry_is_a_fact_with_its_words() -> None:
+    v = _first(_load("bad_cs231n_momentum_not_stored.py"),
+               oc.OptimCase("momentum", "cs231n", 2, 4))
+    assert v is not None and v.diagnoses[0].code == "state_missing"
+    assert not v.diagnoses[0].is_cause

@@ -33,6 +33,7 @@ from layercheck.cases.optim_cases import OptimCase, OptimInputs, OptimRun
 from layercheck.cases.sandbox.handle import Worker
 from layercheck.cases.submission.survey import Submission
 from layercheck.reference import net_twins, optim_judge, optim_oracle, truth_cache
+from layercheck.reference.diagnosis import Diagnosis
 from layercheck.reference.expected import Expected
 from layercheck.reference.explain import locate
 from layercheck.reference.net_twins import NetExpected
@@ -233,10 +234,12 @@ def results(case: UnitCase, inputs: OptimInputs | NetInputs, run: OptimRun | Net
             rows += [Result(case.id, case.net, phase, v.output, v.status,
                             max_abs_err=v.max_abs_err, err_over_bound=v.err_over_bound,
                             worst_index=v.worst_index,
-                            diagnosis=v.diagnosis, params=case.params()) for phase in phases]
+                            diagnosis=v.diagnosis, diagnoses=v.diagnoses,
+                            params=case.params()) for phase in phases]
         seen = {r.phase for r in rows}  # an error before the gradient: that phase fails too
         rows += [Result(case.id, case.net, phase, "grads", "error",
-                        diagnosis=run.error or "not reached", params=case.params())
+                        diagnoses=(Diagnosis("unit_error", {"error": run.error or "not reached"}),),
+                        params=case.params())
                  for phase in registry.unit(case.net).phases if phase not in seen]
     for r in rows:
         if r.status == "error" and run.error_type in ("Timeout", "Budget"):
