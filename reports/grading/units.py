@@ -440,5 +440,6 @@ def suite_results(case: UnitCase, worker: Worker | None = None,
         run = (optim_cases.run(impl, case, inputs) if isinstance(case, OptimCase)
                else net_cases.run(impl, case, inputs))  # type: ignore[arg-type]
     else:
-        run = worker.run_unit(case, arrays_of(case, inputs))
+        run = worker.run_unit(case, arrays_of(case, inputs),
+                              timeout=case_time_limit(case, worker.timeout, float("inf")))
     return results(case, inputs, run, None if sub is None else sub.root)
