@@ -20,6 +20,7 @@ from layercheck.cases.case import Case
 from layercheck.cases.submission.survey import LoadError
 from layercheck.reference.result import Result
 from layercheck.reference.verdicts import RunFn, check, module_runner
+from layercheck.reports import unit_runs
 from layercheck.reports.grading import units
 from layercheck.reports.grading.checker import StudentSession
 from layercheck.reports.grading.shrink import reproducer as student_reproducer
@@ -100,8 +101,8 @@ class Results:
         """A network's or optimizer's Result rows (layercheck.reports.grading.units), the
         case skipped where the implementation under test has no such unit."""
         session = _STUDENT.get("session")
-        found = (units.suite_results(case) if session is None else
-                 units.suite_results(case, session.checker.worker, session.sub))
+        found = (unit_runs.suite_results(case) if session is None else
+                 unit_runs.suite_results(case, session.checker.worker, session.sub))
         if isinstance(found, str):
             pytest.skip(found)
         return found

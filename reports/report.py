@@ -14,7 +14,7 @@ from layercheck.cases.case import Case
 from layercheck.cases.grids import GRIDS, grid
 from layercheck.reference.result import Result
 from layercheck.reference.verdicts import RunFn, check, module_runner
-from layercheck.reports import training
+from layercheck.reports import training, unit_runs
 from layercheck.reports.curricula import curricula_section
 from layercheck.reports.env import environment
 from layercheck.reports.frame import summary, to_frame
@@ -78,7 +78,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
     found = run_cases(cases, module_runner(impl), seconds=seconds)
-    found += units.impl_results(args.layers, tuple(args.dtype or DTYPES), seconds)  # units
+    found += unit_runs.impl_results(args.layers, tuple(args.dtype or DTYPES), seconds)  # units
     df = to_frame(found, seconds)
     t_check = time.perf_counter() - t0
     print(f"layercheck report: {len(cases)} cases ({args.grid} grid), {len(df)} outputs "

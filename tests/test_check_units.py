@@ -17,6 +17,7 @@ from layercheck.cases import net_cases, optim_cases, registry
 from layercheck.cases.sandbox import replies
 from layercheck.cases.sandbox.replies import Malformed
 from layercheck.cases.submission import survey
+from layercheck.reports import unit_runs
 from layercheck.reports.class_report import finding_key
 from layercheck.reports.gradescope import results_json
 from layercheck.reports.grading import units
@@ -324,7 +325,7 @@ def _checked_with(name: str, parts: tuple[Path, ...], layers: tuple[str, ...],
 
 
 def test_impls_optimizers_and_network_pass_as_a_students_would() -> None:
-    rows = units.impl_results(None, ("f64",))
+    rows = unit_runs.impl_results(None, ("f64",))
     assert {r.layer for r in rows} == {*BOOK_OPTIMIZERS, "simpleconvnet"}
     assert {r.params["api"] for r in rows if r.layer == "adam"} == {"book", "cs231n"}
     assert all(r.passed for r in rows), [r.message() for r in rows if not r.passed][:3]

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import layercheck.impl as impl
 import numpy as np
 from layercheck.cases import net_cases, optim_cases, registry
 from layercheck.cases.net_cases import NetCase, NetInputs, NetRun
@@ -385,28 +384,6 @@ def layers_only(names: tuple[str, ...] | list[str] | None) -> tuple[str, ...] | 
     return None if names is None else tuple(n for n in names if registry.unit(n).kind == "layer")
 
 
-def impl_results(names: tuple[str, ...] | list[str] | None, dtypes: tuple[str, ...],
-                 seconds: dict[str, float] | None = None) -> list[Result]:
-    """impl/'s optimizers (both curricula's forms) and networks (its SimpleConvNet) judged
-    as a student's are, in this process (impl/ is ours): every unit impl/ defines, or those
-    among `names`. `seconds` gets each case's wall time by id, as the layers' do."""
-    wanted = registry.names(None)[len(registry.names()):] if names is None else names
-    out: list[Result] = []
-    for name in graded_units(tuple(wanted)):
-        for api in registry.unit(name).apis():
-            if not all(hasattr(impl, n) for n in registry.unit(name).called_names(api)):
-                continue  # impl/ has no such network
-            for case in unit_cases(name, api, dtypes):
-                t0 = time.perf_counter()
-                inputs = inputs_of(case)
-                run = (optim_cases.run(impl, case, inputs) if isinstance(case, OptimCase)
-                       else net_cases.run(impl, case, inputs))  # type: ignore[arg-type]
-                out += results(case, inputs, run)
-                if seconds is not None:
-                    seconds[case.id] = time.perf_counter() - t0
-    return out
-
-
 # --- the conformance suite (`pytest --impl`) ---------------------------------------------------
 
 
@@ -422,24 +399,3 @@ def conformance_cases() -> list[UnitCase]:
 def api_of(case: UnitCase) -> str:
     """The registry's API of a case's curriculum."""
     return next(a for a, c in CURRICULUM.items() if c == case.api)
-
-
-def suite_results(case: UnitCase, worker: Worker | None = None,
-                  sub: Submission | None = None) -> list[Result] | str:
-    """The case's Result rows for the implementation under test: a student's (its sandboxed
-    `worker` and `sub`) or, without one, impl/; a text is why the case is skipped."""
-    api = api_of(case)
-    called = registry.unit(case.layer).called_names(api)
-    if sub is not None and sub.api != api:
-        return f"the {sub.api} API has no {case.api} {case.layer}"
-    has = worker.has if worker is not None else {n for n in called if hasattr(impl, n)}
-    if not any(n in has for n in called):
-        return f"{called[0]} is not defined"
-    inputs = inputs_of(case)
-    if worker is None:
-        run = (optim_cases.run(impl, case, inputs) if isinstance(case, OptimCase)
-               else net_cases.run(impl, case, inputs))  # type: ignore[arg-type]
-    else:
-        run = worker.run_unit(case, arrays_of(case, inputs),
-                              timeout=case_time_limit(case, worker.timeout, float("inf")))
-    return results(case, inputs, run, None if sub is None else sub.root)
