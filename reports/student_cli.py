@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import sys
 import threading
 import time
@@ -397,6 +398,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         return _batch(args, targets, options, many, done)
     except KeyboardInterrupt:  # Ctrl-C: what was finished is kept; say how to go on
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: no traceback
         print(for_stream(interrupted(args, targets, done), sys.stderr), file=sys.stderr)
         _exit_soon(INTERRUPTED_EXIT)
         return INTERRUPTED_EXIT
