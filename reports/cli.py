@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import signal
 import sys
+import threading
 
 from layercheck.reports import class_report, student_cli
 from layercheck.reports.grading import autograder
@@ -36,6 +39,25 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args)
 
 
+def console() -> int:
+    """The `layercheck` program: `main`, and after a Ctrl-C (exit 130) an exit with a
+    deadline, so that a stopped pool's threads, joined at the interpreter's exit, cannot
+    hang an interrupted batch (a second Ctrl-C meanwhile is ignored)."""
+    code = main()
+    if code == student_cli.INTERRUPTED_EXIT:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        timer = threading.Timer(5.0, _leave, (code,))
+        timer.daemon = True
+        timer.start()
+    return code
+
+
+def _leave(code: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def tolerant_streams() -> None:
     """stdout and stderr write what they cannot encode as backslash escapes (a student's
     lone surrogate, ✗ on an ASCII terminal) instead of raising UnicodeEncodeError."""
@@ -47,4 +69,4 @@ def tolerant_streams() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

@@ -9,9 +9,7 @@ import json
 import os
 import re
 import shlex
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -398,23 +396,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         return _batch(args, targets, options, many, done)
     except KeyboardInterrupt:  # Ctrl-C: what was finished is kept; say how to go on
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: no traceback
         print(for_stream(interrupted(args, targets, done), sys.stderr), file=sys.stderr)
-        _exit_soon(INTERRUPTED_EXIT)
         return INTERRUPTED_EXIT
-
-
-def _exit_soon(code: int, seconds: float = 5.0) -> None:
-    """Exit with `code` within `seconds` even if the interpreter's exit hangs (a stopped
-    pool's threads joined at exit): the clean exit runs first, this is its deadline."""
-    def leave() -> None:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-
-    timer = threading.Timer(seconds, leave)
-    timer.daemon = True
-    timer.start()
 
 
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C

@@ -316,6 +316,12 @@ def test_a_surrogate_batch_writes_every_honest_classmates_reports(tmp_path) -> N
     assert cr.returncode == 0, cr.stdout + cr.stderr
 
 
+def _as_from_a_terminal() -> None:
+    """The command starts as a shell starts it: Ctrl-C's default action, whatever the test
+    process's own (a test runner may ignore SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_keeps_what_was_finished_and_prints_the_command_that_goes_on(tmp_path) -> None:
     subs = tmp_path / "subs"
     subs.mkdir()
@@ -328,7 +334,8 @@ def test_ctrl_c_keeps_what_was_finished_and_prints_the_command_that_goes_on(tmp_
             "--no-progress"]
     p = subprocess.Popen([sys.executable, "-m", "layercheck.reports.cli", *argv], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)  # its own group: Ctrl-C reaches all of it
+                         start_new_session=True,  # its own group: Ctrl-C reaches all of it
+                         preexec_fn=_as_from_a_terminal)
     try:
         deadline = time.monotonic() + 200
         while len(list((out / "json").glob("*.json"))) < 2 and time.monotonic() < deadline:

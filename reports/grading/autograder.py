@@ -44,7 +44,7 @@ version = "{version}"
 requires-python = ">=3.10"
 
 [project.scripts]
-layercheck = "layercheck.reports.cli:main"
+layercheck = "layercheck.reports.cli:console"
 
 [tool.setuptools]
 package-dir = {{"layercheck" = "."}}
