@@ -41,7 +41,6 @@ DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll", ".o", ".a")
 MAX_SUBMISSION_FILES = 20000
 MAX_MASKED_NATIVE = 200  # each masked file is a bind mount (an argument, a mount entry)
-SKIP_DIRS = {"__pycache__", ".git", ".venv", "venv", "node_modules"}
 PIDS_LIMIT = 64
 
 
@@ -230,8 +229,7 @@ class Mounts:
 
 def _walk(root: Path) -> list[Path]:
     files: list[Path] = []
-    for d, dirs, names in graph.walk(root):
-        dirs[:] = [x for x in dirs if x not in SKIP_DIRS]
+    for d, _, names in graph.walk(root):
         files += [Path(d) / n for n in names]
         if len(files) > MAX_SUBMISSION_FILES:
             raise IsolationError(f"the submission folder {root} holds more than "

@@ -100,7 +100,8 @@ class TooDeep(LoadError):
 
 def walk(top: str | Path) -> Iterator[tuple[str, list[str], list[str]]]:
     """`os.walk(top)` as every reader of a submission walks it: top down (prune `dirs` in
-    place), links never followed, folders that cannot be read skipped, and without
+    place), SKIP_DIRS never entered, links never followed, folders that cannot be read
+    skipped, and without
     recursion: a tree nested deeper than MAX_DEPTH is the student's TooDeep, never the
     grader's RecursionError."""
     stack = [(os.fspath(top), 0)]
@@ -113,7 +114,10 @@ def walk(top: str | Path) -> Iterator[tuple[str, list[str], list[str]]]:
         try:
             with os.scandir(d) as entries:
                 for e in entries:
-                    (dirs if e.is_dir(follow_symlinks=False) else names).append(e.name)
+                    if not e.is_dir(follow_symlinks=False):
+                        names.append(e.name)
+                    elif e.name not in SKIP_DIRS:
+                        dirs.append(e.name)
         except OSError:
             continue
         yield d, dirs, names
@@ -124,8 +128,7 @@ def candidates(folder: Path, suffix: str = ".py") -> list[Path]:
     """The folder's regular files ending in `suffix` (links never followed, SKIP_DIRS left
     out), sorted."""
     files = []
-    for d, dirs, names in walk(folder):
-        dirs[:] = [x for x in dirs if x not in SKIP_DIRS]
+    for d, _, names in walk(folder):
         files += [p for n in names if n.endswith(suffix)
                   and not (p := Path(d, n)).is_symlink() and p.is_file()]
     return sorted(files)

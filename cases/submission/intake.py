@@ -230,9 +230,7 @@ class Intake:
             here = Path(d)
             rel_dir = here.relative_to(src)
             keep = []
-            for x in sorted(dirs):
-                if x in SKIP_DIRS:
-                    continue
+            for x in sorted(dirs):  # graph.walk never lists SKIP_DIRS
                 if os.path.islink(here / x):
                     self._note(f"{Path(rel0, rel_dir, x)} (a symbolic link)")
                 elif not utf8_name(x):
@@ -441,8 +439,7 @@ def _digest_tree(h: object, src: Path, state: dict[str, int]) -> None:
     seen = 0
     for d, dirs, names in _walk(src):
         here = Path(d)
-        dirs[:] = sorted(x for x in dirs if x not in SKIP_DIRS
-                         and not os.path.islink(here / x) and utf8_name(x))
+        dirs[:] = sorted(x for x in dirs if not os.path.islink(here / x) and utf8_name(x))
         seen += len(names) + len(dirs)
         if seen > MAX_ENTRIES:
             h.update(b"too many files")  # type: ignore[attr-defined]

@@ -167,17 +167,6 @@ def content_hash(target: str | Path, entry: bool = False, climb: bool = True) ->
     return intake.content_digest(target, entry=entry, climb=climb).sha256
 
 
-def _files(root: Path) -> Iterable[Path]:
-    """The regular files of a private copy (the Dask pack ships them)."""
-    for dirpath, dirnames, filenames in graph.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in intake.SKIP_DIRS]
-        for name in filenames:
-            f = Path(dirpath) / name
-            if not name.endswith(intake.BYTECODE_SUFFIXES) and f.is_file() \
-                    and not f.is_symlink():
-                yield f
-
-
 # ---------------------------------------------------------------- local processes
 
 
@@ -270,7 +259,7 @@ def pack(target: str | Path, entry: bool = False,
     with intake.take_in(target, entry=entry, climb=climb) as taken:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-            for f in sorted(_files(taken.top)):
+            for f in graph.candidates(taken.top, ""):  # regular files, sorted
                 z.write(f, str(f.relative_to(taken.top)))
             if taken.target.is_dir():  # an empty folder still arrives as one
                 z.writestr(f"{taken.target.relative_to(taken.top)}/", b"")

@@ -182,6 +182,13 @@ def _load(path: Path) -> dict[str, Expected] | None:
         return None
 
 
+def _compute(case: UnitCase, inputs: OptimInputs | NetInputs) -> list[StepTruth] | NetExpected:
+    """The case's truth from its oracle (PyTorch imported here)."""
+    if isinstance(case, OptimCase):
+        return optim_oracle.truth(case, inputs)  # type: ignore[arg-type]
+    return net_twins.truth(case, inputs)  # type: ignore[arg-type]
+
+
 def truth(case: UnitCase, inputs: OptimInputs | NetInputs,
           keep: bool = True) -> list[StepTruth] | NetExpected:
     """The case's truth: from memory, from the disk cache, or computed (PyTorch imported
@@ -189,8 +196,7 @@ def truth(case: UnitCase, inputs: OptimInputs | NetInputs,
     The key holds the case id, a digest of its inputs, and the layers' cache version
     (reference/'s sources and the torch version)."""
     if not keep:
-        return (optim_oracle.truth(case, inputs) if isinstance(case, OptimCase)  # type: ignore[arg-type]
-                else net_twins.truth(case, inputs))  # type: ignore[arg-type]
+        return _compute(case, inputs)
     key = f"unit-{case.id}-{truth_cache.arrays_digest(_flat_arrays(case, inputs))}"
     if key in _memory:
         return _memory[key]
@@ -200,8 +206,7 @@ def truth(case: UnitCase, inputs: OptimInputs | NetInputs,
     if flat is not None:
         found = _unflatten(case, flat)
     else:
-        found = (optim_oracle.truth(case, inputs) if isinstance(case, OptimCase)  # type: ignore[arg-type]
-                 else net_twins.truth(case, inputs))  # type: ignore[arg-type]
+        found = _compute(case, inputs)
         if path is not None:
             _save(path, _flatten(found))
     _memory[key] = found
